@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,7 +23,11 @@ import (
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, Problems{{File: path, Msg: err.Error()}}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, Problems{{File: path, Msg: "cannot read the config: " + err.Error()}}
 	}
 	cfg, err := Parse(data, path)
 	if err != nil {
@@ -40,26 +46,48 @@ func Parse(data []byte, name string) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Problems{syntaxProblem(name, err)}
+		return nil, Problems{syntaxProblem(name, data, nil, err)}
+	}
+	if len(root.Content) == 0 || isNull(root.Content[0]) {
+		// Most likely a truncated write; applying it would remove every
+		// route, so it must be said explicitly.
+		return nil, Problems{{File: name, Line: max(root.Line, 1),
+			Msg: "the config is empty; an empty snapshot would remove every route (write routes: [] to mean that)"}}
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, Problems{{File: name, Line: extra.Line, Msg: "more than one YAML document; a config file is one snapshot"}}
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, Problems{{File: name, Line: max(extra.Line, 1), Msg: "more than one YAML document; a config file is one snapshot"}}
+	case !errors.Is(err, io.EOF):
+		return nil, Problems{syntaxProblem(name, data, &root, err)}
+	}
+
+	ix := indexDoc(&root)
+	if len(ix.complexKeys) > 0 {
+		// yaml.v3 stops decoding at the first such key, so report them all
+		// here instead.
+		var problems Problems
+		for _, k := range ix.complexKeys {
+			problems = append(problems, Problem{File: name, Line: k.node.Line, Path: k.path,
+				Msg: "a key must be a plain value, not a list or mapping"})
+		}
+		return nil, problems
 	}
 
 	cfg := &Config{}
-	var problems Problems
-	if len(root.Content) > 0 {
-		strict := yaml.NewDecoder(bytes.NewReader(data))
-		strict.KnownFields(true)
-		if err := strict.Decode(cfg); err != nil {
-			problems = append(problems, decodeProblems(name, err)...)
-		}
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	var decoded Problems
+	if err := strict.Decode(cfg); err != nil {
+		decoded = decodeProblems(name, data, &root, ix, err)
 	}
-	lines := indexLines(&root)
+	problems := decoded
 	for _, p := range validate(cfg) {
+		if shadowed(p.Path, decoded) {
+			continue
+		}
 		p.File = name
-		p.Line = lines.lookup(p.Path)
+		p.Line = max(ix.lines.lookup(p.Path), 1)
 		problems = append(problems, p)
 	}
 	if len(problems) > 0 {
@@ -70,28 +98,144 @@ func Parse(data []byte, name string) (*Config, error) {
 	return cfg, nil
 }
 
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// shadowed reports whether a validation problem at path is a consequence of
+// a decoding problem: a value that could not be decoded reads as missing, so
+// checks on it, inside it or on what holds it would only add noise.
+func shadowed(path string, decoded Problems) bool {
+	for _, d := range decoded {
+		if d.Path != "" && (related(path, d.Path) || related(d.Path, path)) {
+			return true
+		}
+	}
+	return false
+}
+
+// related reports whether a is b or one of its ancestors.
+func related(a, b string) bool {
+	return a == b || (strings.HasPrefix(b, a) && (b[len(a)] == '.' || b[len(a)] == '['))
+}
+
 var (
 	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	unknownKeyRe  = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
-	cannotDecodeR = regexp.MustCompile(`^cannot unmarshal !!(\w+) ` + "`" + `?(.*?)` + "`" + `? into (\S+)$`)
+	cannotDecodeR = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
+	duplicateKeyR = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
+	anchorRe      = regexp.MustCompile(`anchor '([^']*)'`)
 )
 
-// syntaxProblem turns a YAML parser error into a located problem.
-func syntaxProblem(name string, err error) Problem {
+// parserErrors are the problems yaml.v3's parser (not its scanner) reports;
+// their line is counted from 0, the scanner's from 1.
+var parserErrors = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// syntaxProblem turns a YAML parser error into a located problem. yaml.v3
+// leaves some errors without a line (bad UTF-8, unknown anchors) or with a
+// line counted from 0; find the line from the input instead.
+func syntaxProblem(name string, data []byte, root *yaml.Node, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{File: name, Line: line, Msg: "malformed YAML: " + m[2]}
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if parserErrors[msg] {
+			line++
+		}
+	} else {
+		line = guessLine(data, root, msg)
 	}
-	return Problem{File: name, Msg: "malformed YAML: " + msg}
+	line = min(max(line, 1), lineAt(data, len(bytes.TrimSuffix(data, []byte("\n")))))
+	if (strings.Contains(msg, "cannot start any token") || strings.Contains(msg, "tab character")) && tabIndented(data, line) {
+		msg += " (tabs cannot indent YAML; use spaces)"
+	}
+	return Problem{File: name, Line: line, Msg: "malformed YAML: " + msg}
+}
+
+// guessLine finds the line of an error yaml.v3 reports without one.
+func guessLine(data []byte, root *yaml.Node, msg string) int {
+	if strings.Contains(msg, "UTF-") || strings.Contains(msg, "control characters") ||
+		strings.Contains(msg, "Unicode") || strings.Contains(msg, "surrogate") {
+		return lineAt(data, badCharOffset(data))
+	}
+	if m := anchorRe.FindStringSubmatch(msg); m != nil {
+		mark := "&" + m[1]
+		if strings.HasPrefix(msg, "unknown anchor") {
+			mark = "*" + m[1]
+		}
+		if i := bytes.Index(data, []byte(mark)); i >= 0 {
+			return lineAt(data, i)
+		}
+	}
+	if strings.Contains(msg, "alias") && root != nil {
+		if n := firstAlias(root); n != nil {
+			return n.Line
+		}
+	}
+	return 1
+}
+
+// badCharOffset returns the offset of the first byte yaml.v3's reader refuses.
+func badCharOffset(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1,
+			r < 0x20 && r != '\t' && r != '\n' && r != '\r',
+			r >= 0x7f && r < 0xa0 && r != 0x85,
+			r >= 0xd800 && r < 0xe000, r == 0xfffe, r == 0xffff:
+			return i
+		}
+		i += size
+	}
+	return len(data)
+}
+
+func lineAt(data []byte, offset int) int {
+	return 1 + bytes.Count(data[:min(offset, len(data))], []byte("\n"))
+}
+
+func tabIndented(data []byte, line int) bool {
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return false
+	}
+	l := lines[line-1]
+	indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
+	return bytes.IndexByte(indent, '\t') >= 0
+}
+
+func firstAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := firstAlias(c); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 // decodeProblems rewrites yaml.v3's type errors ("line 3: field foo not
-// found in type config.Route") into the product's words.
-func decodeProblems(name string, err error) Problems {
+// found in type config.Route") into the product's words, with the key path.
+func decodeProblems(name string, data []byte, root *yaml.Node, ix *docIndex, err error) Problems {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return Problems{syntaxProblem(name, err)}
+		return Problems{syntaxProblem(name, data, root, err)}
 	}
 	out := make(Problems, 0, len(te.Errors))
 	for _, e := range te.Errors {
@@ -102,14 +246,53 @@ func decodeProblems(name string, err error) Problems {
 		}
 		if m := unknownKeyRe.FindStringSubmatch(p.Msg); m != nil {
 			p.Msg = fmt.Sprintf("unknown key %q in %s", m[1], typeWords(m[2]))
+			p.Path, _ = ix.find(p.Line, func(l located) bool { return l.key && l.node.Value == m[1] })
+		} else if m := duplicateKeyR.FindStringSubmatch(p.Msg); m != nil {
+			p.Msg = fmt.Sprintf("key %q is written twice (first at line %s)", m[1], m[2])
+			p.Path, _ = ix.find(p.Line, func(l located) bool { return l.key && l.node.Value == m[1] })
+			if strings.HasSuffix(p.Path, secretKey) {
+				p.Msg = fmt.Sprintf("a key is written twice (first at line %s)", m[2])
+			}
 		} else if m := cannotDecodeR.FindStringSubmatch(p.Msg); m != nil {
-			p.Msg = fmt.Sprintf("expected %s, found %s %s", goTypeWords(m[3]), yamlKindWords(m[1]), strings.Trim(m[2], "`"))
+			tag, value := m[1], m[2]
+			if value != "" {
+				p.Msg = fmt.Sprintf("expected %s, found %s %q", goTypeWords(m[3]), yamlKindWords(tag), value)
+			} else {
+				p.Msg = fmt.Sprintf("expected %s, found %s", goTypeWords(m[3]), yamlKindWords(tag))
+			}
+			p.Path, _ = ix.find(p.Line, func(l located) bool {
+				if l.key {
+					return false
+				}
+				switch tag {
+				case "seq":
+					return resolveAlias(l.node).Kind == yaml.SequenceNode
+				case "map":
+					return resolveAlias(l.node).Kind == yaml.MappingNode
+				}
+				v := l.node.Value
+				return l.node.Kind == yaml.ScalarNode && (v == value || (strings.HasSuffix(value, "...") && strings.HasPrefix(v, strings.TrimSuffix(value, "..."))))
+			})
+		} else {
+			// Our own UnmarshalYAML messages quote the bad value, or are
+			// about a list or mapping where a scalar belongs.
+			var ok bool
+			p.Path, ok = ix.find(p.Line, func(l located) bool {
+				return !l.key && l.node.Kind == yaml.ScalarNode && strings.Contains(p.Msg, strconv.Quote(l.node.Value))
+			})
+			if !ok {
+				p.Path, _ = ix.find(p.Line, func(l located) bool {
+					return !l.key && l.node.Kind != yaml.ScalarNode
+				})
+			}
+		}
+		if p.Line <= 0 {
+			p.Line = max(ix.lines.lookup(p.Path), 1)
 		}
 		out = append(out, p)
 	}
 	return out
 }
-
 func typeWords(t string) string {
 	switch t {
 	case "Config":
@@ -128,7 +311,9 @@ func typeWords(t string) string {
 		return "filter limits"
 	case "AggregateTarget":
 		return "an aggregate target"
-	case "Endpoint", "Upstream", "Outlier", "APIKey":
+	case "APIKey":
+		return "an api key"
+	case "Endpoint", "Upstream", "Outlier":
 		return "an " + strings.ToLower(t)
 	}
 	return "a " + strings.ToLower(t)

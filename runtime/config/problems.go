@@ -19,8 +19,11 @@ func (p Problem) String() string {
 		b.WriteString(p.File)
 		b.WriteByte(':')
 	}
-	if p.Line > 0 {
+	switch {
+	case p.Line > 0 && p.File != "":
 		fmt.Fprintf(&b, "%d:", p.Line)
+	case p.Line > 0:
+		fmt.Fprintf(&b, "line %d:", p.Line)
 	}
 	if b.Len() > 0 {
 		b.WriteByte(' ')

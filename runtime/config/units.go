@@ -91,11 +91,16 @@ func (e *Endpoint) UnmarshalYAML(n *yaml.Node) error {
 			k, v := n.Content[i], n.Content[i+1]
 			switch k.Value {
 			case "url":
+				if v.Kind != yaml.ScalarNode {
+					errs = append(errs, fmt.Sprintf("line %d: expected the endpoint url as a string like http://host:port", v.Line))
+					continue
+				}
 				e.URL = v.Value
 			case "weight":
 				w, err := strconv.Atoi(v.Value)
-				if err != nil {
-					errs = append(errs, fmt.Sprintf("line %d: invalid weight %q", v.Line, v.Value))
+				if err != nil || v.Kind != yaml.ScalarNode {
+					errs = append(errs, fmt.Sprintf("line %d: invalid weight %q (want a whole number 1..1000)", v.Line, v.Value))
+					continue
 				}
 				e.Weight = w
 			default:

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"sort"
@@ -103,15 +105,21 @@ func (c *checker) upstream(path, name string, u *Upstream) {
 		if hc.Interval != 0 && hc.Interval.D() < 100*time.Millisecond {
 			c.add(hp+".interval", "interval %s is below 100ms", hc.Interval.D())
 		}
-		if hc.Timeout != 0 && hc.Interval != 0 && hc.Timeout > hc.Interval {
+		switch {
+		case hc.Interval != 0 && hc.Timeout > hc.Interval:
 			c.add(hp+".timeout", "timeout %s is longer than interval %s", hc.Timeout.D(), hc.Interval.D())
+		case hc.Interval == 0 && hc.Timeout > Duration(DefaultHealthInterval):
+			c.add(hp+".timeout", "timeout %s is longer than the default interval %s; set interval", hc.Timeout.D(), DefaultHealthInterval)
 		}
-		if hc.Healthy < 0 || hc.Unhealthy < 0 {
-			c.add(hp, "healthy and unhealthy thresholds must be positive")
+		if hc.Healthy < 0 {
+			c.add(hp+".healthy", "healthy threshold %d must be positive", hc.Healthy)
+		}
+		if hc.Unhealthy < 0 {
+			c.add(hp+".unhealthy", "unhealthy threshold %d must be positive", hc.Unhealthy)
 		}
 	}
 	if o := u.Outlier; o != nil && o.Consecutive5xx < 0 {
-		c.add(path+".outlier.consecutive_5xx", "must be positive")
+		c.add(path+".outlier.consecutive_5xx", "consecutive_5xx %d must be positive", o.Consecutive5xx)
 	}
 	if r := u.Retries; r != nil {
 		if r.Attempts < 0 || r.Attempts > 10 {
@@ -133,8 +141,10 @@ func (c *checker) endpointURL(path, raw string) {
 	switch {
 	case raw == "":
 		c.add(path, "endpoint has no url")
+	case !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://"):
+		c.add(path, "endpoint url %q must start with http:// or https://", raw)
 	case err != nil:
-		c.add(path, "invalid endpoint url %q: %v", raw, err)
+		c.add(path, "invalid endpoint url %q: %v", raw, errors.Unwrap(err))
 	case u.Scheme != "http" && u.Scheme != "https":
 		c.add(path, "endpoint url %q must start with http:// or https://", raw)
 	case u.Host == "":
@@ -159,6 +169,9 @@ func (c *checker) filter(path, name string, f *Filter) {
 	if f == nil || f.Module == "" {
 		c.add(path+".module", "filter has no module")
 		return
+	}
+	if f.Config != nil {
+		f.Config = c.jsonValue(path+".config", f.Config)
 	}
 	if f.Limits.Memory != 0 && f.Limits.Memory < 64<<10 {
 		c.add(path+".limits.memory", "memory limit %d bytes is below one wasm page (64KiB)", f.Limits.Memory)
@@ -415,4 +428,57 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// jsonValue makes a filter's config, decoded from YAML into any, writable as
+// the JSON the guest receives: YAML mapping keys that are numbers or
+// booleans become their text, and values JSON cannot hold are problems.
+func (c *checker) jsonValue(path string, v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(v) {
+			v[k] = c.jsonValue(path+"."+k, v[k])
+		}
+		return v
+	case map[any]any:
+		out := make(map[string]any, len(v))
+		keys := make([]string, 0, len(v))
+		byKey := make(map[string]any, len(v))
+		for k, e := range v {
+			ks := keyText(k)
+			if _, dup := byKey[ks]; dup {
+				c.add(path+"."+ks, "key %q is written twice once keys are text", ks)
+			}
+			byKey[ks] = e
+			keys = append(keys, ks)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out[k] = c.jsonValue(path+"."+k, byKey[k])
+		}
+		return out
+	case []any:
+		for i := range v {
+			v[i] = c.jsonValue(fmt.Sprintf("%s[%d]", path, i), v[i])
+		}
+		return v
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			c.add(path, "%v cannot be written as JSON; use a number or a string", v)
+		}
+	}
+	return v
+}
+
+// keyText writes a non-string YAML key as JSON object keys must be: text.
+func keyText(k any) string {
+	switch k := k.(type) {
+	case string:
+		return k
+	case nil:
+		return "null"
+	case float64:
+		return strconv.FormatFloat(k, 'g', -1, 64)
+	}
+	return fmt.Sprint(k)
 }

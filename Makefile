@@ -1,0 +1,49 @@
+# Sluice: `make run` starts the whole thing on a laptop, `make test` runs
+# every test. Both work on a fresh Debian machine with Go.
+GO        ?= go
+BIN       := bin/sluice
+FUZZTIME  ?= 10s
+PKGS      := ./...
+
+.PHONY: all build run test test-unit fuzz bench lint check wasm clean
+
+all: build
+
+build: wasm
+	$(GO) build -o $(BIN) ./cmd/sluice
+
+run: build
+	./$(BIN) dev
+
+# The whole suite: race-enabled tests, then a short run of every fuzz target.
+test: wasm test-unit fuzz
+
+test-unit:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# Each fuzz target runs for FUZZTIME (go test allows one -fuzz target per run).
+fuzz:
+	@set -e; for target in $$(grep -rl --include='*_test.go' '^func Fuzz' runtime | xargs -n1 dirname | sort -u); do \
+		for fn in $$(grep -h '^func Fuzz' $$target/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$target $$fn"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$target || exit 1; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint: check
+
+# Fails on unformatted code, vet findings or an untidy go.mod.
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+wasm:
+	./wasm-build.sh
+
+clean:
+	rm -rf bin

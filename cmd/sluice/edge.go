@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicegw/sluice/runtime/edge"
+)
+
+type edgeFlags struct {
+	config, nats, node, labels string
+	listen, tlsCert, tlsKey    string
+	admin, data, trust         string
+}
+
+func newEdgeCmd() *cobra.Command {
+	var f edgeFlags
+	cmd := &cobra.Command{
+		Use:   "edge (--config FILE | --nats URL)",
+		Short: "Run an edge node (the data plane)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEdge(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "serve from this YAML config file (standalone node)")
+	fl.StringVar(&f.nats, "nats", "", "take config from the fleet over NATS at this URL")
+	fl.StringVar(&f.node, "node", "", "node id (default: the host name)")
+	fl.StringVar(&f.labels, "labels", "", "node labels, k=v,k=v (for canary selectors)")
+	fl.StringVar(&f.listen, "listen", ":8080", "data listener address")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); enables TLS with h2 and http/1.1")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (PEM)")
+	fl.StringVar(&f.admin, "admin", "", "admin listener address (/healthz, /readyz, /config, /metrics); empty: off")
+	fl.StringVar(&f.data, "data", ".sluice", "data directory")
+	fl.StringVar(&f.trust, "trust", "", "publisher public key file for snapshot signatures")
+	return cmd
+}
+
+func runEdge(ctx context.Context, f edgeFlags) error {
+	switch {
+	case f.config == "" && f.nats == "":
+		return errors.New("edge: one of --config FILE or --nats URL is required")
+	case f.config != "" && f.nats != "":
+		return errors.New("edge: --config and --nats cannot be used together")
+	case f.nats != "":
+		return errors.New("edge: --nats: fleet mode is not available in this build yet; use --config FILE")
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return errors.New("edge: --tls-cert and --tls-key go together")
+	}
+	if _, err := parseLabels(f.labels); err != nil {
+		return err
+	}
+	nodeID := f.node
+	if nodeID == "" {
+		nodeID, _ = os.Hostname()
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	node := edge.NewNode(edge.Options{
+		NodeID:    nodeID,
+		Logger:    log,
+		AccessLog: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+	})
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	src := &edge.FileSource{Path: f.config, Node: node, Reload: hup}
+	if err := src.Load(); err != nil {
+		return fmt.Errorf("edge: %s: %w", f.config, err)
+	}
+
+	ls, err := listen(f.listen, f.admin, f.tlsCert, f.tlsKey)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := src.Watch(ctx); err != nil {
+		// Reloading on SIGHUP still works; only file-change reloads are lost.
+		log.Error("config file watch unavailable", "error", err)
+	}
+	log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "tls", ls.TLS != nil, "config", f.config)
+	return node.Run(ctx, ls)
+}
+
+// listen opens the node's listeners up front, so a port in use is reported
+// before anything is served.
+func listen(data, admin, cert, key string) (edge.Listeners, error) {
+	var ls edge.Listeners
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return ls, fmt.Errorf("edge: TLS: %w", err)
+		}
+		ls.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
+	var err error
+	if ls.Data, err = net.Listen("tcp", data); err != nil {
+		return ls, fmt.Errorf("edge: --listen: %w", err)
+	}
+	if admin != "" {
+		if ls.Admin, err = net.Listen("tcp", admin); err != nil {
+			ls.Data.Close()
+			return ls, fmt.Errorf("edge: --admin: %w", err)
+		}
+	}
+	return ls, nil
+}
+
+func parseLabels(s string) (map[string]string, error) {
+	labels := map[string]string{}
+	if s == "" {
+		return labels, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--labels: %q is not k=v", kv)
+		}
+		labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return labels, nil
+}

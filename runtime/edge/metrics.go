@@ -1,0 +1,119 @@
+package edge
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus series, on a registry of its own so
+// several nodes can live in one process (tests, `sluice dev`).
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	reloads  *prometheus.CounterVec
+	openConn prometheus.Gauge
+
+	// children caches resolved series per (route, status), so the hot path
+	// does one map read instead of hashing label values.
+	mu       sync.RWMutex
+	children map[seriesKey]series
+}
+
+type seriesKey struct {
+	route  string
+	status int
+}
+
+type series struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_requests_total",
+			Help: "Requests served, by route and status code. Route is empty when no route matched.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sluice_request_duration_seconds",
+			Help:    "Time from request start to the end of the response, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_config_reloads_total",
+			Help: "Snapshot builds, by result (ok or error).",
+		}, []string{"result"}),
+		openConn: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sluice_open_connections",
+			Help: "Client connections currently open on the data listeners.",
+		}),
+		children: map[seriesKey]series{},
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.reloads, m.openConn,
+		&snapshotCollector{node: n},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(route string, status int, d time.Duration) {
+	k := seriesKey{route, status}
+	m.mu.RLock()
+	s, ok := m.children[k]
+	m.mu.RUnlock()
+	if !ok {
+		s = series{
+			count:   m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			latency: m.latency.WithLabelValues(route),
+		}
+		m.mu.Lock()
+		m.children[k] = s
+		m.mu.Unlock()
+	}
+	s.count.Inc()
+	s.latency.Observe(d.Seconds())
+}
+
+// snapshotCollector reads the running snapshot at scrape time: endpoint
+// health and the snapshot's identity. Nothing is updated on the hot path.
+type snapshotCollector struct{ node *Node }
+
+var (
+	endpointHealthyDesc = prometheus.NewDesc("sluice_upstream_endpoint_healthy",
+		"1 when the endpoint is healthy and not ejected, else 0.", []string{"upstream", "endpoint"}, nil)
+	endpointInflightDesc = prometheus.NewDesc("sluice_upstream_endpoint_inflight",
+		"Requests in flight to the endpoint.", []string{"upstream", "endpoint"}, nil)
+	snapshotDesc = prometheus.NewDesc("sluice_snapshot_info",
+		"The running snapshot: revision and digest as labels, value 1.", []string{"revision", "digest"}, nil)
+)
+
+func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- endpointHealthyDesc
+	ch <- endpointInflightDesc
+	ch <- snapshotDesc
+}
+
+func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.node.acquire()
+	if s == nil {
+		return
+	}
+	defer s.release()
+	ch <- prometheus.MustNewConstMetric(snapshotDesc, prometheus.GaugeValue, 1, strconv.FormatInt(s.Revision, 10), s.Digest)
+	for name, p := range s.pools {
+		for _, e := range p.Endpoints() {
+			v := 0.0
+			if e.Healthy && !e.Ejected {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(endpointHealthyDesc, prometheus.GaugeValue, v, name, e.URL)
+			ch <- prometheus.MustNewConstMetric(endpointInflightDesc, prometheus.GaugeValue, float64(e.InFlight), name, e.URL)
+		}
+	}
+}

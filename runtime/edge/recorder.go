@@ -1,0 +1,56 @@
+package edge
+
+import (
+	"net/http"
+	"sync"
+)
+
+// recorder remembers the status and size of a response for logs and
+// metrics. It exposes the wrapped writer through Unwrap, so
+// http.NewResponseController still finds Flush and Hijack.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+	err         error
+}
+
+var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
+
+func getRecorder(w http.ResponseWriter) *recorder {
+	r := recorderPool.Get().(*recorder)
+	*r = recorder{ResponseWriter: w, status: http.StatusOK}
+	return r
+}
+
+func putRecorder(r *recorder) {
+	*r = recorder{}
+	recorderPool.Put(r)
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader && code >= 200 || code == http.StatusSwitchingProtocols {
+		r.status = code
+		r.wroteHeader = true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush is here directly because the proxy flushes streamed responses often
+// and a type assertion is cheaper than a ResponseController walk.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		r.wroteHeader = true
+		f.Flush()
+	}
+}

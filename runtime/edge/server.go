@@ -1,0 +1,95 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/sluicegw/sluice/runtime/httpguard"
+)
+
+// Listeners are where a node serves. Data is required; TLS, when set, makes
+// Data a TLS listener (ALPN h2 and http/1.1); Admin is optional.
+type Listeners struct {
+	Data  net.Listener
+	TLS   *tls.Config
+	Admin net.Listener
+}
+
+// Run serves until ctx is done, then stops accepting, drains in-flight
+// requests up to the shutdown deadline and returns nil. It returns early
+// with an error only if a listener fails.
+func (n *Node) Run(ctx context.Context, l Listeners) error {
+	data := n.dataServer()
+	ln := l.Data
+	if l.TLS != nil {
+		cfg := l.TLS.Clone()
+		if len(cfg.NextProtos) == 0 {
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+		}
+		ln = tls.NewListener(ln, cfg)
+	}
+	// The guard wraps the (decrypted) stream. The engine then sees a plain
+	// connection and serves HTTP/2 by its prior-knowledge preface, both for
+	// h2c and for TLS connections that negotiated h2.
+	ln = httpguard.Listener{Listener: ln, MaxHead: n.opts.MaxHeaderBytes}
+
+	errc := make(chan error, 2)
+	go func() { errc <- data.Serve(ln) }()
+	var admin *http.Server
+	if l.Admin != nil {
+		admin = &http.Server{Handler: n.AdminHandler(), ReadHeaderTimeout: n.opts.ReadHeaderTimeout}
+		go func() { errc <- admin.Serve(l.Admin) }()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = err
+		}
+	}
+	n.draining.Store(true)
+	n.log.Info("draining", "deadline", n.opts.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), n.opts.ShutdownTimeout)
+	defer cancel()
+	if err := data.Shutdown(sctx); err != nil {
+		n.log.Warn("drain deadline passed; closing remaining connections", "error", err)
+		_ = data.Close()
+	}
+	if admin != nil {
+		_ = admin.Shutdown(sctx)
+	}
+	n.Close()
+	return runErr
+}
+
+func (n *Node) dataServer() *http.Server {
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           n,
+		Protocols:         &protos,
+		ReadHeaderTimeout: n.opts.ReadHeaderTimeout,
+		IdleTimeout:       n.opts.IdleTimeout,
+		// The guard answers 431 with a JSON body for heads over the limit;
+		// the engine's own limit sits above it as a backstop.
+		MaxHeaderBytes: 2 * n.opts.MaxHeaderBytes,
+		ConnContext:    connContext,
+		ConnState:      n.trackConn,
+		ErrorLog:       nil,
+	}
+}
+
+func (n *Node) trackConn(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		n.metrics.openConn.Inc()
+	case http.StateClosed, http.StateHijacked:
+		n.metrics.openConn.Dec()
+	}
+}

@@ -1,0 +1,148 @@
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ringHash is consistent hashing on a ring of virtual nodes, pointsPerWeight
+// per unit of weight. A key goes to the first point at or after its hash;
+// when that endpoint is unusable the walk continues along the ring, so losing
+// one of N endpoints moves only the ~1/N of keys it owned. The hash is
+// deterministic (FNV-1a, then a 64-bit finalizer), not seeded per process, so
+// every edge node of the fleet sends a key to the same endpoint. Requests
+// without a key are spread by round robin.
+type ringHash struct {
+	endpoints []*endpoint
+	points    []ringPoint // sorted by hash
+	key       func(*http.Request) (string, bool)
+	fallback  *roundRobin
+}
+
+type ringPoint struct {
+	hash uint64
+	idx  int // into endpoints
+}
+
+// pointsPerWeight virtual nodes per unit of weight keep the share of each
+// endpoint within a few percent of its weight (ketama uses 160).
+const pointsPerWeight = 160
+
+func newRingHash(eps []*endpoint, hashOn string) (*ringHash, error) {
+	key, err := hashKey(hashOn)
+	if err != nil {
+		return nil, err
+	}
+	b := &ringHash{endpoints: eps, key: key, fallback: newRoundRobin(eps)}
+	for i, e := range eps {
+		for v := range e.weight * pointsPerWeight {
+			b.points = append(b.points, ringPoint{hash: hashString(e.raw + "#" + strconv.Itoa(v)), idx: i})
+		}
+	}
+	slices.SortFunc(b.points, func(a, c ringPoint) int {
+		switch {
+		case a.hash < c.hash:
+			return -1
+		case a.hash > c.hash:
+			return 1
+		}
+		return a.idx - c.idx
+	})
+	return b, nil
+}
+
+func (b *ringHash) pick(r *http.Request, tried []*endpoint) *endpoint {
+	k, ok := b.key(r)
+	if !ok || len(b.points) == 0 {
+		return b.fallback.pick(r, tried)
+	}
+	return b.lookup(hashString(k), tried)
+}
+
+// lookup walks the ring from h to the first usable endpoint.
+func (b *ringHash) lookup(h uint64, tried []*endpoint) *endpoint {
+	n := len(b.points)
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if b.points[mid].hash < h {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	last := -1
+	for i := range n {
+		idx := b.points[(lo+i)%n].idx
+		if idx == last {
+			continue // consecutive points of one endpoint: already refused
+		}
+		last = idx
+		if e := b.endpoints[idx]; e.usable(tried) {
+			return e
+		}
+	}
+	return nil
+}
+
+// hashKey parses hash_on: header:NAME, cookie:NAME or client_ip.
+func hashKey(spec string) (func(*http.Request) (string, bool), error) {
+	if spec == "client_ip" {
+		return func(r *http.Request) (string, bool) {
+			ip := clientIP(r.RemoteAddr)
+			return ip, ip != ""
+		}, nil
+	}
+	kind, name, _ := strings.Cut(spec, ":")
+	if name == "" {
+		return nil, fmt.Errorf("invalid hash_on %q (want header:NAME, cookie:NAME or client_ip)", spec)
+	}
+	switch kind {
+	case "header":
+		canon := http.CanonicalHeaderKey(name) // once here, not per request
+		return func(r *http.Request) (string, bool) {
+			if vs := r.Header[canon]; len(vs) > 0 && vs[0] != "" {
+				return vs[0], true
+			}
+			return "", false
+		}, nil
+	case "cookie":
+		return func(r *http.Request) (string, bool) {
+			c, err := r.Cookie(name)
+			if err != nil || c.Value == "" {
+				return "", false
+			}
+			return c.Value, true
+		}, nil
+	}
+	return nil, fmt.Errorf("invalid hash_on %q (want header:NAME, cookie:NAME or client_ip)", spec)
+}
+
+// clientIP is the host part of a RemoteAddr ("1.2.3.4:5678", "[::1]:80").
+func clientIP(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
+}
+
+// hashString is FNV-1a 64 followed by murmur3's fmix64: FNV alone clusters
+// short, similar keys ("user-1", "user-2") and ring points.
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}

@@ -1,0 +1,51 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+// StatusClientClosedRequest is the status Forward reports when the client
+// went away before a response was written (nginx's 499). It is for logs and
+// metrics; nobody is left to read it.
+const StatusClientClosedRequest = 499
+
+// Reasons shown to the client (the causes stay in logs).
+const (
+	reasonNoEndpoint = "no healthy upstream"
+	reasonFailed     = "upstream failed"
+	reasonTimeout    = "upstream timed out"
+	reasonClientGone = "client closed request"
+)
+
+// connectError marks a failure to open a connection to an endpoint: the
+// request never reached it, so retrying elsewhere is safe for any method.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return "connect: " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// isConnectFailure reports whether err came from dialing.
+func isConnectFailure(err error) bool {
+	var ce *connectError
+	return errors.As(err, &ce)
+}
+
+// dialMarkingFailures wraps a dialer so that its errors can be told apart
+// from failures after the connection was up (resets, bad responses).
+func dialMarkingFailures(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, &connectError{err}
+		}
+		return c, nil
+	}
+}
+
+// timedOut reports whether ctx ended because a deadline passed (ours or the
+// caller's), as opposed to the client going away.
+func timedOut(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+}

@@ -1,0 +1,279 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicegw/sluice/runtime/httperr"
+)
+
+// ForwardOptions are the per-route settings of one Forward call.
+type ForwardOptions struct {
+	// Timeout is the route's timeout; 0 uses the upstream's. It bounds the
+	// whole exchange: connecting, every retry, the response headers and the
+	// body. For an upgrade it bounds only the wait for the 101: the switched
+	// connection lives as long as both sides keep it open.
+	Timeout time.Duration
+}
+
+// copyBufs recycles the buffers that carry response bodies, so streaming a
+// response costs no allocation.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// Forward proxies r to an endpoint of the pool and streams the response to w.
+//
+// r.URL.Path and r.URL.RawQuery are sent as they are (the router has
+// already rewritten the path); r.Header is read, never modified. The
+// upstream sees its own host as Host, the original in X-Forwarded-Host.
+//
+// It returns nil once a response has been written to w, whatever its status:
+// that includes an upstream's 5xx passed through after the retries ran out.
+// When nothing was written it returns an *httperr.Error: 503 when no endpoint
+// is healthy and not ejected, 502 when the upstream failed (refused, reset,
+// malformed response), 504 when the deadline passed before the response
+// headers, StatusClientClosedRequest when the client went away. A failure
+// after the headers were sent cannot be reported with a status any more: the
+// client connection is aborted with panic(http.ErrAbortHandler), which
+// net/http turns into a cut connection (HTTP/1) or a stream reset (HTTP/2),
+// so the client cannot mistake a truncated body for a whole one. Callers
+// must let that panic through.
+func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOptions) error {
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = p.timeout
+	}
+	upgrade := upgradeProtocol(r)
+
+	var ctx context.Context
+	var cancel context.CancelFunc
+	var headerTimer *time.Timer
+	switch {
+	case upgrade != "" && timeout > 0:
+		// The deadline must end at the 101, not bound the switched
+		// connection, so it is a timer that can be stopped.
+		c, cancelCause := context.WithCancelCause(r.Context())
+		ctx, cancel = c, func() { cancelCause(context.Canceled) }
+		headerTimer = time.AfterFunc(timeout, func() { cancelCause(context.DeadlineExceeded) })
+		defer headerTimer.Stop()
+	case timeout > 0:
+		ctx, cancel = context.WithTimeout(r.Context(), timeout)
+	default:
+		ctx, cancel = context.WithCancel(r.Context())
+	}
+	defer cancel()
+
+	rp := replayOf(r)
+	if !rp.empty && r.ProtoMajor == 1 {
+		// By default an HTTP/1 server stops reading the request body once
+		// the response starts; an upstream may answer before it has read
+		// the whole body, and the transport must be able to finish sending.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
+	hdr := outboundHeader(r, upgrade)
+
+	e := p.pick(r, nil)
+	if e == nil {
+		return httperr.Wrap(http.StatusServiceUnavailable, reasonNoEndpoint,
+			fmt.Errorf("upstream %q: none of %d endpoints is healthy and not ejected", p.name, len(p.endpoints)))
+	}
+	var tried []*endpoint
+	for attempt := 0; ; attempt++ {
+		body, err := attemptBody(r, attempt, rp)
+		if err != nil {
+			return httperr.Wrap(http.StatusBadGateway, reasonFailed,
+				fmt.Errorf("upstream %q: replay request body for retry %d: %w", p.name, attempt, err))
+		}
+		out := outboundRequest(ctx, r, e, hdr, body)
+		e.inflight.Add(1)
+		var start int64
+		if p.trackLatency {
+			start = monotonic()
+		}
+		resp, err := p.transport.RoundTrip(out)
+		if err != nil {
+			e.inflight.Add(-1)
+			fail, retryable := p.attemptFailed(ctx, r, e, err, start, timeout, rp)
+			if !retryable || attempt >= p.retry.attempts {
+				return fail
+			}
+			tried = append(tried, e)
+			if e = p.pick(r, tried); e == nil {
+				return fail
+			}
+			continue
+		}
+		p.observe(e, resp.StatusCode, start)
+
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			if upgrade == "" {
+				resp.Body.Close()
+				e.inflight.Add(-1)
+				return httperr.Wrap(http.StatusBadGateway, reasonFailed,
+					fmt.Errorf("upstream %q: endpoint %s: 101 Switching Protocols to a request that asked for no upgrade", p.name, e.raw))
+			}
+			if headerTimer != nil {
+				headerTimer.Stop()
+			}
+			return p.switchProtocols(ctx, w, resp, e, upgrade)
+		}
+		if attempt < p.retry.attempts && rp.anyFail && p.retry.onStatus(resp.StatusCode) {
+			tried = append(tried, e)
+			// Pick before draining: with nowhere else to go, this response
+			// is the upstream's answer and goes to the client.
+			if next := p.pick(r, tried); next != nil {
+				discard(resp.Body)
+				e.inflight.Add(-1)
+				e = next
+				continue
+			}
+		}
+		return p.writeResponse(ctx, w, r, resp, e)
+	}
+}
+
+// outboundRequest is r addressed to e: a shallow copy (the caller's request
+// is untouched) with the upstream's URL, the prepared header and the body of
+// this attempt. Host is left empty so the transport sends e's host.
+func outboundRequest(ctx context.Context, r *http.Request, e *endpoint, hdr http.Header, body io.ReadCloser) *http.Request {
+	out := r.WithContext(ctx)
+	out.URL = &url.URL{
+		Scheme:   e.scheme,
+		Host:     e.host,
+		Path:     r.URL.Path,
+		RawPath:  r.URL.RawPath,
+		RawQuery: r.URL.RawQuery,
+	}
+	out.Host = ""
+	out.Header = hdr
+	out.Body = body
+	if body == nil {
+		out.ContentLength = 0 // a nil body with length 0 is sent without framing headers
+	}
+	out.RequestURI = ""
+	out.Close = false // the client's connection handling is not the upstream's
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	return out
+}
+
+// attemptFailed classifies a transport error: the error to answer with and
+// whether the retry policy allows another attempt.
+func (p *Pool) attemptFailed(ctx context.Context, r *http.Request, e *endpoint, err error, start int64, timeout time.Duration, rp replay) (*httperr.Error, bool) {
+	switch {
+	case timedOut(ctx):
+		// One deadline covers all attempts: nothing is left for a retry.
+		if p.trackLatency {
+			now := monotonic()
+			e.latency.observe(float64(now-start), now)
+		}
+		p.outlierFailure(e, "timeout")
+		return httperr.Wrap(http.StatusGatewayTimeout, reasonTimeout,
+			fmt.Errorf("upstream %q: endpoint %s: no response within %v: %w", p.name, e.raw, timeout, err)), false
+	case r.Context().Err() != nil:
+		return httperr.Wrap(StatusClientClosedRequest, reasonClientGone,
+			fmt.Errorf("upstream %q: endpoint %s: client went away: %w", p.name, e.raw, err)), false
+	case isConnectFailure(err):
+		p.outlierFailure(e, "connect failure")
+		return httperr.Wrap(http.StatusBadGateway, reasonFailed,
+			fmt.Errorf("upstream %q: endpoint %s: %w", p.name, e.raw, err)), p.retry.onConnect && rp.onConnect
+	default:
+		// The request may have reached the upstream: answered as 502 and
+		// retried only as a 502 would be.
+		p.outlierFailure(e, "request failed")
+		return httperr.Wrap(http.StatusBadGateway, reasonFailed,
+			fmt.Errorf("upstream %q: endpoint %s: %w", p.name, e.raw, err)), p.retry.onStatus(http.StatusBadGateway) && rp.anyFail
+	}
+}
+
+// observe feeds a response's status and latency to the passive policies.
+func (p *Pool) observe(e *endpoint, status int, start int64) {
+	if p.trackLatency {
+		now := monotonic()
+		e.latency.observe(float64(now-start), now)
+	}
+	if status >= 500 {
+		if p.outlier.threshold > 0 {
+			p.outlierFailure(e, "status "+strconv.Itoa(status))
+		}
+	} else {
+		p.outlierSuccess(e)
+	}
+}
+
+// discard drains a little of a response that will not be used, so its
+// connection can go back to the pool, and closes it.
+func discard(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 64<<10)
+	body.Close()
+}
+
+// writeResponse streams resp to the client. Responses of unknown length and
+// event streams are flushed after every read, so each chunk reaches the
+// client as soon as the upstream sent it; others go through the server's
+// buffering.
+func (p *Pool) writeResponse(ctx context.Context, w http.ResponseWriter, r *http.Request, resp *http.Response, e *endpoint) error {
+	defer e.inflight.Add(-1)
+	defer resp.Body.Close()
+
+	removeHopByHop(resp.Header)
+	h := w.Header()
+	copyResponseHeader(h, resp.Header)
+	h["Via"] = appendValue(h["Via"], viaHTTP1)
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil // no sniffing: the client sees what the upstream sent
+	}
+	if len(resp.Trailer) > 0 {
+		keys := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		h["Trailer"] = []string{strings.Join(keys, ", ")}
+	}
+	w.WriteHeader(resp.StatusCode)
+
+	stream := resp.ContentLength < 0 || isEventStream(resp.Header)
+	var rc *http.ResponseController
+	if stream {
+		rc = http.NewResponseController(w)
+		_ = rc.Flush()
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil // the client went away; nobody is left to answer
+			}
+			if stream {
+				_ = rc.Flush() // a failure shows up on the next Write
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if r.Context().Err() != nil && !timedOut(ctx) {
+				return nil // the client went away, which canceled the read
+			}
+			p.outlierFailure(e, "response body failed")
+			p.log.Warn("upstream response cut short, aborting client response",
+				"endpoint", e.raw, "request_id", r.Header.Get("X-Request-Id"),
+				"timeout", timedOut(ctx), "err", rerr)
+			panic(http.ErrAbortHandler)
+		}
+	}
+	// Trailers arrive with the end of the body. The prefix form works for
+	// HTTP/1 and HTTP/2 clients alike, announced or not.
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	return nil
+}
