@@ -158,7 +158,7 @@ func syntaxProblem(name string, data []byte, root *yaml.Node, err error) Problem
 	} else {
 		line = guessLine(data, root, msg)
 	}
-	line = min(max(line, 1), lineAt(data, len(bytes.TrimSuffix(data, []byte("\n")))))
+	line = min(max(line, 1), lineAt(data, len(bytes.TrimRight(data, "\r\n"))))
 	if (strings.Contains(msg, "cannot start any token") || strings.Contains(msg, "tab character")) && tabIndented(data, line) {
 		msg += " (tabs cannot indent YAML; use spaces)"
 	}
@@ -204,17 +204,32 @@ func badCharOffset(data []byte) int {
 	return len(data)
 }
 
+// lineAt returns the line of offset, counting line breaks as YAML does:
+// \n, \r\n and a lone \r.
 func lineAt(data []byte, offset int) int {
-	return 1 + bytes.Count(data[:min(offset, len(data))], []byte("\n"))
+	line := 1
+	for i := 0; i < min(offset, len(data)); i++ {
+		if data[i] == '\n' || (data[i] == '\r' && (i+1 >= len(data) || data[i+1] != '\n')) {
+			line++
+		}
+	}
+	return line
 }
 
 func tabIndented(data []byte, line int) bool {
-	lines := bytes.Split(data, []byte("\n"))
-	if line < 1 || line > len(lines) {
-		return false
+	start := 0
+	for l := 1; l < line; l++ {
+		i := bytes.IndexAny(data[start:], "\r\n")
+		if i < 0 {
+			return false
+		}
+		start += i + 1
+		if data[start-1] == '\r' && start < len(data) && data[start] == '\n' {
+			start++
+		}
 	}
-	l := lines[line-1]
-	indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
+	rest := data[start:]
+	indent := rest[:len(rest)-len(bytes.TrimLeft(rest, " \t"))]
 	return bytes.IndexByte(indent, '\t') >= 0
 }
 
@@ -313,6 +328,8 @@ func typeWords(t string) string {
 		return "an aggregate target"
 	case "APIKey":
 		return "an api key"
+	case "Retries":
+		return "retries"
 	case "Endpoint", "Upstream", "Outlier":
 		return "an " + strings.ToLower(t)
 	}

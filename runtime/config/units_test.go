@@ -201,3 +201,37 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Dir = %q; want %q", cfg.Dir, abs)
 	}
 }
+
+func TestSyntaxProblemLines(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		// yaml.v3 counts a parser error's line from 0; we count from 1.
+		{"a: 1\nb: [x, y\nc: 1\n", `c:2: malformed YAML: did not find expected ',' or ']'`},
+		{"a: 1\r\nb: [x, y\r\nc: 1\r\n", `c:2: malformed YAML: did not find expected ',' or ']'`},
+		{"a: 1\rb: [x, y\rc: 1\r", `c:2: malformed YAML: did not find expected ',' or ']'`},
+		// A scanner error is counted from 1 already.
+		{"a: 1\n b: 2\n", `c:2: malformed YAML: mapping values are not allowed in this context`},
+		// No line from yaml.v3 at all.
+		{"a: b: c\n", `c:1: malformed YAML: mapping values are not allowed in this context`},
+		{"a: 1\nb: 2\nc: \x7f\n", `c:3: malformed YAML: control characters are not allowed`},
+		{"a: 1\n\nb: *nope\n", `c:3: malformed YAML: unknown anchor 'nope' referenced`},
+		// An error at the end of input is on the last line, not past it.
+		{"a: 1\nroutes: [\n\n\n", `c:2: malformed YAML: did not find expected node content`},
+		{"a:\n\t- b\n", `c:2: malformed YAML: found character that cannot start any token (tabs cannot indent YAML; use spaces)`},
+		{"a:\r\t- b\r", `c:2: malformed YAML: found character that cannot start any token (tabs cannot indent YAML; use spaces)`},
+	} {
+		_, err := Parse([]byte(tc.in), "c")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestParseInMemory(t *testing.T) {
+	_, err := Parse([]byte("routes:\n  - {name: r}\n"), "")
+	if err == nil || err.Error() != "line 2: routes[0]: route has no upstream, aggregate or filters to answer it" {
+		t.Errorf("got %v", err)
+	}
+}

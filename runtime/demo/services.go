@@ -123,7 +123,7 @@ func authService(mux *http.ServeMux) {
 // echo answers with what the service received, so a user can see what the
 // gateway changed on the way (rewrites, X-Forwarded-*, X-Request-Id).
 func echo(mux *http.ServeMux, path string) {
-	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 		hdr := map[string]string{}
 		for k, v := range r.Header {
 			hdr[k] = strings.Join(v, ", ")

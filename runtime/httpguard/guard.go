@@ -37,8 +37,12 @@ type Conn struct {
 }
 
 // NewConn starts guarding c. maxHead bounds one request head (request line
-// and headers) in bytes; a longer one gets a 431 verdict.
+// and headers) in bytes; a longer one gets a 431 verdict. maxHead <= 0 means
+// DefaultMaxHead.
 func NewConn(c net.Conn, maxHead int) *Conn {
+	if maxHead <= 0 {
+		maxHead = DefaultMaxHead
+	}
 	g := &Conn{Conn: c}
 	g.t.maxHead = maxHead
 	g.t.firstBad = -1
@@ -82,7 +86,7 @@ func (c *Conn) TLSState() (*tls.ConnectionState, bool) {
 // Listener guards every connection it accepts.
 type Listener struct {
 	net.Listener
-	MaxHead int
+	MaxHead int // head limit per request; <= 0 means DefaultMaxHead
 }
 
 // Accept returns the next connection wrapped in a Conn.

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The binary under test, built once: these tests drive the CLI contract the
+// way a user (or an outside check) does.
+var sluiceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-bin")
+	if err != nil {
+		panic(err)
+	}
+	sluiceBin = filepath.Join(dir, "sluice")
+	if out, err := exec.Command("go", "build", "-race", "-o", sluiceBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sluice: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidateListsEveryProblem(t *testing.T) {
+	bad := writeFile(t, "bad.yaml", `upstreams:
+  users: {endpoints: [http://127.0.0.1:9001], balance: fastest}
+routes:
+  - name: a
+    match: {path_prefix: /a, colour: red}
+    upstream: nobody
+  - name: a
+    match: {path: /b}
+    upstream: users
+`)
+	out, err := exec.Command(sluiceBin, "validate", "-f", bad).CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, out)
+	}
+	for _, want := range []string{
+		"4 problem(s)",
+		`bad.yaml:2: upstreams.users.balance: unknown balance "fastest"`,
+		`bad.yaml:5: routes[0].match.colour: unknown key "colour"`,
+		`bad.yaml:6: routes[0].upstream: unknown upstream "nobody"`,
+		`bad.yaml:7: routes[1].name: duplicate route name "a"`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	good := writeFile(t, "good.yaml", "upstreams: {u: {endpoints: [http://127.0.0.1:1]}}\nroutes: [{name: r, match: {path: /}, upstream: u}]\n")
+	out, err = exec.Command(sluiceBin, "validate", "-f", good).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("valid config refused: %v %s", err, out)
+	}
+}
+
+func TestCommandsFailWithOneLineReason(t *testing.T) {
+	for _, args := range [][]string{
+		{"edge"},
+		{"edge", "--config", "/does/not/exist.yaml"},
+		{"validate"},
+		{"no-such-command"},
+	} {
+		out, err := exec.Command(sluiceBin, args...).CombinedOutput()
+		if exitCode(err) == 0 {
+			t.Errorf("%v exited 0", args)
+		}
+		if first := strings.SplitN(string(out), "\n", 2)[0]; !strings.HasPrefix(first, "sluice: ") && !strings.HasPrefix(first, "Error: ") {
+			t.Errorf("%v: first line %q is not a reason", args, first)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestEdgeServesAndExitsZeroOnSIGTERM(t *testing.T) {
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream:"+r.URL.Path) })}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go up.Serve(ln)
+	defer up.Close()
+	cfg := writeFile(t, "sluice.yaml", fmt.Sprintf("upstreams: {u: {endpoints: [http://%s]}}\nroutes: [{name: r, match: {path_prefix: /api}, rewrite: {strip_prefix: /api}, upstream: u}]\n", ln.Addr()))
+
+	listen, admin := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(sluiceBin, "edge", "--config", cfg, "--listen", listen, "--admin", admin)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitHTTP(t, "http://"+admin+"/readyz")
+	resp, err := http.Get("http://" + listen + "/api/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "upstream:/hello" {
+		t.Fatalf("got %q", body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("edge exit after SIGTERM: %v", err)
+	}
+	// One JSON access log line per request on stdout.
+	var line map[string]any
+	if err := json.Unmarshal(bytes.SplitN(stdout.Bytes(), []byte("\n"), 2)[0], &line); err != nil || line["route"] != "r" {
+		t.Fatalf("access log %q: %v", stdout.String(), err)
+	}
+}
+
+func TestDevPrintsWorkingCurlLines(t *testing.T) {
+	for _, a := range []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"} {
+		if c, err := net.Dial("tcp", a); err == nil {
+			c.Close()
+			t.Skipf("%s is in use; sluice dev needs it", a)
+		}
+	}
+	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", t.TempDir())
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Read the banner up to its last line; the curl lines are the contract
+	// with a new user.
+	var banner strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		banner.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "Stop with") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	curls := regexp.MustCompile(`curl -s\S* (http://\S+)`).FindAllStringSubmatch(banner.String(), -1)
+	if len(curls) < 5 {
+		t.Fatalf("banner has %d curl lines:\n%s", len(curls), banner.String())
+	}
+	want := map[string]int{"/users": 200, "/users/1": 200, "/billing/invoices?user=1": 200, "/v1/users": 200, "/users/echo": 200, "/nope": 404, "/broken": 502, "/metrics": 200}
+	for _, m := range curls {
+		u := m[1]
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		resp.Body.Close()
+		for suffix, code := range want {
+			if strings.HasSuffix(u, suffix) && resp.StatusCode != code {
+				t.Errorf("%s: %d, want %d", u, resp.StatusCode, code)
+			}
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("dev exit: %v", err)
+	}
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready: %v", url, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
