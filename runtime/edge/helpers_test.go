@@ -221,3 +221,12 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func mustParseB(b *testing.B, yamlText string) *config.Config {
+	b.Helper()
+	cfg, err := config.Parse([]byte(yamlText), "bench.yaml")
+	if err != nil {
+		b.Fatalf("config:\n%v", err)
+	}
+	return cfg
+}

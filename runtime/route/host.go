@@ -13,6 +13,10 @@ func requestHost(h string) string {
 	if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {
 		h = h[1 : len(h)-1]
 	}
+	// "api.example.com." is the same name as "api.example.com" (a fully
+	// qualified form); without this it would slip past host-specific routes
+	// to host-less ones.
+	h = strings.TrimSuffix(h, ".")
 	return lowerASCII(h)
 }
 

@@ -32,6 +32,7 @@ func TestMatch(t *testing.T) {
 		{"exact host", []*config.Route{rt("a", config.Match{Host: "api.example.com"})}, get("api.example.com", "/"), "a", nil},
 		{"exact host other host", []*config.Route{rt("a", config.Match{Host: "api.example.com"})}, get("web.example.com", "/"), "", nil},
 		{"host case-insensitive", []*config.Route{rt("a", config.Match{Host: "API.example.com"})}, get("api.EXAMPLE.com", "/"), "a", nil},
+		{"host trailing dot is the same name", []*config.Route{rt("a", config.Match{Host: "api.example.com"})}, get("api.example.com.:8443", "/"), "a", nil},
 		{"host port stripped", []*config.Route{rt("a", config.Match{Host: "api.example.com"})}, get("api.example.com:8443", "/"), "a", nil},
 		{"ipv6 host port stripped", []*config.Route{rt("a", config.Match{Host: "[::1]"})}, get("[::1]:8080", "/"), "a", nil},
 		{"empty host matches any", []*config.Route{rt("a", config.Match{})}, get("whatever.test:1", "/"), "a", nil},

@@ -16,7 +16,7 @@ import (
 // package, so the property test and the fuzzer compare two independent
 // readings of DESIGN.md. It returns the winner's index, or -1.
 func refMatch(routes []*config.Route, host, method, path string, header func(string) string) (int, Params) {
-	h := refLower((&url.URL{Host: host}).Hostname())
+	h := strings.TrimSuffix(refLower((&url.URL{Host: host}).Hostname()), ".")
 	best, bestRank := -1, []int(nil)
 	var bestParams Params
 	for i, c := range routes {
