@@ -23,17 +23,41 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connStateKey, &connInfo{guard: g})
 }
 
-// guardVerdict asks the connection's guard about this request. HTTP/2
-// framing is binary and checked by the engine, so only HTTP/1 is asked.
-func guardVerdict(r *http.Request) httpguard.Verdict {
+// guardCheck is one request's handle on its connection's guard.
+type guardCheck struct {
+	guard *httpguard.Conn
+	index int
+}
+
+// priVerdict refuses a "PRI" request the engine passed to the handler: a
+// real HTTP/2 preface never reaches it, and one with headers would turn the
+// guard off for the rest of the connection.
+var priVerdict = httpguard.Verdict{Status: http.StatusBadRequest, Reason: "unexpected HTTP/2 preface"}
+
+// checkGuard asks the connection's guard about this request. HTTP/2 framing
+// is binary and checked by the engine, so only HTTP/1 is asked.
+func checkGuard(r *http.Request) (guardCheck, httpguard.Verdict) {
+	if r.Method == "PRI" {
+		return guardCheck{}, priVerdict
+	}
 	if r.ProtoMajor != 1 {
-		return httpguard.Verdict{}
+		return guardCheck{}, httpguard.Verdict{}
 	}
 	ci := connFromContext(r.Context())
 	if ci == nil || ci.guard == nil {
+		return guardCheck{}, httpguard.Verdict{}
+	}
+	g := guardCheck{guard: ci.guard, index: int(ci.requests.Add(1) - 1)}
+	return g, g.guard.Verdict(g.index)
+}
+
+// recheck asks again after the body was read: a malformed chunked body is
+// only seen by the guard as it streams through.
+func (g guardCheck) recheck() httpguard.Verdict {
+	if g.guard == nil {
 		return httpguard.Verdict{}
 	}
-	return ci.guard.Verdict(int(ci.requests.Add(1) - 1))
+	return g.guard.Verdict(g.index)
 }
 
 // guardTLS returns the TLS state of a connection the edge terminated itself

@@ -96,6 +96,8 @@ func TestSmugglingShapesRefused(t *testing.T) {
 		"TE not chunked":       "POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
 		"bare LF":              "GET /users HTTP/1.1\nHost: x\n\n",
 		"space before colon":   "POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+		"PRI with headers":     "PRI * HTTP/2.0\r\nHost: x\r\n\r\n",
+		"bad chunk size":       "POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nx\r\n0\r\n\r\n",
 		"70KB chunk extension": "POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("a", 70000) + "\r\nx\r\n0\r\n\r\n",
 	}
 	for name, raw := range cases {

@@ -25,10 +25,17 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n.observe(r, rec, logFields{routeName, upstream, path, rid}, start)
 	}()
 
-	if v := guardVerdict(r); !v.OK() {
+	guard, v := checkGuard(r)
+	if !v.OK() {
 		w.Header().Set("Connection", "close")
 		httperr.Write(w, v.Status, v.Reason, rid)
 		return
+	}
+	if r.ProtoMajor == 1 && r.Header.Get("Upgrade") != "" {
+		// The guard stops at an upgrade request. If the upgrade is refused
+		// (by the upstream or by any stage), close rather than trust the
+		// framing of what follows.
+		w.Header().Set("Connection", "close")
 	}
 	snap := n.acquire()
 	if snap == nil {
@@ -36,12 +43,6 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer snap.release()
-
-	if r.ProtoMajor == 1 && r.Header.Get("Upgrade") != "" {
-		// If the upgrade is refused, framing after this request is not
-		// checked by the guard; close rather than trust it.
-		w.Header().Set("Connection", "close")
-	}
 	if tls, ok := guardTLS(r); ok {
 		r.TLS = tls
 	}
@@ -69,17 +70,30 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	upstream = x.pool.Name()
 	body := watchBody(r)
-	if err := x.pool.Forward(w, r, forwardOptions(x)); err != nil {
-		if body != nil {
-			if berr := body.failure(); berr != nil {
-				err = httperr.Wrap(http.StatusBadRequest, "malformed request body", berr)
-			}
-		}
-		rec.err = err
-		if !rec.wroteHeader {
-			httperr.WriteError(w, err, rid)
+	err := x.pool.Forward(w, r, forwardOptions(x))
+	if body != nil {
+		if v := guard.recheck(); !v.OK() {
+			err = httperr.New(v.Status, v.Reason)
+		} else if berr := body.failure(); berr != nil && err != nil {
+			err = httperr.Wrap(http.StatusBadRequest, "malformed request body", berr)
 		}
 	}
+	if err == nil {
+		return
+	}
+	rec.err = err
+	if rec.wroteHeader {
+		if httperr.StatusOf(err) == http.StatusBadRequest {
+			// The body turned out malformed after the response began:
+			// the connection's framing is lost, so drop it.
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	if httperr.StatusOf(err) == http.StatusBadRequest {
+		w.Header().Set("Connection", "close")
+	}
+	httperr.WriteError(w, err, rid)
 }
 
 // cleanRequestPath removes dot segments and repeated slashes before routing,

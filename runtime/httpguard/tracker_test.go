@@ -2,6 +2,8 @@ package httpguard
 
 import (
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,12 +49,7 @@ func randomCuts(r *rand.Rand, n int) []int {
 	for range k {
 		cuts = append(cuts, 1+r.IntN(n-1))
 	}
-	// sort (small n)
-	for i := 1; i < len(cuts); i++ {
-		for j := i; j > 0 && cuts[j] < cuts[j-1]; j-- {
-			cuts[j], cuts[j-1] = cuts[j-1], cuts[j]
-		}
-	}
+	slices.Sort(cuts)
 	return cuts
 }
 
@@ -85,9 +82,9 @@ func checkSplitInvariant(t testing.TB, maxHead int, in []byte, seed uint64) outc
 const testMaxHead = 1024
 
 const (
-	get       = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
-	postCL    = "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
-	clte = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG"
+	get    = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	postCL = "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+	clte   = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG"
 )
 
 // chunked builds a chunked POST with the given chunk lines and data.
@@ -125,10 +122,10 @@ var trackerCases = []trackerCase{
 	{name: "post content-length leading zeros", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 005\r\n\r\nhello" + get, heads: 2},
 	{name: "content-length zero", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" + get, heads: 2},
 	{name: "content-length surrounding spaces", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:   5  \r\n\r\nhello" + get, heads: 2},
-	{name: "body bytes look like a bad head", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 44\r\n\r\n" +
+	{name: "body bytes look like a bad head", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 41\r\n\r\n" +
 		"GET / HTTP/1.1\nTransfer-Encoding: x\r\n\n\n\x00\x01" + get, heads: 2},
 	{name: "chunked with extensions and trailers", in: chunked(
-		"5;name=value;flag\r\nhello\r\n1a;q=\"a b\"\r\nabcdefghijklmnopqrstuvwxyz\r\n" +
+		"5;name=value;flag\r\nhello\r\n1a;q=\"a b\"\r\nabcdefghijklmnopqrstuvwxyz\r\n"+
 			"A\r\n0123456789\r\n0;last\r\nX-Sum: 123\r\nY-Other: a b\tc\r\n\r\n") + get, heads: 2},
 	{name: "chunked no trailers", in: chunked("3\r\nabc\r\n0\r\n\r\n") + get, heads: 2},
 	{name: "chunked uppercase hex and value case", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked \r\n\r\nF\r\n0123456789abcde\r\n0\r\n\r\n", heads: 1},
@@ -299,5 +296,17 @@ func TestParseDecimal(t *testing.T) {
 		if n, ok := parseDecimal([]byte(in)); ok {
 			t.Errorf("parseDecimal(%q) = %d, true", in, n)
 		}
+	}
+}
+
+func TestBodyLengthExact(t *testing.T) {
+	// The Content-Length body swallows exactly its bytes: one byte less
+	// leaves a byte that makes the next head's request line wrong, one more
+	// eats into it; only the exact length leaves the next head intact.
+	body := "GET / HTTP/1.1\nX: y\r\n\n"
+	in := "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body + clte
+	got := checkSplitInvariant(t, testMaxHead, []byte(in), 7)
+	if got.firstBad != 1 || got.bad.Reason != "both Content-Length and Transfer-Encoding" {
+		t.Fatalf("outcome %+v, want the CL.TE request (1) refused for its framing", got)
 	}
 }
