@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // ServeHTTP runs one request down the pipeline of DESIGN.md. Stages that are
@@ -82,6 +83,10 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.err = err
+	if httperr.StatusOf(err) == proxy.StatusClientClosedRequest {
+		rec.status = proxy.StatusClientClosedRequest // nobody is left to answer
+		return
+	}
 	if rec.wroteHeader {
 		if httperr.StatusOf(err) == http.StatusBadRequest {
 			// The body turned out malformed after the response began:

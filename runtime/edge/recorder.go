@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"sync"
 )
@@ -53,4 +55,14 @@ func (r *recorder) Flush() {
 		r.wroteHeader = true
 		f.Flush()
 	}
+}
+
+// Hijack hands the connection to the proxy for an upgrade; the proxy only
+// hijacks after the upstream answered 101, which is then what gets logged.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil {
+		r.status, r.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	return c, rw, err
 }

@@ -224,7 +224,7 @@ func (p *Pool) writeResponse(ctx context.Context, w http.ResponseWriter, r *http
 	removeHopByHop(resp.Header)
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
-	h["Via"] = appendValue(h["Via"], viaHTTP1)
+	addVia(h)
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // no sniffing: the client sees what the upstream sent
 	}

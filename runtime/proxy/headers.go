@@ -60,6 +60,7 @@ var (
 	protoHTTPS = []string{"https"}
 	noValue    = []string{""}
 	upgradeVal = []string{"Upgrade"}
+	viaOnly    = []string{viaHTTP1}
 )
 
 // Via values: the protocol version the hop received, then our pseudonym.
@@ -83,29 +84,47 @@ func outboundHeader(r *http.Request, upgrade string) http.Header {
 		h["Upgrade"] = []string{upgrade}
 	}
 
+	// One backing array for the three values that are usually new, each
+	// slice capped so that appending to one cannot overwrite the next.
+	vals := make([]string, 3)
 	if ip := clientIP(r.RemoteAddr); ip != "" {
 		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
-		} else {
-			h["X-Forwarded-For"] = []string{ip}
+			ip = strings.Join(prior, ", ") + ", " + ip
 		}
+		vals[0] = ip
+		h["X-Forwarded-For"] = vals[0:1:1]
 	}
 	if r.TLS != nil {
 		h["X-Forwarded-Proto"] = protoHTTPS
 	} else {
 		h["X-Forwarded-Proto"] = protoHTTP
 	}
-	h["X-Forwarded-Host"] = []string{r.Host}
+	vals[1] = r.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
 	via := viaHTTP1
 	if r.ProtoMajor == 2 {
 		via = viaHTTP2
 	}
-	h["Via"] = appendValue(h["Via"], via)
+	if prior := h["Via"]; len(prior) > 0 {
+		h["Via"] = appendValue(prior, via)
+	} else {
+		vals[2] = via
+		h["Via"] = vals[2:3:3]
+	}
 	// Without a User-Agent the transport would add Go's own.
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = noValue
 	}
 	return h
+}
+
+// addVia appends our Via entry to a response header.
+func addVia(h http.Header) {
+	if prior := h["Via"]; len(prior) > 0 {
+		h["Via"] = appendValue(prior, viaHTTP1)
+	} else {
+		h["Via"] = viaOnly
+	}
 }
 
 // appendValue returns vv plus v without writing into vv's array, which may
@@ -141,12 +160,15 @@ func isEventStream(h http.Header) bool {
 }
 
 // upgradeProtocol returns the protocol an HTTP/1 request asks to switch to
-// (Connection: upgrade plus Upgrade: X), or "". HTTP/2 has no Upgrade.
+// (Connection: upgrade plus Upgrade: X), or "". HTTP/2 has no Upgrade, and
+// an h2c upgrade is refused (dropped as a hop-by-hop header): it would hand
+// the client's connection to the upstream's HTTP/2 server, bypassing the
+// gateway for every later request on it.
 func upgradeProtocol(r *http.Request) string {
 	if r.ProtoMajor != 1 || !hasToken(r.Header["Connection"], "upgrade") {
 		return ""
 	}
-	if vs := r.Header["Upgrade"]; len(vs) > 0 {
+	if vs := r.Header["Upgrade"]; len(vs) > 0 && !strings.EqualFold(strings.TrimSpace(vs[0]), "h2c") {
 		return vs[0]
 	}
 	return ""

@@ -29,45 +29,54 @@ func TestRetryConnectFailureAnyMethodWithoutBody(t *testing.T) {
 }
 
 func TestRetryOn503GoesToAnotherEndpoint(t *testing.T) {
-	var mu sync.Mutex
-	path := map[string][]string{} // request id → upstreams in order
-	record := func(name string, status int) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			id := r.Header.Get("X-Request-Id")
-			path[id] = append(path[id], name)
-			mu.Unlock()
-			w.WriteHeader(status)
-			fmt.Fprint(w, name)
-		}
-	}
-	a := startUpstream(t, "a", record("a", 503))
-	b := startUpstream(t, "b", record("b", 503))
-	c := startUpstream(t, "c", record("c", 200))
-	cfg := upstreamCfg("", a.URL, b.URL, c.URL)
-	cfg.Retries = &config.Retries{Attempts: 2, On: []string{"503"}}
-	p, _ := newTestPool(t, cfg)
-	url := startProxy(t, p, ForwardOptions{})
-	client := newClient(t)
-
-	for i := range 9 {
-		id := fmt.Sprint("req-", i)
-		if res := do(t, client, "GET", url+"/", nil, map[string]string{"X-Request-Id": id}); res.status != 200 || res.body != "c" {
-			t.Fatalf("%s: %d %q, want 200 from c", id, res.status, res.body)
-		}
-		mu.Lock()
-		tries := path[id]
-		mu.Unlock()
-		seen := map[string]bool{}
-		for _, u := range tries {
-			if seen[u] {
-				t.Fatalf("%s was retried on %s twice: %v", id, u, tries)
+	// Both balancers would send a retry straight back to the endpoint that
+	// failed (a's weight, b's ring position) unless tried ones are avoided.
+	for _, balance := range []string{config.BalanceRoundRobin, config.BalanceConsistentHash} {
+		t.Run(balance, func(t *testing.T) {
+			var mu sync.Mutex
+			path := map[string][]string{} // request id → upstreams in order
+			record := func(name string, status int) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					id := r.Header.Get("X-Request-Id")
+					path[id] = append(path[id], name)
+					mu.Unlock()
+					w.WriteHeader(status)
+					fmt.Fprint(w, name)
+				}
 			}
-			seen[u] = true
-		}
-	}
-	if a.hits.Load() == 0 || b.hits.Load() == 0 {
-		t.Fatalf("retries never started on a (%d) or b (%d)", a.hits.Load(), b.hits.Load())
+			a := startUpstream(t, "a", record("a", 503))
+			b := startUpstream(t, "b", record("b", 503))
+			c := startUpstream(t, "c", record("c", 200))
+			cfg := upstreamCfg(balance)
+			cfg.Endpoints = []config.Endpoint{{URL: a.URL, Weight: 5}, {URL: b.URL, Weight: 5}, {URL: c.URL, Weight: 1}}
+			cfg.HashOn = "header:X-Request-Id"
+			cfg.Retries = &config.Retries{Attempts: 2, On: []string{"503"}}
+			p, _ := newTestPool(t, cfg)
+			url := startProxy(t, p, ForwardOptions{})
+			client := newClient(t)
+
+			for i := range 12 {
+				id := fmt.Sprint("req-", i)
+				res := do(t, client, "GET", url+"/", nil, map[string]string{"X-Request-Id": id})
+				mu.Lock()
+				tries := path[id]
+				mu.Unlock()
+				if res.status != 200 || res.body != "c" {
+					t.Fatalf("%s: %d %q after %v, want 200 from c", id, res.status, res.body, tries)
+				}
+				seen := map[string]bool{}
+				for _, u := range tries {
+					if seen[u] {
+						t.Fatalf("%s was retried on %s twice: %v", id, u, tries)
+					}
+					seen[u] = true
+				}
+			}
+			if a.hits.Load() == 0 || b.hits.Load() == 0 {
+				t.Fatalf("retries never started on a (%d) or b (%d)", a.hits.Load(), b.hits.Load())
+			}
+		})
 	}
 }
 
@@ -128,6 +137,23 @@ func TestNoRetryForPOSTWithBody(t *testing.T) {
 	}
 	if statuses[503] != 2 || statuses[200] != 2 || a.hits.Load()+b.hits.Load() != 4 {
 		t.Fatalf("statuses %v after %d upstream hits: a POST with a body must not be retried", statuses, a.hits.Load()+b.hits.Load())
+	}
+
+	// Not even with a replayable body, nor without one: a POST that reached
+	// the upstream may have taken effect.
+	a.hits.Store(0)
+	b.hits.Store(0)
+	for _, body := range []string{"payload", ""} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
+		fresh, _ := newTestPool(t, cfg) // round robin starts with a
+		rec := httptest.NewRecorder()
+		if err := fresh.Forward(rec, r, ForwardOptions{}); err != nil || rec.Code != 503 {
+			t.Fatalf("POST %q: %v %d, want a's 503 passed through", body, err, rec.Code)
+		}
+	}
+	if a.hits.Load() != 2 || b.hits.Load() != 0 {
+		t.Fatalf("POSTs retried: a %d, b %d hits", a.hits.Load(), b.hits.Load())
 	}
 
 	// Not even on a connect failure: the body cannot be sent again.

@@ -36,7 +36,7 @@ func (p *Pool) switchProtocols(ctx context.Context, w http.ResponseWriter, resp 
 	copyResponseHeader(h, resp.Header)
 	h["Connection"] = upgradeVal
 	h["Upgrade"] = []string{got}
-	h["Via"] = appendValue(h["Via"], viaHTTP1)
+	addVia(h)
 
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
