@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -51,25 +49,13 @@ func runDev(ctx context.Context, out io.Writer, listenAddr, adminAddr, data stri
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	node := edge.NewNode(edge.Options{NodeID: "dev", Logger: log, AccessLog: slog.New(slog.NewJSONHandler(os.Stdout, nil))})
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	src := &edge.FileSource{Path: cfgPath, Node: node, Reload: hup}
-	if err := src.Load(); err != nil {
-		return fmt.Errorf("dev: %s: %w", cfgPath, err)
-	}
-	ls, err := listen(listenAddr, adminAddr, "", "")
+	err := serveFromFile(ctx, node, log, cfgPath,
+		func() (edge.Listeners, error) { return listen(listenAddr, adminAddr, "", "") },
+		func(ls edge.Listeners) { printDevBanner(out, ls, cfgPath) })
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := src.Watch(ctx); err != nil {
-		log.Error("config file watch unavailable", "error", err)
-	}
-
-	printDevBanner(out, ls, cfgPath)
-	return node.Run(ctx, ls)
+	return nil
 }
 
 func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string) {

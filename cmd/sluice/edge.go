@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -72,26 +70,15 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		AccessLog: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 	})
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	src := &edge.FileSource{Path: f.config, Node: node, Reload: hup}
-	if err := src.Load(); err != nil {
-		return fmt.Errorf("edge: %s: %w", f.config, err)
-	}
-
-	ls, err := listen(f.listen, f.admin, f.tlsCert, f.tlsKey)
+	err := serveFromFile(ctx, node, log, f.config,
+		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tlsCert, f.tlsKey) },
+		func(ls edge.Listeners) {
+			log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "tls", ls.TLS != nil, "config", f.config)
+		})
 	if err != nil {
-		return err
+		return fmt.Errorf("edge: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := src.Watch(ctx); err != nil {
-		// Reloading on SIGHUP still works; only file-change reloads are lost.
-		log.Error("config file watch unavailable", "error", err)
-	}
-	log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "tls", ls.TLS != nil, "config", f.config)
-	return node.Run(ctx, ls)
+	return nil
 }
 
 // listen opens the node's listeners up front, so a port in use is reported
@@ -101,18 +88,18 @@ func listen(data, admin, cert, key string) (edge.Listeners, error) {
 	if cert != "" {
 		pair, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {
-			return ls, fmt.Errorf("edge: TLS: %w", err)
+			return ls, fmt.Errorf("TLS: %w", err)
 		}
 		ls.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	}
 	var err error
 	if ls.Data, err = net.Listen("tcp", data); err != nil {
-		return ls, fmt.Errorf("edge: --listen: %w", err)
+		return ls, fmt.Errorf("--listen: %w", err)
 	}
 	if admin != "" {
 		if ls.Admin, err = net.Listen("tcp", admin); err != nil {
 			ls.Data.Close()
-			return ls, fmt.Errorf("edge: --admin: %w", err)
+			return ls, fmt.Errorf("--admin: %w", err)
 		}
 	}
 	return ls, nil
