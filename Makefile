@@ -4,8 +4,9 @@ GO        ?= go
 BIN       := bin/sluice
 FUZZTIME  ?= 10s
 PKGS      := ./...
+QUICK     ?=
 
-.PHONY: all build run test test-unit fuzz bench lint check wasm clean
+.PHONY: all build run test test-unit fuzz bench bench-go lint check wasm clean
 
 all: build
 
@@ -31,7 +32,13 @@ fuzz:
 		done; \
 	done
 
+# End-to-end: Sluice vs nginx in front of the same nginx upstream (wrk, h2load);
+# prints a table and appends it to BENCHMARKS.md. QUICK=1: 1 round x 5 s (~1 min).
 bench:
+	QUICK=$(QUICK) GO=$(GO) ./.ci/bench
+
+# The Go micro-benchmarks.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint: check
