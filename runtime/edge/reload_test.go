@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -165,4 +166,30 @@ routes: [{name: r, match: {path_prefix: /}, upstream: a}]
 	eventually(t, 5*time.Second, "file change to apply", func() bool {
 		return n.Current().Config.Routes[0].Name == "renamed"
 	})
+}
+
+// SIGHUP rebuilds even when the file did not change (an operator's "reload
+// now", e.g. after a certificate or DNS change behind an endpoint).
+func TestSignalForcesRebuild(t *testing.T) {
+	up := startUpstream(t, "a", nil)
+	cfg := render(t, `
+upstreams: {a: {endpoints: ["{{.}}"]}}
+routes: [{name: r, match: {path_prefix: /}, upstream: a}]
+`, up.url)
+	path := filepath.Join(t.TempDir(), "sluice.yaml")
+	os.WriteFile(path, []byte(cfg), 0o644)
+	n := startNode(t, cfg)
+	hup := make(chan os.Signal, 1)
+	src := &FileSource{Path: path, Node: n.Node, Reload: hup}
+	if err := src.Load(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := src.Watch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rev := n.Current().Revision
+	hup <- syscall.SIGHUP
+	eventually(t, 5*time.Second, "SIGHUP to rebuild the snapshot", func() bool { return n.Current().Revision == rev+1 })
 }
