@@ -48,7 +48,10 @@ func runDev(ctx context.Context, out io.Writer, listenAddr, adminAddr, data stri
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	node := edge.NewNode(edge.Options{NodeID: "dev", Logger: log, AccessLog: slog.New(slog.NewJSONHandler(os.Stdout, nil))})
+	tuneRuntime()
+	access, accessBuf := newAccessLog()
+	defer accessBuf.Close()
+	node := edge.NewNode(edge.Options{NodeID: "dev", Logger: log, AccessLog: access})
 	err := serveFromFile(ctx, node, log, cfgPath,
 		func() (edge.Listeners, error) { return listen(listenAddr, adminAddr, "", "") },
 		func(ls edge.Listeners) { printDevBanner(out, ls, cfgPath) })

@@ -64,11 +64,10 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		nodeID, _ = os.Hostname()
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	node := edge.NewNode(edge.Options{
-		NodeID:    nodeID,
-		Logger:    log,
-		AccessLog: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
-	})
+	tuneRuntime()
+	access, accessBuf := newAccessLog()
+	defer accessBuf.Close()
+	node := edge.NewNode(edge.Options{NodeID: nodeID, Logger: log, AccessLog: access})
 
 	err := serveFromFile(ctx, node, log, f.config,
 		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tlsCert, f.tlsKey) },

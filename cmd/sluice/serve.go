@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/sluicegw/sluice/runtime/edge"
@@ -36,4 +37,24 @@ func serveFromFile(ctx context.Context, node *edge.Node, log *slog.Logger, path 
 	}
 	ready(ls)
 	return node.Run(ctx, ls)
+}
+
+// gcPercent is the GOGC a node runs with unless the environment sets one. A
+// proxy's heap is mostly short-lived per-request garbage over a small live
+// set, so collecting at 5× the live heap instead of 2× trades a few MiB for
+// fewer collections: +11% requests/s measured (BENCHMARKS.md).
+const gcPercent = 400
+
+// tuneRuntime applies the node's GC default, leaving an explicit GOGC alone.
+func tuneRuntime() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
+// newAccessLog returns the JSON access logger on stdout, buffered; close the
+// buffer on exit so the last lines are written.
+func newAccessLog() (*slog.Logger, *edge.LogBuffer) {
+	buf := edge.NewLogBuffer(os.Stdout)
+	return slog.New(slog.NewJSONHandler(buf, nil)), buf
 }
