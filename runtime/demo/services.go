@@ -111,7 +111,16 @@ func billingService(mux *http.ServeMux) {
 	echo(mux, "/invoices/echo")
 }
 
+// authService hands out signed JWTs for the demo users (GET /token?user=alice)
+// and serves the public key that verifies them (GET /jwks.json), which the
+// `sluice dev` config's jwt provider fetches.
 func authService(mux *http.ServeMux) {
+	iss, err := newIssuer()
+	if err != nil {
+		panic(fmt.Sprintf("demo auth: generating the signing key: %v", err)) // only if the system's randomness fails
+	}
+	mux.HandleFunc("GET /token", iss.handleToken)
+	mux.HandleFunc("GET /jwks.json", iss.handleJWKS)
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, map[string]any{
 			"authorization": r.Header.Get("Authorization") != "",
