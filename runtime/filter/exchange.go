@@ -1,0 +1,50 @@
+package filter
+
+import (
+	"net/http"
+)
+
+// Exchange is the request and response one filter instance sees during one
+// request. The host functions read and mutate it in place; the edge reads
+// it back after each phase.
+type Exchange struct {
+	// Req is the request. Host functions read and change its Method, URL
+	// (path and query: the ABI's URI; URL is authoritative, RequestURI is
+	// not updated), Proto, RemoteAddr, Host (as the "host" header), Header,
+	// Trailer and Body. After handle_request, when the guest wrote a request
+	// body, Body, ContentLength and GetBody describe the new body and any
+	// Content-Length header and transfer encoding are removed; when it read
+	// the body with FeatureBufferRequest, Body replays what it read followed
+	// by the rest. Without FeatureBufferRequest, what the guest read is
+	// consumed, as the ABI says.
+	Req *http.Request
+	// Resp is the response the guest sees and writes. When handle_request
+	// returns next=0 the guest answered and the edge sends Resp as it is.
+	// Headers the guest set in the request phase with next=1 stay in
+	// Resp.Header: the edge adds the upstream's headers over them before the
+	// response phase.
+	Resp *Response
+}
+
+// Response is the response side of an Exchange.
+type Response struct {
+	// Status is the status code; 0 reads as 200.
+	Status int
+	// Header holds the response headers; Trailer the response trailers
+	// (used only when the guest enabled FeatureTrailers).
+	Header, Trailer http.Header
+	// Body is the buffered upstream body when the guest enabled
+	// FeatureBufferResponse (the edge fills it before HandleResponse), or
+	// the body the guest wrote. A guest's first write_body of a phase
+	// replaces it.
+	Body []byte
+	// BodyWritten reports that the guest wrote Body; the edge then sends
+	// Body with a Content-Length of len(Body) instead of the upstream body.
+	BodyWritten bool
+}
+
+// NewExchange returns an Exchange for r with an empty 200 response, the
+// response the ABI says a guest answers with when it sets nothing.
+func NewExchange(r *http.Request) *Exchange {
+	return &Exchange{Req: r, Resp: &Response{Status: http.StatusOK, Header: http.Header{}}}
+}

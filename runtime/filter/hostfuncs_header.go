@@ -1,0 +1,254 @@
+package filter
+
+import (
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strings"
+)
+
+// The header functions take a header_kind (i32): 0 request headers,
+// 1 response headers, 2 request trailers, 3 response trailers. Trailer kinds
+// need FeatureTrailers: without it reads are empty and writes fail, as the
+// ABI says. Names are matched case-insensitively; get_header_names returns
+// them in lowercase, sorted. The request's Host (not a header in net/http)
+// reads and writes as the "host" request header.
+
+// headerMap returns the map for kind, or nil for a trailer read without the
+// feature. Writes create missing maps and enforce the phase rules: request
+// headers and trailers only in handle_request; response headers and trailers
+// in either phase (a guest answering in handle_request writes them).
+func (i *Instance) headerMap(fn string, kind headerKind, write bool) http.Header {
+	i.needExchange(fn)
+	if kind == headerRequestTrailers || kind == headerResponseTrailers {
+		if !i.Features().Has(FeatureTrailers) {
+			if write {
+				i.fail("%s: trailers need the trailers feature (enable_features(4))", fn)
+			}
+			return nil
+		}
+	}
+	x := i.x
+	var h *http.Header
+	switch kind {
+	case headerRequest:
+		h = &x.Req.Header
+	case headerResponse:
+		h = &x.Resp.Header
+	case headerRequestTrailers:
+		h = &x.Req.Trailer
+	case headerResponseTrailers:
+		h = &x.Resp.Trailer
+	default:
+		i.fail("%s: invalid header kind %d", fn, kind)
+	}
+	if write {
+		if (kind == headerRequest || kind == headerRequestTrailers) && i.phase != phaseRequest {
+			i.fail("%s: request headers can only be changed in handle_request", fn)
+		}
+		if *h == nil {
+			*h = http.Header{}
+		}
+	}
+	return *h
+}
+
+// get_header_names(kind i32, buf i32, buf_limit i32) -> count_len i64
+func (i *Instance) getHeaderNames(stack []uint64) {
+	const fn = "get_header_names"
+	kind := headerKind(uint32(stack[0]))
+	h := i.headerMap(fn, kind, false)
+	names := make([]string, 0, len(h)+1)
+	for k, v := range h {
+		if len(v) > 0 {
+			names = append(names, k)
+		}
+	}
+	if kind == headerRequest && i.x.Req.Host != "" && len(h["Host"]) == 0 {
+		names = append(names, "host")
+	}
+	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	stack[0] = i.writeNULTerminated(fn, uint32(stack[1]), uint32(stack[2]), names, true)
+}
+
+// get_header_values(kind i32, name i32, name_len i32, buf i32, buf_limit i32) -> count_len i64
+func (i *Instance) getHeaderValues(stack []uint64) {
+	const fn = "get_header_values"
+	kind := headerKind(uint32(stack[0]))
+	name := i.headerName(fn, uint32(stack[1]), uint32(stack[2]))
+	h := i.headerMap(fn, kind, false)
+	var values []string
+	if kind == headerRequest && strings.EqualFold(name, "host") && len(h["Host"]) == 0 {
+		if i.x.Req.Host != "" {
+			values = []string{i.x.Req.Host}
+		}
+	} else {
+		values = lookup(h, name)
+	}
+	stack[0] = i.writeNULTerminated(fn, uint32(stack[3]), uint32(stack[4]), values, false)
+}
+
+// set_header_value(kind i32, name i32, name_len i32, value i32, value_len i32)
+//
+// Replaces all values of the header with one.
+func (i *Instance) setHeaderValue(stack []uint64) {
+	const fn = "set_header_value"
+	kind, name, value := i.headerWrite(fn, stack)
+	h := i.headerMap(fn, kind, true)
+	if kind == headerRequest && strings.EqualFold(name, "host") {
+		i.x.Req.Host = value
+		return
+	}
+	deleteFold(h, name)
+	h.Set(name, value)
+}
+
+// add_header_value(kind i32, name i32, name_len i32, value i32, value_len i32)
+//
+// Adds one value to the header.
+func (i *Instance) addHeaderValue(stack []uint64) {
+	const fn = "add_header_value"
+	kind, name, value := i.headerWrite(fn, stack)
+	h := i.headerMap(fn, kind, true)
+	if kind == headerRequest && strings.EqualFold(name, "host") {
+		i.x.Req.Host = value // a request has one host
+		return
+	}
+	h.Add(name, value)
+}
+
+// remove_header(kind i32, name i32, name_len i32)
+func (i *Instance) removeHeader(stack []uint64) {
+	const fn = "remove_header"
+	kind := headerKind(uint32(stack[0]))
+	name := i.headerName(fn, uint32(stack[1]), uint32(stack[2]))
+	h := i.headerMap(fn, kind, true)
+	if kind == headerRequest && strings.EqualFold(name, "host") {
+		i.x.Req.Host = ""
+	}
+	deleteFold(h, name)
+}
+
+// headerWrite reads and validates the name and value of a set or add, and
+// charges them to the exchange's header budget.
+func (i *Instance) headerWrite(fn string, stack []uint64) (headerKind, string, string) {
+	kind := headerKind(uint32(stack[0]))
+	name := i.headerName(fn, uint32(stack[1]), uint32(stack[2]))
+	vlen := uint32(stack[4])
+	if i.headerBytes+len(name)+int(vlen) > maxHeaderBytes {
+		i.fail("%s: more than %d bytes of headers written in one request", fn, maxHeaderBytes)
+	}
+	value := i.readString(fn, "value", uint32(stack[3]), vlen)
+	if !validHeaderValue(value) {
+		i.fail("%s: invalid value for %q: control characters", fn, name)
+	}
+	i.headerBytes += len(name) + len(value)
+	return kind, name, value
+}
+
+// headerName reads a header name, which must be a non-empty HTTP token.
+func (i *Instance) headerName(fn string, ptr, n uint32) string {
+	if n == 0 {
+		i.fail("%s: empty header name", fn)
+	}
+	if n > maxHeaderBytes {
+		i.fail("%s: header name of %d bytes", fn, n)
+	}
+	name := i.readString(fn, "name", ptr, n)
+	if !validToken(name) {
+		i.fail("%s: invalid header name %q", fn, truncate(name))
+	}
+	return name
+}
+
+// writeNULTerminated writes the strings, each followed by NUL, at buf when
+// they fit limit, and returns count_len either way.
+func (i *Instance) writeNULTerminated(fn string, buf, limit uint32, ss []string, lower bool) uint64 {
+	total := 0
+	for _, s := range ss {
+		total += len(s) + 1
+	}
+	if total == 0 {
+		return 0
+	}
+	if uint64(total) <= uint64(limit) {
+		dst := i.view(fn, "buf", buf, uint32(total))
+		off := 0
+		for _, s := range ss {
+			n := copy(dst[off:], s)
+			if lower {
+				for j := off; j < off+n; j++ {
+					if c := dst[j]; 'A' <= c && c <= 'Z' {
+						dst[j] = c + 'a' - 'A'
+					}
+				}
+			}
+			dst[off+n] = 0
+			off += n + 1
+		}
+	}
+	return packCountLen(uint32(len(ss)), uint32(total))
+}
+
+// lookup returns the values of name, matching it case-insensitively.
+func lookup(h http.Header, name string) []string {
+	if v, ok := h[textproto.CanonicalMIMEHeaderKey(name)]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// deleteFold removes every key equal to name ignoring case, so that a
+// non-canonical key (set directly on the map) does not survive a set.
+func deleteFold(h http.Header, name string) {
+	h.Del(name)
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			delete(h, k)
+		}
+	}
+}
+
+// validToken reports whether s is a non-empty RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for j := 0; j < len(s); j++ {
+		c := s[j]
+		if c >= 0x80 || !tokenChars[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChars = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validHeaderValue refuses control characters but horizontal tab: a CR or
+// LF from a guest must never split a header.
+func validHeaderValue(s string) bool {
+	for j := 0; j < len(s); j++ {
+		if c := s[j]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,305 @@
+package filter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// phase is where an instance is in its current exchange.
+type phase uint8
+
+const (
+	phaseIdle     phase = iota // no exchange: pooled, or initialising
+	phaseRequest               // inside handle_request
+	phaseResponse              // inside handle_response
+	phaseBetween               // handle_request returned next=1; waiting for HandleResponse
+)
+
+// Instance is one instantiated guest. It serves one goroutine at a time:
+// the edge Acquires it, runs both phases of one request on it (the guest may
+// keep per-request state between them, keyed by reqCtx), and Releases it.
+type Instance struct {
+	m          *Module
+	mod        api.Module
+	mem        api.Memory
+	handleReq  api.Function
+	handleResp api.Function
+	watch      *watchdog // nil when the module has no deadline
+	cc         callCtx
+	stack      [2]uint64
+	stdout     *logWriter
+	stderr     *logWriter
+
+	base     Features // enabled during initialisation: every request
+	poisoned bool     // trapped, timed out or misused the ABI: never reuse
+	fault    *guestFault
+	lastUsed time.Time // when it was last released (pool idle reaping)
+
+	// Per-exchange state, reset by begin.
+	x           *Exchange
+	phase       phase
+	reqFeatures Features // enabled during this request
+	reqCtx      uint32
+	reqRead     []byte // request body read, kept with FeatureBufferRequest
+	reqEOF      bool   // the request body was read to its end
+	reqOut      []byte // request body written by the guest
+	reqWritten  bool
+	respRead    int  // read offset in Resp.Body
+	respWritten bool // write_body(response) already called in this phase
+	headerBytes int  // header bytes set or added in this exchange
+}
+
+// newInstance instantiates the module and runs its start function and
+// _initialize (or _start) under the init deadline.
+func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
+	i := &Instance{
+		m:      m,
+		stdout: &logWriter{logger: m.logger, level: slog.LevelInfo, stream: "stdout"},
+		stderr: &logWriter{logger: m.logger, level: slog.LevelWarn, stream: "stderr"},
+	}
+	i.cc.inst = i
+	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, m.moduleConfig(i.stdout, i.stderr))
+	if err != nil {
+		return nil, filterError(m.name, "instantiate", ErrInvalidModule, firstLine(err))
+	}
+	i.mod = mod
+	i.mem = mod.ExportedMemory(exportMemory)
+	i.handleReq = mod.ExportedFunction(exportRequest)
+	i.handleResp = mod.ExportedFunction(exportResponse)
+	if m.interrupt {
+		flag, ok := mod.ExportedGlobal(exportInterrupt).(api.MutableGlobal)
+		if !ok {
+			_ = mod.Close(ctx)
+			return nil, filterError(m.name, "instantiate", ErrInvalidModule, "interrupt flag missing")
+		}
+		i.watch = newWatchdog(flag)
+	}
+	timeout := max(m.opts.Timeout, minInitTimeout)
+	for _, name := range []string{exportStartFunc, m.initFunc} {
+		fn := mod.ExportedFunction(name)
+		if name == "" || fn == nil {
+			continue
+		}
+		if err := i.call(ctx, name, fn, timeout); err != nil {
+			i.close(ctx)
+			return nil, err
+		}
+	}
+	return i, nil
+}
+
+// HandleRequest calls the guest's handle_request on x. next reports whether
+// the edge should go on (call the upstream or the next filter, then
+// HandleResponse on this same instance); when false the guest answered and
+// x.Resp is the response. An error means the request must fail (or skip the
+// filter, for fail_open) and the instance will be dropped on Release.
+func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, err error) {
+	const op = exportRequest
+	if i.poisoned {
+		return false, filterError(i.m.name, op, ErrClosed, "instance is poisoned")
+	}
+	if x == nil || x.Req == nil {
+		return false, filterError(i.m.name, op, ErrTrap, "no request")
+	}
+	if x.Resp == nil {
+		x.Resp = &Response{Status: http.StatusOK}
+	}
+	if x.Resp.Header == nil {
+		x.Resp.Header = http.Header{}
+	}
+	i.begin(x)
+	i.phase = phaseRequest
+	err = i.call(ctx, op, i.handleReq, i.m.opts.Timeout)
+	if err != nil {
+		i.end()
+		return false, err
+	}
+	i.finishRequestBody()
+	reqCtx, next := splitCtxNext(i.stack[0])
+	if !next {
+		i.end()
+		return false, nil
+	}
+	i.reqCtx = reqCtx
+	i.phase = phaseBetween
+	return true, nil
+}
+
+// HandleResponse calls the guest's handle_response with the reqCtx its
+// handle_request returned. isError tells the guest the edge failed to get a
+// response (upstream error); x.Resp then holds the error response. It must
+// follow a HandleRequest that returned next=true on this instance with the
+// same x.
+func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool) error {
+	const op = exportResponse
+	if i.poisoned {
+		return filterError(i.m.name, op, ErrClosed, "instance is poisoned")
+	}
+	if i.phase != phaseBetween || i.x != x {
+		return filterError(i.m.name, op, ErrTrap, "not preceded by handle_request returning next=1 for this exchange")
+	}
+	if x.Resp.Header == nil {
+		x.Resp.Header = http.Header{}
+	}
+	i.phase = phaseResponse
+	i.respRead, i.respWritten = 0, false
+	i.stack[0] = uint64(i.reqCtx)
+	i.stack[1] = 0
+	if isError {
+		i.stack[1] = 1
+	}
+	err := i.call(ctx, op, i.handleResp, i.m.opts.Timeout)
+	i.end()
+	return err
+}
+
+// Features returns the features in effect for the current (or last)
+// request: those enabled at initialisation plus those the guest enabled in
+// handle_request. The edge reads it after HandleRequest to know whether to
+// buffer the response (FeatureBufferResponse).
+func (i *Instance) Features() Features { return i.base | i.reqFeatures }
+
+func (i *Instance) begin(x *Exchange) {
+	i.x = x
+	i.reqFeatures = 0
+	i.reqCtx = 0
+	i.reqRead, i.reqEOF = i.reqRead[:0], false
+	i.reqOut, i.reqWritten = i.reqOut[:0], false
+	i.respRead, i.respWritten = 0, false
+	i.headerBytes = 0
+}
+
+// end forgets the exchange, keeping reqFeatures for Features.
+func (i *Instance) end() {
+	i.x = nil
+	i.phase = phaseIdle
+	if cap(i.reqRead) > 64<<10 {
+		i.reqRead = nil // don't pin a large body in an idle instance
+	}
+	if cap(i.reqOut) > 64<<10 {
+		i.reqOut = nil
+	}
+}
+
+// finishRequestBody gives the request the body the next handler must see.
+func (i *Instance) finishRequestBody() {
+	req := i.x.Req
+	switch {
+	case i.reqWritten:
+		setBody(req, bytes.Clone(i.reqOut))
+	case len(i.reqRead) > 0 && i.Features().Has(FeatureBufferRequest):
+		if i.reqEOF {
+			setBody(req, bytes.Clone(i.reqRead))
+			break
+		}
+		rest := req.Body
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(bytes.Clone(i.reqRead)), rest), rest}
+	}
+}
+
+func setBody(req *http.Request, b []byte) {
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	req.ContentLength = int64(len(b))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	req.TransferEncoding = nil
+	req.Header.Del("Content-Length")
+}
+
+// call runs fn with i.stack under the deadline and classifies a failure.
+// On any failure, and whenever the deadline fired, the instance is
+// poisoned.
+func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("filter %q: %s: %w", i.m.name, op, err)
+	}
+	i.fault = nil
+	i.stderr.first = ""
+	var err error
+	var fired bool
+	switch {
+	case i.watch != nil:
+		deadline := time.Now().Add(timeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		i.cc.Context = ctx
+		i.watch.arm(deadline)
+		err = fn.CallWithStack(&i.cc, i.stack[:])
+		fired = i.watch.disarm()
+	case i.m.rt.closeOnContextDone && timeout > 0:
+		// wazero's watcher goroutine keeps reading the context after the
+		// call returns, so it gets a context of its own, not i.cc.
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		err = fn.CallWithStack(&callCtx{Context: cctx, inst: i}, i.stack[:])
+		cancel()
+	default:
+		i.cc.Context = ctx
+		err = fn.CallWithStack(&i.cc, i.stack[:])
+	}
+	i.cc.Context = nil // don't retain the request's context
+	if err == nil && !fired {
+		return nil
+	}
+	i.poisoned = true
+	return i.classify(op, err, fired, timeout)
+}
+
+// classify turns a failed call into an error wrapping one sentinel.
+func (i *Instance) classify(op string, err error, fired bool, timeout time.Duration) error {
+	name := i.m.name
+	var exit *sys.ExitError
+	isExit := errors.As(err, &exit)
+	switch {
+	case fired:
+		return filterError(name, op, ErrTimeout, fmt.Sprintf("deadline of %v exceeded", timeout))
+	case isExit && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled):
+		return filterError(name, op, ErrTimeout, fmt.Sprintf("deadline of %v exceeded", timeout))
+	case i.fault != nil:
+		return filterError(name, op, ErrTrap, i.fault.msg)
+	}
+	detail := firstLine(err)
+	if isExit {
+		detail = fmt.Sprintf("exit code %d", exit.ExitCode())
+	}
+	i.stderr.flush()
+	if i.stderr.first != "" {
+		detail += fmt.Sprintf(" (stderr: %q)", i.stderr.first)
+	}
+	limit := uint64(i.m.memPages) * wasmPageSize
+	if uint64(i.mem.Size())+wasmPageSize > limit || strings.Contains(i.stderr.first, "out of memory") {
+		return filterError(name, op, ErrMemory, fmt.Sprintf("%d bytes reached: %s", limit, detail))
+	}
+	return filterError(name, op, ErrTrap, detail)
+}
+
+// firstLine strips wazero's wasm stack trace and "wasm error: " prefix.
+func firstLine(err error) string {
+	s := err.Error()
+	if j := strings.IndexByte(s, '\n'); j >= 0 {
+		s = s[:j]
+	}
+	return strings.TrimPrefix(s, "wasm error: ")
+}
+
+// close releases the guest instance.
+func (i *Instance) close(ctx context.Context) {
+	if i.watch != nil {
+		i.watch.stop()
+	}
+	i.stdout.flush()
+	i.stderr.flush()
+	_ = i.mod.Close(ctx)
+}

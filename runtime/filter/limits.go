@@ -1,0 +1,110 @@
+package filter
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Defaults for the zero values of ModuleOptions.
+const (
+	// DefaultMemoryLimit is the memory limit of a module that sets none.
+	DefaultMemoryLimit = 64 << 20
+	// DefaultTimeout is the per-call deadline of a module that sets none. It
+	// is a safety net, not an SLA: configure tighter limits per filter.
+	DefaultTimeout = time.Second
+	// DefaultIdleTimeout is how long an unused instance is kept.
+	DefaultIdleTimeout = 60 * time.Second
+
+	// maxBodyBytes caps each body the host holds for a guest in one
+	// exchange: the buffered request body, the request body it writes, the
+	// response body it writes. A write past it fails the request.
+	maxBodyBytes = 16 << 20
+	// maxHeaderBytes caps the header bytes (names and values) a guest may
+	// set or add in one exchange, so a guest looping on add_header_value
+	// until its deadline cannot exhaust host memory.
+	maxHeaderBytes = 1 << 20
+	// maxLogBytes truncates one guest log message.
+	maxLogBytes = 4096
+	// yieldEvery is how many function entries and loop headers a guest
+	// passes between two yields to the Go scheduler (and two tests of the
+	// interrupt flag). See RATIONALE-notes.md for how it was chosen.
+	yieldEvery = 1 << 14
+	// minInitTimeout bounds instantiation (start function, _initialize):
+	// a Go guest's runtime initialisation takes milliseconds, more than a
+	// tight per-request deadline.
+	minInitTimeout = time.Second
+)
+
+// memoryLimitPages converts a limit in bytes to wasm pages (rounding down).
+func memoryLimitPages(limit int64) (uint32, error) {
+	if limit < wasmPageSize {
+		return 0, fmt.Errorf("memory limit of %d bytes is below one wasm page (64 KiB)", limit)
+	}
+	pages := limit / wasmPageSize
+	if pages > maxPages32 {
+		pages = maxPages32
+	}
+	return uint32(pages), nil
+}
+
+// watchdog enforces an instance's deadline through its interrupt flag, the
+// exported mutable global the rewriter added and tests at every loop header
+// and function entry. arm starts a call's deadline; when it passes, the timer
+// goroutine sets the flag to 1 and the guest traps with `unreachable` at its
+// next check. The flag is never cleared: an interrupted instance is dropped.
+//
+// The timer is created once per instance and re-armed per call (Reset and
+// Stop are cheap and allocation-free). A timer callback can run late, after
+// its call ended and another began; it only acts when a call is armed and
+// that call's deadline has passed, so a stale fire is harmless.
+type watchdog struct {
+	flag api.MutableGlobal
+	t    *time.Timer
+
+	mu       sync.Mutex
+	armed    bool
+	deadline time.Time
+	fired    bool
+}
+
+func newWatchdog(flag api.MutableGlobal) *watchdog {
+	w := &watchdog{flag: flag}
+	w.t = time.AfterFunc(time.Hour, w.fire)
+	w.t.Stop()
+	return w
+}
+
+func (w *watchdog) arm(deadline time.Time) {
+	w.mu.Lock()
+	w.armed, w.deadline = true, deadline
+	w.mu.Unlock()
+	w.t.Reset(time.Until(deadline))
+}
+
+// disarm ends the call and reports whether the deadline interrupted it.
+func (w *watchdog) disarm() (fired bool) {
+	w.t.Stop()
+	w.mu.Lock()
+	w.armed = false
+	fired = w.fired
+	w.mu.Unlock()
+	return fired
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.armed || w.fired || time.Now().Before(w.deadline) {
+		return
+	}
+	w.fired = true
+	w.flag.Set(1)
+}
+
+// stop releases the timer when the instance is closed.
+func (w *watchdog) stop() {
+	w.t.Stop()
+}

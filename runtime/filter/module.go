@@ -1,0 +1,180 @@
+package filter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/sluicegw/sluice/runtime/filter/internal/wasmrewrite"
+)
+
+// ModuleOptions configure one filter module. Zero values take the defaults.
+type ModuleOptions struct {
+	// Name is the filter's name, used in errors and logs.
+	Name string
+	// Config is handed to the guest by get_config (JSON by convention).
+	Config []byte
+	// MemoryLimit is the most linear memory, in bytes, an instance may
+	// have; rounded down to 64 KiB pages. 0 means DefaultMemoryLimit. A
+	// module whose minimum memory is larger is refused by Load.
+	MemoryLimit int64
+	// Timeout bounds each call into the guest (handle_request,
+	// handle_response). 0 means DefaultTimeout. A negative value disables
+	// the deadline and the code instrumentation behind it: only for
+	// trusted filters, since a looping guest would then hold its goroutine
+	// forever.
+	Timeout time.Duration
+	// MaxInstances caps live instances (idle and in use). 0 means
+	// 4×GOMAXPROCS.
+	MaxInstances int
+	// AcquireWait is how long Acquire waits for an instance at the cap
+	// before failing with ErrBusy. 0 fails at once.
+	AcquireWait time.Duration
+	// IdleTimeout is how long an unused instance is kept before it is
+	// closed, so a filter without traffic costs no instances. 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+}
+
+// Module is a compiled, validated filter and its pool of instances. It is
+// safe for concurrent use.
+type Module struct {
+	rt       *Runtime
+	name     string
+	opts     ModuleOptions
+	compiled wazero.CompiledModule
+	logger   *slog.Logger
+
+	memPages  uint32 // memory limit in pages
+	interrupt bool   // code is instrumented with the interrupt flag
+	hasStart  bool   // the module had a start section, exported as exportStartFunc
+	initFunc  string // exportInitialize, exportStart or ""
+	features  Features
+	stats     wasmrewrite.Stats
+
+	pool pool
+}
+
+// Load validates, rewrites and compiles a module and creates its first
+// instance, so that everything wrong with it is reported here, by name:
+// malformed binary, imports other than the host functions with their exact
+// signatures, missing or mistyped exports, a memory minimum above the limit,
+// a trap during initialisation. Load is slow (compilation); it belongs to
+// snapshot building, never to the request path.
+func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*Module, error) {
+	opts = withDefaults(opts)
+	m := &Module{
+		rt:     r,
+		name:   opts.Name,
+		opts:   opts,
+		logger: r.logger.With("filter", opts.Name),
+	}
+	invalid := func(format string, args ...any) error {
+		return filterError(m.name, "load", ErrInvalidModule, fmt.Sprintf(format, args...))
+	}
+	pages, err := memoryLimitPages(opts.MemoryLimit)
+	if err != nil {
+		return nil, filterError(m.name, "load", ErrMemory, err.Error())
+	}
+	m.memPages = pages
+
+	parsed, err := wasmrewrite.Parse(wasm)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := r.checkImports(parsed.Imports); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := checkExportsPresent(parsed.Exports); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := checkMemory(parsed.Memories, pages); err != nil {
+		return nil, err.wrap(m.name)
+	}
+	m.interrupt = opts.Timeout > 0 && !r.closeOnContextDone
+	m.hasStart = parsed.HasStart
+	ro := wasmrewrite.Options{MaxMemoryPages: pages, StartExport: exportStartFunc}
+	if m.interrupt {
+		ro.InterruptExport = exportInterrupt
+		ro.YieldEvery = yieldEvery
+	}
+	rewritten, stats, err := parsed.Encode(ro)
+	if err != nil {
+		return nil, invalid("rewrite: %v", err)
+	}
+	m.stats = stats
+	for _, ex := range parsed.Exports {
+		if ex.Kind == wasmrewrite.KindFunc && (ex.Name == exportInitialize || (ex.Name == exportStart && m.initFunc == "")) {
+			m.initFunc = ex.Name
+		}
+	}
+
+	compiled, err := r.rt.CompileModule(ctx, rewritten)
+	if err != nil {
+		return nil, invalid("compile: %v", err)
+	}
+	m.compiled = compiled
+	if err := r.checkSignatures(compiled); err != nil {
+		_ = compiled.Close(ctx)
+		return nil, invalid("%v", err)
+	}
+	if err := r.track(m); err != nil {
+		_ = compiled.Close(ctx)
+		return nil, filterError(m.name, "load", ErrClosed, "")
+	}
+
+	first, err := m.newInstance(ctx)
+	if err != nil {
+		r.untrack(m)
+		_ = compiled.Close(ctx)
+		return nil, err
+	}
+	m.features = first.base
+	m.pool.init(m, opts.MaxInstances, opts.IdleTimeout)
+	m.pool.seed(first)
+	m.logger.Debug("filter loaded", "functions", stats.Functions, "loops", stats.Loops,
+		"memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features)
+	return m, nil
+}
+
+func withDefaults(o ModuleOptions) ModuleOptions {
+	if o.MemoryLimit == 0 {
+		o.MemoryLimit = DefaultMemoryLimit
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = 4 * runtime.GOMAXPROCS(0)
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.AcquireWait < 0 {
+		o.AcquireWait = 0
+	}
+	return o
+}
+
+// Name returns the filter's name.
+func (m *Module) Name() string { return m.name }
+
+// Features returns the features the guest enabled while initialising (in a
+// start function or _initialize), which hold for every request. A guest may
+// enable more per request; see Instance.Features.
+func (m *Module) Features() Features { return m.features }
+
+// Close closes the idle instances and the compiled module; instances in use
+// are closed when released. Acquire fails with ErrClosed afterwards. The
+// edge calls it when the snapshot holding the module is retired.
+func (m *Module) Close(ctx context.Context) error {
+	if !m.pool.close(ctx) {
+		return nil
+	}
+	m.rt.untrack(m)
+	return m.compiled.Close(ctx)
+}

@@ -1,0 +1,227 @@
+package filter
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestInstancePinnedAcrossPhases: the instance that ran handle_request runs
+// handle_response with the reqCtx it returned, even while other requests
+// use other instances in between.
+func TestInstancePinnedAcrossPhases(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "headers", ModuleOptions{MaxInstances: 2})
+	ctx := context.Background()
+	a, err := m.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xa := NewExchange(newRequest("GET", "/a", ""))
+	if next, err := a.HandleRequest(ctx, xa); err != nil || !next {
+		t.Fatal(next, err)
+	}
+	// Another request on another instance, complete, in between.
+	b, err := m.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatal("an instance between phases was handed out again")
+	}
+	if _, err := roundTripOn(ctx, m, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.HandleResponse(ctx, xa, false); err != nil {
+		t.Fatal(err)
+	}
+	if xa.Resp.Header.Get("X-Ctx") != "42" {
+		t.Error("reqCtx lost across phases")
+	}
+	// handle_response without a matching handle_request is refused.
+	if err := a.HandleResponse(ctx, xa, false); err == nil {
+		t.Error("HandleResponse twice was accepted")
+	}
+	m.Release(a)
+	if s := m.Stats(); s.Live != 2 || s.Idle != 2 {
+		t.Errorf("stats %+v, want 2 live, 2 idle", s)
+	}
+}
+
+func roundTripOn(ctx context.Context, m *Module, i *Instance) (bool, error) {
+	defer m.Release(i)
+	x := NewExchange(newRequest("GET", "/b", ""))
+	next, err := i.HandleRequest(ctx, x)
+	if err != nil || !next {
+		return next, err
+	}
+	return true, i.HandleResponse(ctx, x, false)
+}
+
+func TestDroppedInstancesLeaveThePool(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "trap_response", ModuleOptions{})
+	if s := m.Stats(); s.Live != 1 || s.Idle != 1 {
+		t.Fatalf("after Load: %+v, want the eager instance", s)
+	}
+	ctx := context.Background()
+	i, _ := m.Acquire(ctx)
+	x := NewExchange(newRequest("GET", "/", ""))
+	if _, err := i.HandleRequest(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := i.HandleResponse(ctx, x, false); !errors.Is(err, ErrTrap) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := i.HandleRequest(ctx, x); !errors.Is(err, ErrClosed) {
+		t.Errorf("a poisoned instance ran again: %v", err)
+	}
+	m.Release(i)
+	if s := m.Stats(); s.Live != 0 || s.Idle != 0 {
+		t.Fatalf("after a trap: %+v, want the instance closed", s)
+	}
+	j, err := m.Acquire(ctx)
+	if err != nil || j == i {
+		t.Fatalf("Acquire after a drop = %p, %v", j, err)
+	}
+	m.Release(j)
+}
+
+func TestCapAndBusy(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "noop", ModuleOptions{MaxInstances: 1, AcquireWait: 20 * time.Millisecond})
+	ctx := context.Background()
+	held, err := m.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := m.Acquire(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("err = %v, want ErrBusy at the cap", err)
+	}
+	if waited := time.Since(start); waited < 20*time.Millisecond {
+		t.Errorf("gave up after %v, want the bounded wait of 20ms", waited)
+	}
+	if s := m.Stats(); s.Waiters != 0 || s.Live != 1 {
+		t.Errorf("stats %+v after a timed-out wait", s)
+	}
+	// A waiter gets the instance released while it waits.
+	m2 := loadWAT(t, rt, "noop", ModuleOptions{Name: "wait", MaxInstances: 1, AcquireWait: 10 * time.Second})
+	held2, _ := m2.Acquire(ctx)
+	got := make(chan *Instance)
+	go func() {
+		i, err := m2.Acquire(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- i
+	}()
+	waitFor(t, 5*time.Second, "a waiter", func() bool { return m2.Stats().Waiters == 1 })
+	m2.Release(held2)
+	if i := <-got; i != held2 {
+		t.Error("the waiter did not get the released instance")
+	} else {
+		m2.Release(i)
+	}
+	// A waiter gets the slot of an instance that was dropped.
+	held3, _ := m2.Acquire(ctx)
+	go func() {
+		i, err := m2.Acquire(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- i
+	}()
+	waitFor(t, 5*time.Second, "a waiter", func() bool { return m2.Stats().Waiters == 1 })
+	held3.poisoned = true
+	m2.Release(held3)
+	if i := <-got; i == nil || i == held3 {
+		t.Error("the waiter did not get a new instance in the freed slot")
+	} else {
+		m2.Release(i)
+	}
+	m.Release(held)
+	if s := m2.Stats(); s.Live != 1 {
+		t.Errorf("stats %+v, want 1 live", s)
+	}
+}
+
+// TestIdleInstancesReleased: instances unused for IdleTimeout are closed,
+// down to zero.
+func TestIdleInstancesReleased(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "noop", ModuleOptions{IdleTimeout: 40 * time.Millisecond, MaxInstances: 4})
+	ctx := context.Background()
+	var held []*Instance
+	for n := 0; n < 3; n++ {
+		i, err := m.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, i)
+	}
+	for _, i := range held {
+		m.Release(i)
+	}
+	if s := m.Stats(); s.Live != 3 {
+		t.Fatalf("stats %+v, want 3 live", s)
+	}
+	waitFor(t, 5*time.Second, "idle instances to be released", func() bool { return m.Stats().Live == 0 })
+	// Scaled to zero, the module still serves.
+	if next, err := roundTrip(t, m, NewExchange(newRequest("GET", "/", "")), nil); err != nil || !next {
+		t.Fatal(next, err)
+	}
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "headers", ModuleOptions{MaxInstances: 3, AcquireWait: 10 * time.Second})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 50; n++ {
+				x := NewExchange(newRequest("GET", "/", ""))
+				x.Req.Header.Set("X-In", "v")
+				next, err := roundTrip(t, m, x, nil)
+				if err != nil || !next || x.Resp.Header.Get("X-Ctx") != "42" || x.Resp.Header.Get("X-Echo") != "v" {
+					t.Errorf("request: %v %v %v", next, err, x.Resp.Header)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if s := m.Stats(); s.Live > 3 || s.Waiters != 0 {
+		t.Errorf("stats %+v, want at most 3 live", s)
+	}
+}
+
+func TestModuleClose(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "noop", ModuleOptions{MaxInstances: 1, AcquireWait: 10 * time.Second})
+	ctx := context.Background()
+	i, _ := m.Acquire(ctx)
+	waiter := make(chan error)
+	go func() {
+		_, err := m.Acquire(ctx)
+		waiter <- err
+	}()
+	waitFor(t, 5*time.Second, "a waiter", func() bool { return m.Stats().Waiters == 1 })
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waiter; !errors.Is(err, ErrClosed) {
+		t.Errorf("waiter err = %v, want ErrClosed", err)
+	}
+	if _, err := m.Acquire(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Acquire after Close = %v", err)
+	}
+	m.Release(i) // closed on release
+	if s := m.Stats(); s.Live != 0 {
+		t.Errorf("stats %+v after Close and Release", s)
+	}
+}
