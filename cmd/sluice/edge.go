@@ -67,7 +67,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	tuneRuntime()
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	node := edge.NewNode(edge.Options{NodeID: nodeID, Logger: log, AccessLog: access})
+	node := edge.NewNode(edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access})
 
 	err := serveFromFile(ctx, node, log, f.config,
 		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tlsCert, f.tlsKey) },

@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// sharedDataDir is the data dir the runtime/edge tests use too: its wazero
+// compilation cache saves compiling each filter again (~18 s under -race).
+var sharedDataDir = filepath.Join(os.TempDir(), "sluice-test-data")
 
 // The binary under test, built once: these tests drive the CLI contract the
 // way a user (or an outside check) does.
@@ -28,7 +31,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	sluiceBin = filepath.Join(dir, "sluice")
-	if out, err := exec.Command("go", "build", "-race", "-o", sluiceBin, ".").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", sluiceBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build sluice: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -149,7 +156,7 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 			t.Skipf("%s is in use; sluice dev needs it", a)
 		}
 	}
-	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", t.TempDir())
+	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", sharedDataDir, "--filters", "../../filters", "--policies", "../../policies")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -167,22 +174,35 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 		}
 	}
 	go io.Copy(io.Discard, stdout)
-	curls := regexp.MustCompile(`curl -s\S* (http://\S+)`).FindAllStringSubmatch(banner.String(), -1)
-	if len(curls) < 5 {
-		t.Fatalf("banner has %d curl lines:\n%s", len(curls), banner.String())
-	}
-	want := map[string]int{"/users": 200, "/users/1": 200, "/billing/invoices?user=1": 200, "/v1/users": 200, "/users/echo": 200, "/nope": 404, "/broken": 502, "/metrics": 200}
-	for _, m := range curls {
-		u := m[1]
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatalf("%s: %v", u, err)
+	// Run the printed lines as a user would paste them, in one shell.
+	var script strings.Builder
+	lines := 0
+	for _, l := range strings.Split(banner.String(), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "curl ") || strings.HasPrefix(l, "BOB=") {
+			fmt.Fprintf(&script, "echo '### %d'\n%s\n", lines, l)
+			lines++
 		}
-		resp.Body.Close()
-		for suffix, code := range want {
-			if strings.HasSuffix(u, suffix) && resp.StatusCode != code {
-				t.Errorf("%s: %d, want %d", u, resp.StatusCode, code)
-			}
+	}
+	if lines < 8 {
+		t.Fatalf("banner has %d runnable lines:\n%s", lines, banner.String())
+	}
+	out, err := exec.Command("bash", "-c", script.String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the printed lines failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`"message":"hello, you"`,
+		"HTTP/1.1 401",
+		`"email": "[REDACTED]"`,
+		"HTTP/1.1 403",
+		"Deprecation: @",
+		`"error":"no route"`,
+		"HTTP/1.1 502",
+		"sluice_requests_total{",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the printed lines' output lacks %q:\n%s", want, out)
 		}
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -217,4 +237,23 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+func TestPolicyTestAndEval(t *testing.T) {
+	out, err := exec.Command(sluiceBin, "policy", "test", "../../policies/rbac").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "0 failed") {
+		t.Fatalf("policy test on a passing policy: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package sluice.authz\n\ndecision := input.request.method == \"GET\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p_test.rego"), []byte("package sluice.authz_test\n\nimport data.sluice.authz\n\ntest_post_allowed if {\n\tauthz.decision with input as {\"request\": {\"method\": \"POST\"}}\n}\n"), 0o644)
+	out, err = exec.Command(sluiceBin, "policy", "test", dir).CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(string(out), "test_post_allowed") {
+		t.Fatalf("a failing Rego test must exit 1 and name the test: %v\n%s", err, out)
+	}
+	in := writeFile(t, "in.json", `{"request": {"method": "DELETE", "path": "/users/1"}, "auth": {"claims": {"roles": ["viewer"]}}}`)
+	out, err = exec.Command(sluiceBin, "policy", "eval", "../../policies/rbac", "--input", in).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"allow": false`) || !strings.Contains(string(out), `"took"`) {
+		t.Fatalf("policy eval: %v\n%s", err, out)
+	}
 }

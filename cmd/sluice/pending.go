@@ -59,12 +59,6 @@ func newFilterCmd() *cobra.Command {
 	return cmd
 }
 
-func newPolicyCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "policy test DIR | eval DIR --input FILE", Short: "Test and evaluate Rego policies", Args: cobra.MinimumNArgs(1), RunE: notYet("policy")}
-	cmd.Flags().String("input", "", "input document for eval")
-	return cmd
-}
-
 func newAnnounceCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "announce SERVICE URL", Short: "Announce a service instance for discovery", Args: cobra.ExactArgs(2), RunE: notYet("announce")}
 	cmd.Flags().String("nats", "", "NATS URL")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/edge"
+	"github.com/sluicegw/sluice/runtime/filter"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -26,9 +27,21 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return problemsError(file, err)
 			}
-			// Build the snapshot as a node would (without starting it), so
-			// what validate accepts a node accepts.
-			snap, err := edge.Build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			// Build the snapshot as a node would (without starting it):
+			// modules compiled and instantiated, so what validate accepts a
+			// node accepts.
+			ctx := cmd.Context()
+			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+			env := edge.BuildEnv{Logger: quiet}
+			if len(cfg.Filters) > 0 {
+				rt, err := filter.NewRuntime(ctx, filter.RuntimeOptions{Logger: quiet})
+				if err != nil {
+					return err
+				}
+				defer rt.Close(ctx)
+				env.Filters = rt
+			}
+			snap, err := edge.Build(ctx, cfg, env)
 			if err != nil {
 				return fmt.Errorf("%s: invalid:\n%w", file, err)
 			}

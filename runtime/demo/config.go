@@ -1,12 +1,30 @@
 package demo
 
-import _ "embed"
+import (
+	"bytes"
+	_ "embed"
+	"text/template"
+)
 
-// Config is the example config of `sluice dev`. Its endpoints are the
-// addresses in Addrs.
+// configTemplate is the example config of `sluice dev`. Its endpoints are
+// the addresses in Addrs.
 //
 //go:embed sluice.yaml
-var Config []byte
+var configTemplate string
+
+// Config renders the example config with the directories holding the built
+// example filters (filters/*.wasm) and the example policies.
+func Config(filtersDir, policiesDir string) ([]byte, error) {
+	var b bytes.Buffer
+	t, err := template.New("sluice.yaml").Parse(configTemplate)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Execute(&b, struct{ Filters, Policies string }{filtersDir, policiesDir}); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
 
 // Addrs are the loopback addresses the example config expects each demo
 // service on.

@@ -63,15 +63,44 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Sunset", x.sunset)
 	}
 
+	if len(x.auth) > 0 || x.policy != nil {
+		if err := n.checkAccess(r.Context(), snap, r, routeName, x); err != nil {
+			rec.err = err
+			httperr.WriteError(w, err, rid)
+			return
+		}
+	}
+
 	r.URL.Path = rt.Rewrite(r.URL.Path)
 	if r.URL.RawPath != "" {
 		r.URL.RawPath = rt.Rewrite(r.URL.RawPath)
 	}
 	r.Header.Set("X-Request-Id", rid)
 
+	var run *filterRun
+	if len(x.filters) > 0 {
+		var err error
+		run, err = runRequestFilters(r.Context(), x.filters, r, n.log)
+		defer run.release()
+		if err == nil && run.answered {
+			if err = run.runResponseFilters(r.Context(), false); err == nil {
+				writeFilterResponse(w, run.x.Resp)
+				return
+			}
+		}
+		if err == nil && x.pool == nil {
+			err = httperr.New(http.StatusInternalServerError, "no filter answered the request") // serverless route
+		}
+		if err != nil {
+			rec.err = err
+			httperr.WriteError(w, err, rid)
+			return
+		}
+	}
+
 	upstream = x.pool.Name()
 	body := watchBody(r)
-	err := x.pool.Forward(w, r, forwardOptions(x))
+	err := n.forward(w, r, x, run, rid)
 	if body != nil {
 		if v := guard.recheck(); !v.OK() {
 			err = httperr.New(v.Status, v.Reason)
@@ -99,6 +128,43 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	httperr.WriteError(w, err, rid)
+}
+
+// forward sends the request upstream. With filters pinned for the response
+// phase, the response passes through them: buffered when one of them reads
+// or rewrites the body, streamed with a header hook otherwise.
+func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, run *filterRun, rid string) error {
+	opts := forwardOptions(x)
+	if run == nil || len(run.pinned) == 0 {
+		return x.pool.Forward(w, r, opts)
+	}
+	ctx := r.Context()
+	if run.buffersResponse() {
+		b := newBufferWriter()
+		err := x.pool.Forward(b, r, opts)
+		if b.overflow {
+			err = httperr.Wrap(http.StatusBadGateway, "upstream response too large for the route's filters", errResponseTooLarge)
+		}
+		if err != nil {
+			_ = run.runResponseFilters(ctx, true) // the client gets err whatever the filters do
+			return err
+		}
+		fillFromBuffer(run, b)
+		if err := run.runResponseFilters(ctx, false); err != nil {
+			return err
+		}
+		writeFilterResponse(w, run.x.Resp)
+		return nil
+	}
+	hw := &headerHookWriter{ResponseWriter: w, ctx: ctx, run: run, rid: rid}
+	err := x.pool.Forward(hw, r, opts)
+	if hw.err != nil {
+		return nil // a response filter failed; its error is already the answer
+	}
+	if err != nil && !hw.done {
+		_ = run.runResponseFilters(ctx, true)
+	}
+	return err
 }
 
 // cleanRequestPath removes dot segments and repeated slashes before routing,

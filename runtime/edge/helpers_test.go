@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,12 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/config"
 )
+
+// testDataDir is shared by every test node and test process, so wazero's
+// on-disk compilation cache compiles each filter once: compiling a Go guest
+// takes ~1 s, and ~18 s under -race. `make test` warms it without -race
+// first (TestEveryExampleFilterLoads).
+var testDataDir = filepath.Join(os.TempDir(), "sluice-test-data")
 
 // upstream is a real HTTP server on loopback that answers with its name and
 // what it received.
@@ -92,6 +100,7 @@ func startNode(t *testing.T, yamlText string, opts ...func(*Options, *Listeners)
 	logs := &syncBuffer{}
 	o := Options{
 		NodeID:          "test",
+		DataDir:         testDataDir,
 		Logger:          slog.New(slog.NewJSONHandler(logs, nil)),
 		AccessLog:       slog.New(slog.NewJSONHandler(logs, nil)),
 		ShutdownTimeout: 5 * time.Second,
@@ -229,4 +238,11 @@ func mustParseB(b *testing.B, yamlText string) *config.Config {
 		b.Fatalf("config:\n%v", err)
 	}
 	return cfg
+}
+
+func writeTestFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

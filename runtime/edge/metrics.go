@@ -17,6 +17,8 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	reloads  *prometheus.CounterVec
 	openConn prometheus.Gauge
+	policy   *prometheus.HistogramVec
+	policyBy sync.Map // policy name → prometheus.Observer
 
 	// children caches resolved series per (route, status), so the hot path
 	// does one map read instead of hashing label values.
@@ -54,9 +56,14 @@ func newMetrics(n *Node) *metrics {
 			Name: "sluice_open_connections",
 			Help: "Client connections currently open on the data listeners.",
 		}),
+		policy: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sluice_policy_duration_seconds",
+			Help:    "Time to evaluate a route's OPA policy, by policy.",
+			Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, .01},
+		}, []string{"policy"}),
 		children: map[seriesKey]series{},
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.reloads, m.openConn,
+	m.registry.MustRegister(m.requests, m.latency, m.reloads, m.openConn, m.policy,
 		&snapshotCollector{node: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -78,6 +85,14 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 	}
 	s.count.Inc()
 	s.latency.Observe(d.Seconds())
+}
+
+func (m *metrics) observePolicy(name string, d time.Duration) {
+	o, ok := m.policyBy.Load(name)
+	if !ok {
+		o, _ = m.policyBy.LoadOrStore(name, m.policy.WithLabelValues(name))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 // snapshotCollector reads the running snapshot at scrape time: endpoint

@@ -1,19 +1,25 @@
 package edge
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/filter"
 )
 
 // Options configure a Node. The zero value of each field is a safe default.
 type Options struct {
 	NodeID string
-	Logger *slog.Logger // operational log; nil = slog.Default()
+	// DataDir holds the node's state on disk: wazero's compilation cache
+	// (so a restart does not recompile filters). "" keeps it in memory.
+	DataDir string
+	Logger  *slog.Logger // operational log; nil = slog.Default()
 	// AccessLog receives one JSON line per request; nil disables access logs.
 	AccessLog *slog.Logger
 
@@ -53,6 +59,12 @@ type Node struct {
 	current  atomic.Pointer[Snapshot]
 	revision int64
 	draining atomic.Bool
+
+	// wasm is the node's one wazero runtime, created with the first
+	// snapshot that has filters and shared by every snapshot after it.
+	wasmOnce sync.Once
+	wasm     *filter.Runtime
+	wasmErr  error
 }
 
 // NewNode returns a node with no snapshot yet: it answers 503 until Apply.
@@ -69,7 +81,16 @@ func NewNode(opts Options) *Node {
 func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
-	s, err := Build(cfg, n.log)
+	env := BuildEnv{Logger: n.log}
+	if len(cfg.Filters) > 0 {
+		rt, err := n.wasmRuntime()
+		if err != nil {
+			n.metrics.reloads.WithLabelValues("error").Inc()
+			return nil, fmt.Errorf("build snapshot: %w", err)
+		}
+		env.Filters = rt
+	}
+	s, err := Build(context.Background(), cfg, env)
 	if err != nil {
 		n.metrics.reloads.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("build snapshot: %w", err)
@@ -105,11 +126,30 @@ func (n *Node) acquire() *Snapshot {
 	}
 }
 
-// Close releases the running snapshot. Call it after the listeners stopped.
+// wasmRuntime returns the node's wazero runtime, creating it on first use.
+func (n *Node) wasmRuntime() (*filter.Runtime, error) {
+	n.wasmOnce.Do(func() {
+		cache := ""
+		if n.opts.DataDir != "" {
+			cache = filepath.Join(n.opts.DataDir, "wasm-cache")
+		}
+		n.wasm, n.wasmErr = filter.NewRuntime(context.Background(), filter.RuntimeOptions{CacheDir: cache, Logger: n.log})
+		if n.wasmErr != nil {
+			n.wasmErr = fmt.Errorf("wasm runtime: %w", n.wasmErr)
+		}
+	})
+	return n.wasm, n.wasmErr
+}
+
+// Close releases the running snapshot and the wasm runtime. Call it after
+// the listeners stopped.
 func (n *Node) Close() {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
 	if s := n.current.Swap(nil); s != nil {
 		s.release()
+	}
+	if n.wasm != nil {
+		_ = n.wasm.Close(context.Background())
 	}
 }

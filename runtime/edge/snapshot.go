@@ -3,6 +3,7 @@
 package edge
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/proxy"
 	"github.com/sluicegw/sluice/runtime/route"
 )
@@ -28,9 +31,11 @@ type Snapshot struct {
 	Revision int64     // increases by one with each snapshot a node applies
 	Built    time.Time // when it was built
 
-	routes *route.Table
-	pools  map[string]*proxy.Pool
-	extras []routeExtras // per route, by route index
+	routes  *route.Table
+	pools   map[string]*proxy.Pool
+	modules map[string]*filter.Module
+	auth    *auth.Set // nil when the config has no auth providers
+	extras  []routeExtras // per route, by route index
 
 	refs      atomic.Int64 // in-flight requests + 1 while current
 	closeOnce sync.Once
@@ -42,6 +47,17 @@ type routeExtras struct {
 	timeout     time.Duration
 	deprecation string // preformatted Deprecation header value, "" if none
 	sunset      string // preformatted Sunset header value, "" if none
+	filters     []routeFilter
+	auth        []string     // provider names; any one suffices
+	policy      *routePolicy // nil when the route has none
+}
+
+// BuildEnv is what building a snapshot needs from the node.
+type BuildEnv struct {
+	Logger *slog.Logger
+	// Filters compiles the snapshot's wasm modules; required when the
+	// config has filters.
+	Filters *filter.Runtime
 }
 
 // errUnsupported marks config features this build cannot enforce yet. A
@@ -49,19 +65,26 @@ type routeExtras struct {
 // that names a policy must never be served unprotected.
 var errUnsupported = errors.New("not supported by this build yet")
 
-// Build compiles cfg into a snapshot. It starts nothing: health checks begin
-// when the snapshot is activated, so Build also serves offline validation.
-func Build(cfg *config.Config, log *slog.Logger) (*Snapshot, error) {
+// Build compiles cfg into a snapshot: route table, upstream pools, wasm
+// modules (compiled, validated, one instance created each). It starts
+// nothing: health checks begin when the snapshot is activated, so Build also
+// serves offline validation.
+func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, error) {
+	log := env.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	canonical, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: encode config: %w", err)
 	}
 	sum := sha256.Sum256(canonical)
 	s := &Snapshot{
-		Config: cfg,
-		Digest: "sha256:" + hex.EncodeToString(sum[:]),
-		Built:  time.Now(),
-		pools:  make(map[string]*proxy.Pool, len(cfg.Upstreams)),
+		Config:  cfg,
+		Digest:  "sha256:" + hex.EncodeToString(sum[:]),
+		Built:   time.Now(),
+		pools:   make(map[string]*proxy.Pool, len(cfg.Upstreams)),
+		modules: make(map[string]*filter.Module, len(cfg.Filters)),
 	}
 	var errs []error
 	for _, r := range cfg.Routes {
@@ -77,6 +100,14 @@ func Build(cfg *config.Config, log *slog.Logger) (*Snapshot, error) {
 		}
 		s.pools[name] = p
 	}
+	errs = append(errs, s.loadFilters(ctx, cfg, env.Filters)...)
+	policies, perrs := loadPolicies(ctx, cfg)
+	errs = append(errs, perrs...)
+	if len(cfg.Auth) > 0 {
+		if s.auth, err = auth.New(ctx, cfg.Auth, auth.Options{Logger: log}); err != nil {
+			errs = append(errs, fmt.Errorf("auth: %w", err))
+		}
+	}
 	if s.routes, err = route.New(cfg.Routes); err != nil {
 		errs = append(errs, err)
 	}
@@ -91,6 +122,17 @@ func Build(cfg *config.Config, log *slog.Logger) (*Snapshot, error) {
 		x.timeout = r.Timeout.D()
 		x.deprecation = deprecationHeader(r.Deprecation)
 		x.sunset = sunsetHeader(r.Sunset)
+		x.auth = r.Auth
+		if r.Policy != "" {
+			x.policy = &routePolicy{name: r.Policy, policy: policies[r.Policy]}
+		}
+		for _, name := range r.Filters {
+			x.filters = append(x.filters, routeFilter{
+				name:     name,
+				module:   s.modules[name],
+				failOpen: cfg.Filters[name].OnError == config.FailOpen,
+			})
+		}
 	}
 	s.refs.Store(1)
 	return s, nil
@@ -98,15 +140,6 @@ func Build(cfg *config.Config, log *slog.Logger) (*Snapshot, error) {
 
 func unsupportedFeatures(r *config.Route) []string {
 	var out []string
-	if len(r.Auth) > 0 {
-		out = append(out, "auth")
-	}
-	if r.Policy != "" {
-		out = append(out, "policy")
-	}
-	if len(r.Filters) > 0 {
-		out = append(out, "filters")
-	}
 	if r.RateLimit != nil {
 		out = append(out, "rate_limit")
 	}
@@ -157,6 +190,12 @@ func (s *Snapshot) close() {
 func (s *Snapshot) closePools() {
 	for _, p := range s.pools {
 		p.Close()
+	}
+	for _, m := range s.modules {
+		_ = m.Close(context.Background())
+	}
+	if s.auth != nil {
+		s.auth.Close()
 	}
 }
 

@@ -1,0 +1,204 @@
+package edge
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// repoRoot is the repository root, where filters/*.wasm and testdata live.
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// exampleFilter returns the path of a built example filter. `make test`
+// builds them first (./wasm-build.sh); a missing one is a setup error, not
+// a reason to skip.
+func exampleFilter(t testing.TB, name string) string {
+	p := filepath.Join(repoRoot(t), "filters", name+".wasm")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is not built: run ./wasm-build.sh (make test does): %v", p, err)
+	}
+	return p
+}
+
+var watOnce sync.Map // name → path
+
+// watGuest compiles testdata/wasm/NAME.wat with wat2wasm (Debian's wabt).
+func watGuest(t testing.TB, name string) string {
+	if p, ok := watOnce.Load(name); ok {
+		return p.(string)
+	}
+	src := filepath.Join(repoRoot(t), "testdata", "wasm", name+".wat")
+	out := filepath.Join(os.TempDir(), "sluice-edge-"+name+".wasm")
+	if b, err := exec.Command("wat2wasm", src, "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm %s (apt-get install wabt): %v\n%s", src, err, b)
+	}
+	watOnce.Store(name, out)
+	return out
+}
+
+func TestFilterChainsEndToEnd(t *testing.T) {
+	up := startUpstream(t, "users", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Server", "leaky/1.0")
+		json.NewEncoder(w).Encode(map[string]any{
+			"id": "7", "password": "hunter2", "nested": map[string]any{"ssn": "123-45-6789"},
+			"saw_env": r.Header.Get("X-Env"), "saw_debug": r.Header.Get("X-Debug"),
+		})
+	}))
+	n := startNode(t, render(t, `
+upstreams: {users: {endpoints: ["{{.Up}}"]}}
+filters:
+  hello: {module: "{{.Hello}}"}
+  headers:
+    module: "{{.Headers}}"
+    config:
+      request: {set: {X-Env: prod}, remove: [X-Debug]}
+      response: {set: {X-Frame-Options: DENY}, remove: [Server]}
+  redact:
+    module: "{{.Redact}}"
+    config: {fields: [password, ssn]}
+routes:
+  - {name: hello, match: {path: /hello}, filters: [hello]}
+  - {name: users, match: {path_prefix: /users}, upstream: users, filters: [headers, redact]}
+  - {name: plain, match: {path_prefix: /plain}, upstream: users, filters: [headers]}
+`, map[string]string{"Up": up.url, "Hello": exampleFilter(t, "hello"), "Headers": exampleFilter(t, "headers"), "Redact": exampleFilter(t, "redact-json")}))
+
+	t.Run("serverless route answered by a filter", func(t *testing.T) {
+		resp, body := get(t, n.url+"/hello?name=ann")
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"hello, ann"`) {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Error("a filter's answer lost the X-Request-Id")
+		}
+	})
+	t.Run("request and response filters, buffered body", func(t *testing.T) {
+		resp, body := get(t, n.url+"/users/7", "X-Debug", "1")
+		var got map[string]any
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if got["password"] != "[REDACTED]" || got["nested"].(map[string]any)["ssn"] != "[REDACTED]" {
+			t.Errorf("not redacted: %s", body)
+		}
+		if got["saw_env"] != "prod" || got["saw_debug"] != "" {
+			t.Errorf("request headers not rewritten: %s", body)
+		}
+		if resp.Header.Get("Server") != "" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("response headers not rewritten: %v", resp.Header)
+		}
+	})
+	t.Run("header-only filter streams the body untouched", func(t *testing.T) {
+		resp, body := get(t, n.url+"/plain")
+		if !strings.Contains(string(body), "hunter2") || resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Server") != "" {
+			t.Fatalf("%v %s", resp.Header, body)
+		}
+	})
+}
+
+func TestFailingFiltersAreContained(t *testing.T) {
+	up := startUpstream(t, "u", nil)
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters:
+  trap-closed: {module: "{{.Trap}}"}
+  trap-open:   {module: "{{.Trap}}", on_error: fail_open}
+  loop:        {module: "{{.Loop}}", limits: {timeout: 50ms}}
+routes:
+  - {name: closed, match: {path: /closed}, upstream: u, filters: [trap-closed]}
+  - {name: open,   match: {path: /open},   upstream: u, filters: [trap-open]}
+  - {name: loop,   match: {path: /loop},   upstream: u, filters: [loop]}
+  - {name: ok,     match: {path: /ok},     upstream: u}
+`, map[string]string{"Up": up.url, "Trap": watGuest(t, "trap_request"), "Loop": watGuest(t, "loop")}))
+
+	resp, body := get(t, n.url+"/closed")
+	if resp.StatusCode != http.StatusInternalServerError || decodeError(t, resp, body).Error != `filter "trap-closed" failed` {
+		t.Fatalf("fail_closed trap: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, n.url+"/open"); resp.StatusCode != 200 || decodeEcho(t, body).Upstream != "u" {
+		t.Fatalf("fail_open trap did not pass the request on: %d %s", resp.StatusCode, body)
+	}
+	start := time.Now()
+	resp, body = get(t, n.url+"/loop")
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("looping filter: %d %s", resp.StatusCode, body)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("looping filter held the request %s", time.Since(start))
+	}
+	// The node keeps serving, and the logs say which filter failed and why.
+	if resp, _ := get(t, n.url+"/ok"); resp.StatusCode != 200 {
+		t.Fatalf("node stopped serving: %d", resp.StatusCode)
+	}
+	eventually(t, 5*time.Second, "failure logged", func() bool {
+		l := n.logs.String()
+		return strings.Contains(l, `"filter":"trap-closed"`) && strings.Contains(l, `"filter":"loop"`) && strings.Contains(l, "timeout")
+	})
+}
+
+func TestBadModuleRefusedAtBuild(t *testing.T) {
+	up := startUpstream(t, "u", nil)
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.}}"]}}
+routes: [{name: ok, match: {path: /ok}, upstream: u}]
+`, up.url))
+	bad := render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {broken: {module: "{{.Mod}}"}}
+routes: [{name: ok, match: {path: /ok}, upstream: u, filters: [broken]}]
+`, map[string]string{"Up": up.url, "Mod": watGuest(t, "no_handle_response")})
+	_, err := n.Apply(mustParse(t, bad))
+	if err == nil || !strings.Contains(err.Error(), "handle_response") || !strings.Contains(err.Error(), `"broken"`) {
+		t.Fatalf("Apply of a module without handle_response: %v", err)
+	}
+	if resp, _ := get(t, n.url+"/ok"); resp.StatusCode != 200 {
+		t.Fatal("the old snapshot stopped serving")
+	}
+}
+
+// TestEveryExampleFilterLoads compiles and instantiates every example
+// filter the way a snapshot does. `make test` runs it once without -race to
+// fill the shared compilation cache before the race-enabled run.
+func TestEveryExampleFilterLoads(t *testing.T) {
+	mods, _ := filepath.Glob(filepath.Join(repoRoot(t), "filters", "*.wasm"))
+	if len(mods) < 7 {
+		t.Fatalf("%d example filters built, want at least 7: run ./wasm-build.sh", len(mods))
+	}
+	n := NewNode(Options{DataDir: testDataDir})
+	defer n.Close()
+	var cfg strings.Builder
+	cfg.WriteString("upstreams: {u: {endpoints: [\"http://127.0.0.1:1\"]}}\nfilters:\n")
+	var names []string
+	for _, m := range mods {
+		name := strings.TrimSuffix(filepath.Base(m), ".wasm")
+		names = append(names, name)
+		conf := "{}"
+		switch name { // filters that refuse an empty config
+		case "headers":
+			conf = "{response: {set: {X-A: b}}}"
+		case "redact-json":
+			conf = "{fields: [password]}"
+		case "cors":
+			conf = "{allowed_origins: ['*']}"
+		case "ip-allow":
+			conf = "{allow: [127.0.0.0/8]}"
+		case "jwt-claims":
+			conf = "{claims: {sub: X-User}}"
+		}
+		cfg.WriteString("  " + name + ": {module: \"" + m + "\", config: " + conf + "}\n")
+	}
+	cfg.WriteString("routes: [{name: r, match: {path: /}, upstream: u, filters: [" + strings.Join(names, ", ") + "]}]\n")
+	if _, err := n.Apply(mustParse(t, cfg.String())); err != nil {
+		t.Fatal(err)
+	}
+}

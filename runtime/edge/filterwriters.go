@@ -1,0 +1,132 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/sluicegw/sluice/runtime/httperr"
+)
+
+// maxBufferedResponse bounds the upstream body kept in memory for a filter
+// that enabled buffer_response; a larger response is answered 502.
+const maxBufferedResponse = 16 << 20
+
+var errResponseTooLarge = errors.New("upstream response larger than the filter buffer (16 MiB)")
+
+// bufferWriter captures a whole upstream response for filters that read or
+// rewrite the response body.
+type bufferWriter struct {
+	header   http.Header
+	status   int
+	body     bytes.Buffer
+	overflow bool
+}
+
+func newBufferWriter() *bufferWriter { return &bufferWriter{header: http.Header{}} }
+
+func (b *bufferWriter) Header() http.Header { return b.header }
+
+func (b *bufferWriter) WriteHeader(code int) {
+	if b.status == 0 && code >= 200 {
+		b.status = code
+	}
+}
+
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	if b.body.Len()+len(p) > maxBufferedResponse {
+		b.overflow = true
+		return 0, errResponseTooLarge
+	}
+	return b.body.Write(p)
+}
+
+// Flush is a no-op: nothing reaches the client before the filters ran.
+func (b *bufferWriter) Flush() {}
+
+// headerHookWriter runs the response phase of a filter chain at the moment
+// the upstream's status and headers are written, so filters that only touch
+// headers never make the edge buffer a body: the body still streams.
+type headerHookWriter struct {
+	http.ResponseWriter
+	ctx  context.Context
+	run  *filterRun
+	rid  string
+	done bool
+	// swallow drops the upstream body: a filter replaced it, or failed.
+	swallow bool
+	err     error
+}
+
+func (h *headerHookWriter) WriteHeader(code int) {
+	if h.done || code < 200 {
+		h.ResponseWriter.WriteHeader(code)
+		return
+	}
+	h.done = true
+	resp := h.run.x.Resp
+	hdr := h.ResponseWriter.Header()
+	// Headers filters set in the request phase sit under the upstream's.
+	for k, vs := range resp.Header {
+		if _, ok := hdr[k]; !ok {
+			hdr[k] = vs
+		}
+	}
+	resp.Header, resp.Status = hdr, code
+	if err := h.run.runResponseFilters(h.ctx, false); err != nil {
+		h.err, h.swallow = err, true
+		clear(hdr)
+		httperr.WriteError(h.ResponseWriter, err, h.rid)
+		return
+	}
+	if resp.BodyWritten {
+		h.swallow = true
+		writeFilterResponse(h.ResponseWriter, resp)
+		return
+	}
+	h.ResponseWriter.WriteHeader(resp.Status)
+}
+
+func (h *headerHookWriter) Write(p []byte) (int, error) {
+	if !h.done {
+		h.WriteHeader(http.StatusOK)
+	}
+	if h.swallow {
+		return len(p), nil
+	}
+	return h.ResponseWriter.Write(p)
+}
+
+func (h *headerHookWriter) Flush() {
+	if h.swallow {
+		return
+	}
+	if f, ok := h.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (h *headerHookWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// fillFromBuffer moves a captured upstream response into the exchange for
+// the response phase.
+func fillFromBuffer(run *filterRun, b *bufferWriter) {
+	resp := run.x.Resp
+	for k, vs := range resp.Header {
+		if _, ok := b.header[k]; !ok {
+			b.header[k] = vs
+		}
+	}
+	resp.Header = b.header
+	resp.Status = b.status
+	if resp.Status == 0 {
+		resp.Status = http.StatusOK
+	}
+	resp.Body = b.body.Bytes()
+	resp.Header.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+}

@@ -1,0 +1,69 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/filter"
+)
+
+// filterAcquireWait is how long a request waits for a free instance of a
+// filter at its cap before it is answered 503.
+const filterAcquireWait = 100 * time.Millisecond
+
+// loadFilters compiles every filter of cfg. Module paths are relative to
+// the config file's directory.
+func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filter.Runtime) []error {
+	if len(cfg.Filters) == 0 {
+		return nil
+	}
+	if rt == nil {
+		return []error{errors.New("filters: no wasm runtime (internal error)")}
+	}
+	names := make([]string, 0, len(cfg.Filters))
+	for name := range cfg.Filters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		f := cfg.Filters[name]
+		path := f.Module
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(cfg.Dir, path)
+		}
+		wasm, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("filter %q: module: %w", name, err))
+			continue
+		}
+		conf, err := json.Marshal(f.Config)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("filter %q: config: %w", name, err))
+			continue
+		}
+		if f.Config == nil {
+			conf = []byte("{}")
+		}
+		m, err := rt.Load(ctx, wasm, filter.ModuleOptions{
+			Name:        name,
+			Config:      conf,
+			MemoryLimit: int64(f.Limits.Memory),
+			Timeout:     f.Limits.Timeout.D(),
+			AcquireWait: filterAcquireWait,
+		})
+		if err != nil {
+			errs = append(errs, err) // already names the filter
+			continue
+		}
+		s.modules[name] = m
+	}
+	return errs
+}
