@@ -34,7 +34,7 @@ type Snapshot struct {
 	routes  *route.Table
 	pools   map[string]*proxy.Pool
 	modules map[string]*filter.Module
-	auth    *auth.Set // nil when the config has no auth providers
+	auth    *auth.Set     // nil when the config has no auth providers
 	extras  []routeExtras // per route, by route index
 
 	refs      atomic.Int64 // in-flight requests + 1 while current
