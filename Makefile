@@ -24,7 +24,7 @@ test: wasm test-unit test-guests fuzz
 # compiling a Go guest takes ~1 s normally and ~18 s under -race.
 test-unit:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -run '^(TestEveryExampleFilterLoads|TestDevPrintsWorkingCurlLines)$$' ./runtime/edge ./cmd/sluice
+	$(GO) test -count=1 -run '^(TestEveryExampleFilterLoads|TestDevPrintsWorkingCurlLines|TestFilterNewBuildTest|TestScaffoldedFilterBuildsAndRuns)$$' ./runtime/edge ./runtime/filterkit ./cmd/sluice
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 test-guests:

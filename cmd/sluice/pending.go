@@ -53,12 +53,6 @@ func newStatusCmd() *cobra.Command {
 	return cmd
 }
 
-func newFilterCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "filter new NAME | build DIR | test WASM --request FILE", Short: "Create, build and test WASM filters", Args: cobra.MinimumNArgs(1), RunE: notYet("filter")}
-	cmd.Flags().String("request", "", "request file for test")
-	return cmd
-}
-
 func newAnnounceCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "announce SERVICE URL", Short: "Announce a service instance for discovery", Args: cobra.ExactArgs(2), RunE: notYet("announce")}
 	cmd.Flags().String("nats", "", "NATS URL")
