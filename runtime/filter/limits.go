@@ -30,7 +30,7 @@ const (
 	maxLogBytes = 4096
 	// yieldEvery is how many function entries and loop headers a guest
 	// passes between two yields to the Go scheduler (and two tests of the
-	// interrupt flag). See RATIONALE-notes.md for how it was chosen.
+	// interrupt flag). See RATIONALE.md, "Filter deadlines".
 	yieldEvery = 1 << 14
 	// minInitTimeout bounds instantiation (start function, _initialize):
 	// a Go guest's runtime initialisation takes milliseconds, more than a

@@ -14,7 +14,7 @@
 // Limits hold per module: the memory limit is written into the module's
 // memory maximum before compiling, and the time limit is enforced by an
 // interrupt flag that the rewritten code tests at every loop header and
-// function entry (see limits.go and RATIONALE-notes.md).
+// function entry (see limits.go and RATIONALE.md, "Filter deadlines").
 package filter
 
 import (
@@ -41,7 +41,7 @@ type RuntimeOptions struct {
 
 	// closeOnContextDone selects wazero's WithCloseOnContextDone as the
 	// deadline mechanism instead of the interrupt flag. It exists so that
-	// the benchmarks can compare both; see RATIONALE-notes.md.
+	// the benchmarks can compare both; see RATIONALE.md, "Filter deadlines".
 	closeOnContextDone bool
 }
 
