@@ -308,6 +308,7 @@ func decodeProblems(name string, data []byte, root *yaml.Node, ix *docIndex, err
 	}
 	return out
 }
+
 func typeWords(t string) string {
 	switch t {
 	case "Config":
@@ -330,6 +331,8 @@ func typeWords(t string) string {
 		return "an api key"
 	case "Retries":
 		return "retries"
+	case "DecisionLog":
+		return "decision_log"
 	case "Endpoint", "Upstream", "Outlier":
 		return "an " + strings.ToLower(t)
 	}

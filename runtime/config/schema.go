@@ -94,6 +94,16 @@ type FilterLimits struct {
 type Policy struct {
 	Module string `yaml:"module" json:"module"`
 	Query  string `yaml:"query" json:"query"`
+	// DecisionLog, when set, logs decisions: every deny, and the given
+	// fraction of allows.
+	DecisionLog *DecisionLog `yaml:"decision_log" json:"decision_log,omitempty"`
+}
+
+// DecisionLog configures a policy's decision log.
+type DecisionLog struct {
+	// Sample is the fraction of allowed requests logged, 0 to 1; denies
+	// and errors are always logged.
+	Sample float64 `yaml:"sample" json:"sample"`
 }
 
 // AuthProvider is one way to authenticate a caller; exactly one field is set.

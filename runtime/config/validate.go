@@ -194,6 +194,9 @@ func (c *checker) policy(path, name string, p *Policy) {
 	if p.Query != "" && !strings.HasPrefix(p.Query, "data.") {
 		c.add(path+".query", "query %q must start with data.", p.Query)
 	}
+	if d := p.DecisionLog; d != nil && (d.Sample < 0 || d.Sample > 1 || d.Sample != d.Sample) {
+		c.add(path+".decision_log.sample", "sample %v must be between 0 and 1", d.Sample)
+	}
 }
 
 func (c *checker) auth(path, name string, a *AuthProvider) {

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -14,13 +15,16 @@ import (
 type routePolicy struct {
 	name   string
 	policy *policy.Policy
+	// logDecisions logs every deny and a sample of allows (DecisionLog).
+	logDecisions bool
+	sample       float64
 }
 
 // checkAccess authenticates the caller with the route's providers (any one
 // suffices) and asks the route's policy. It fails closed: an error at either
 // step refuses the request. On allow, headers the decision names are added
 // to the upstream request.
-func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName string, x *routeExtras) error {
+func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName, rid string, x *routeExtras) error {
 	var id *auth.Identity
 	if len(x.auth) > 0 {
 		var err error
@@ -42,7 +46,11 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 		Query:      r.URL.Query(),
 		Auth:       id,
 	})
-	n.metrics.observePolicy(x.policy.name, time.Since(start))
+	took := time.Since(start)
+	n.metrics.observePolicy(x.policy.name, took)
+	if x.policy.logDecisions && (err != nil || !d.Allow || rand.Float64() < x.policy.sample) {
+		n.logDecision(r, routeName, rid, x.policy.name, id, d, err, took)
+	}
 	if err != nil {
 		n.log.Error("policy error; request denied", "policy", x.policy.name, "route", routeName, "error", err.Error())
 		return err // a 503 *httperr.Error: never allow on error
@@ -69,4 +77,24 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 		r.Header.Set(k, v)
 	}
 	return nil
+}
+
+// logDecision writes one decision log line: who asked for what, and what the
+// policy said, with the request id that ties it to the access log.
+func (n *Node) logDecision(r *http.Request, route, rid, pol string, id *auth.Identity, d policy.Decision, err error, took time.Duration) {
+	attrs := []any{
+		"policy", pol, "route", route, "request_id", rid,
+		"method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr,
+		"allow", err == nil && d.Allow, "took_us", took.Microseconds(),
+	}
+	if id != nil {
+		attrs = append(attrs, "auth_method", id.Method, "subject", id.Subject, "consumer", id.Consumer)
+	}
+	switch {
+	case err != nil:
+		attrs = append(attrs, "error", err.Error())
+	case !d.Allow:
+		attrs = append(attrs, "status", d.Status, "reason", d.Reason)
+	}
+	n.log.Info("policy decision", attrs...)
 }

@@ -124,3 +124,59 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, policy: broken}]
 		t.Fatalf("non-decision: %d %s", resp.StatusCode, body)
 	}
 }
+
+// decision_log: every deny is logged; allows at the sample rate (here all,
+// then none), each line with the request id of the access log.
+func TestPolicyDecisionLog(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "gate.rego"), `package sluice.authz
+
+default decision := {"allow": false, "status": 403, "reason": "closed"}
+
+decision := {"allow": true} if input.request.headers["x-open"] == "yes"
+`)
+	up := startUpstream(t, "u", nil)
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+policies:
+  all:  {module: "{{.Dir}}", decision_log: {sample: 1}}
+  none: {module: "{{.Dir}}", decision_log: {sample: 0}}
+routes:
+  - {name: all, match: {path_prefix: /all}, upstream: u, policy: all}
+  - {name: none, match: {path_prefix: /none}, upstream: u, policy: none}
+`, map[string]string{"Up": up.url, "Dir": dir}))
+
+	decisions := func() []map[string]any {
+		var out []map[string]any
+		for _, line := range strings.Split(n.logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "policy decision" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	resp, _ := get(t, n.url+"/all/1", "X-Open", "yes")
+	allowedID := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != 200 {
+		t.Fatalf("allowed: %d", resp.StatusCode)
+	}
+	if resp, _ = get(t, n.url+"/none/1", "X-Open", "yes"); resp.StatusCode != 200 {
+		t.Fatalf("allowed: %d", resp.StatusCode)
+	}
+	resp, _ = get(t, n.url+"/none/2")
+	deniedID := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != 403 {
+		t.Fatalf("denied: %d", resp.StatusCode)
+	}
+	got := decisions()
+	if len(got) != 2 {
+		t.Fatalf("%d decision lines, want 2 (the sampled allow and the deny):\n%s", len(got), n.logs.String())
+	}
+	if got[0]["policy"] != "all" || got[0]["allow"] != true || got[0]["request_id"] != allowedID {
+		t.Errorf("allow line: %v (request id %s)", got[0], allowedID)
+	}
+	if got[1]["policy"] != "none" || got[1]["allow"] != false || got[1]["reason"] != "closed" || got[1]["request_id"] != deniedID {
+		t.Errorf("deny line: %v (request id %s)", got[1], deniedID)
+	}
+}

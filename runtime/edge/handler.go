@@ -64,7 +64,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if len(x.auth) > 0 || x.policy != nil {
-		if err := n.checkAccess(r.Context(), snap, r, routeName, x); err != nil {
+		if err := n.checkAccess(r.Context(), snap, r, routeName, rid, x); err != nil {
 			rec.err = err
 			httperr.WriteError(w, err, rid)
 			return

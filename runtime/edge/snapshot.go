@@ -125,6 +125,9 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 		x.auth = r.Auth
 		if r.Policy != "" {
 			x.policy = &routePolicy{name: r.Policy, policy: policies[r.Policy]}
+			if dl := cfg.Policies[r.Policy].DecisionLog; dl != nil {
+				x.policy.logDecisions, x.policy.sample = true, dl.Sample
+			}
 		}
 		for _, name := range r.Filters {
 			x.filters = append(x.filters, routeFilter{
