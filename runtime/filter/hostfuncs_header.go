@@ -67,7 +67,7 @@ func (i *Instance) getHeaderNames(stack []uint64) {
 	if kind == headerRequest && i.x.Req.Host != "" && len(h["Host"]) == 0 {
 		names = append(names, "host")
 	}
-	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	slices.SortFunc(names, compareFold)
 	stack[0] = i.writeNULTerminated(fn, uint32(stack[1]), uint32(stack[2]), names, true)
 }
 
@@ -100,7 +100,7 @@ func (i *Instance) setHeaderValue(stack []uint64) {
 		return
 	}
 	deleteFold(h, name)
-	h.Set(name, value)
+	h[name] = []string{value}
 }
 
 // add_header_value(kind i32, name i32, name_len i32, value i32, value_len i32)
@@ -114,7 +114,7 @@ func (i *Instance) addHeaderValue(stack []uint64) {
 		i.x.Req.Host = value // a request has one host
 		return
 	}
-	h.Add(name, value)
+	h[name] = append(h[name], value)
 }
 
 // remove_header(kind i32, name i32, name_len i32)
@@ -146,7 +146,12 @@ func (i *Instance) headerWrite(fn string, stack []uint64) (headerKind, string, s
 	return kind, name, value
 }
 
-// headerName reads a header name, which must be a non-empty HTTP token.
+// headerName reads a header name, which must be a non-empty HTTP token, and
+// returns it in canonical form (the key net/http uses). Guests pass the same
+// few names on every request, usually in lower case, so each instance
+// remembers the canonical form of the names it has seen: the lookup by the
+// bytes in guest memory allocates nothing, where copying the name and
+// canonicalising it allocated twice per call.
 func (i *Instance) headerName(fn string, ptr, n uint32) string {
 	if n == 0 {
 		i.fail("%s: empty header name", fn)
@@ -154,11 +159,48 @@ func (i *Instance) headerName(fn string, ptr, n uint32) string {
 	if n > maxHeaderBytes {
 		i.fail("%s: header name of %d bytes", fn, n)
 	}
-	name := i.readString(fn, "name", ptr, n)
+	raw := i.view(fn, "name", ptr, n)
+	if key, ok := i.names[string(raw)]; ok {
+		return key
+	}
+	name := string(raw)
 	if !validToken(name) {
 		i.fail("%s: invalid header name %q", fn, truncate(name))
 	}
-	return name
+	key := textproto.CanonicalMIMEHeaderKey(name)
+	if i.names == nil {
+		i.names = make(map[string]string)
+	}
+	if len(i.names) < maxRememberedNames {
+		i.names[name] = key
+	}
+	return key
+}
+
+// maxRememberedNames bounds an instance's name cache, so a guest inventing
+// header names cannot grow it without limit.
+const maxRememberedNames = 256
+
+// compareFold orders strings as their ASCII lower-case forms would be
+// ordered, without building those forms.
+func compareFold(a, b string) int {
+	for j := 0; j < len(a) && j < len(b); j++ {
+		ca, cb := lowerASCII(a[j]), lowerASCII(b[j])
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // writeNULTerminated writes the strings, each followed by NUL, at buf when
@@ -190,9 +232,10 @@ func (i *Instance) writeNULTerminated(fn string, buf, limit uint32, ss []string,
 	return packCountLen(uint32(len(ss)), uint32(total))
 }
 
-// lookup returns the values of name, matching it case-insensitively.
+// lookup returns the values of the header with canonical key name,
+// matching other spellings of it case-insensitively.
 func lookup(h http.Header, name string) []string {
-	if v, ok := h[textproto.CanonicalMIMEHeaderKey(name)]; ok {
+	if v, ok := h[name]; ok {
 		return v
 	}
 	for k, v := range h {
@@ -203,10 +246,11 @@ func lookup(h http.Header, name string) []string {
 	return nil
 }
 
-// deleteFold removes every key equal to name ignoring case, so that a
-// non-canonical key (set directly on the map) does not survive a set.
+// deleteFold removes the canonical key name and every key equal to it
+// ignoring case, so that a non-canonical key (set directly on the map) does
+// not survive a set.
 func deleteFold(h http.Header, name string) {
-	h.Del(name)
+	delete(h, name)
 	for k := range h {
 		if strings.EqualFold(k, name) {
 			delete(h, k)

@@ -57,6 +57,8 @@ type Instance struct {
 	respRead    int  // read offset in Resp.Body
 	respWritten bool // write_body(response) already called in this phase
 	headerBytes int  // header bytes set or added in this exchange
+
+	names map[string]string // header name as the guest spells it → canonical key
 }
 
 // newInstance instantiates the module and runs its start function and
