@@ -5,6 +5,8 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The header functions take a header_kind (i32): 0 request headers,
@@ -139,7 +141,7 @@ func (i *Instance) headerWrite(fn string, stack []uint64) (headerKind, string, s
 		i.fail("%s: more than %d bytes of headers written in one request", fn, maxHeaderBytes)
 	}
 	value := i.readString(fn, "value", uint32(stack[3]), vlen)
-	if !validHeaderValue(value) {
+	if !httpguts.ValidHeaderFieldValue(value) { // no CR, LF or other control characters but tab
 		i.fail("%s: invalid value for %q: control characters", fn, name)
 	}
 	i.headerBytes += len(name) + len(value)
@@ -164,7 +166,7 @@ func (i *Instance) headerName(fn string, ptr, n uint32) string {
 		return key
 	}
 	name := string(raw)
-	if !validToken(name) {
+	if !httpguts.ValidHeaderFieldName(name) {
 		i.fail("%s: invalid header name %q", fn, truncate(name))
 	}
 	key := textproto.CanonicalMIMEHeaderKey(name)
@@ -256,43 +258,4 @@ func deleteFold(h http.Header, name string) {
 			delete(h, k)
 		}
 	}
-}
-
-// validToken reports whether s is a non-empty RFC 9110 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for j := 0; j < len(s); j++ {
-		c := s[j]
-		if c >= 0x80 || !tokenChars[c] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChars = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// validHeaderValue refuses control characters but horizontal tab: a CR or
-// LF from a guest must never split a header.
-func validHeaderValue(s string) bool {
-	for j := 0; j < len(s); j++ {
-		if c := s[j]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }

@@ -3,6 +3,8 @@ package filter
 import (
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // needExchange fails the call when there is no request: during
@@ -39,7 +41,7 @@ func (i *Instance) getMethod(stack []uint64) {
 func (i *Instance) setMethod(stack []uint64) {
 	i.needRequestPhase("set_method")
 	m := i.readString("set_method", "method", uint32(stack[0]), uint32(stack[1]))
-	if !validToken(m) {
+	if !httpguts.ValidHeaderFieldName(m) { // a method is a token
 		i.fail("set_method: invalid method %q", truncate(m))
 	}
 	i.x.Req.Method = m
