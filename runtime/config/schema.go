@@ -88,7 +88,14 @@ type Filter struct {
 type FilterLimits struct {
 	Memory  Size     `yaml:"memory" json:"memory"`
 	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// Instances caps the filter's live instances on a node, hence the
+	// requests it serves at once (an instance is held from the request
+	// phase to the response phase); 0 takes the default.
+	Instances int `yaml:"instances" json:"instances,omitempty"`
 }
+
+// MaxFilterInstances bounds limits.instances.
+const MaxFilterInstances = 4096
 
 // Policy is an OPA Rego policy: a directory of .rego files and data.json.
 type Policy struct {

@@ -176,6 +176,9 @@ func (c *checker) filter(path, name string, f *Filter) {
 	if f.Limits.Memory != 0 && f.Limits.Memory < 64<<10 {
 		c.add(path+".limits.memory", "memory limit %d bytes is below one wasm page (64KiB)", f.Limits.Memory)
 	}
+	if f.Limits.Instances < 0 || f.Limits.Instances > MaxFilterInstances {
+		c.add(path+".limits.instances", "instances %d must be between 1 and %d (0 or unset: the default)", f.Limits.Instances, MaxFilterInstances)
+	}
 	switch f.OnError {
 	case "", FailClosed, FailOpen:
 	default:

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -200,5 +202,92 @@ func TestEveryExampleFilterLoads(t *testing.T) {
 	cfg.WriteString("routes: [{name: r, match: {path: /}, upstream: u, filters: [" + strings.Join(names, ", ") + "]}]\n")
 	if _, err := n.Apply(mustParse(t, cfg.String())); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An instance is held from the request phase until the upstream answered,
+// so the instance cap bounds requests in flight through a filter. A slow
+// upstream and more concurrent requests than cores must not turn into 503s;
+// limits.instances sets the cap, and past it the answer is a 503 with
+// Retry-After.
+func TestFilterInstancesCoverRequestsInFlight(t *testing.T) {
+	const inFlight = 24 // more than the 4×GOMAXPROCS the cap once was
+	var arrived atomic.Int32
+	release := make(chan struct{})
+	up := startUpstream(t, "slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == inFlight {
+			close(release)
+		}
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second): // the test fails below, not here
+		}
+		io.WriteString(w, "slow answer")
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters:
+  noop: {module: "{{.Noop}}"}
+routes:
+  - {name: many, match: {path_prefix: /many}, upstream: u, filters: [noop]}
+`, map[string]string{"Up": up.url, "Noop": watGuest(t, "noop")}))
+
+	statuses := make(chan int, inFlight)
+	for range inFlight {
+		go func() {
+			resp, err := testClient.Get(n.url + "/many/x")
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range inFlight {
+		if s := <-statuses; s != 200 {
+			t.Errorf("a request got %d, want every one of %d concurrent requests answered 200", s, inFlight)
+		}
+	}
+
+	// limits.instances: 2. Two requests held by the upstream hold both
+	// instances: a third finds none.
+	hold := make(chan struct{})
+	var held atomic.Int32
+	slow := startUpstream(t, "held", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		<-hold
+	}))
+	n2 := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters:
+  capped: {module: "{{.Noop}}", limits: {instances: 2}}
+routes:
+  - {name: few, match: {path_prefix: /few}, upstream: u, filters: [capped]}
+`, map[string]string{"Up": slow.url, "Noop": watGuest(t, "noop")}))
+	done := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := testClient.Get(n2.url + "/few/x")
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				done <- resp.StatusCode
+				return
+			}
+			done <- 0
+		}()
+	}
+	eventually(t, 5*time.Second, "two requests held upstream", func() bool { return held.Load() == 2 })
+	resp, body := get(t, n2.url+"/few/x")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("past limits.instances: %d %v %s, want 503 with Retry-After", resp.StatusCode, resp.Header, body)
+	}
+	close(hold)
+	for range 2 {
+		if s := <-done; s != 200 {
+			t.Errorf("a held request ended with %d", s)
+		}
 	}
 }

@@ -53,11 +53,12 @@ func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filt
 			conf = []byte("{}")
 		}
 		m, err := rt.Load(ctx, wasm, filter.ModuleOptions{
-			Name:        name,
-			Config:      conf,
-			MemoryLimit: int64(f.Limits.Memory),
-			Timeout:     f.Limits.Timeout.D(),
-			AcquireWait: filterAcquireWait,
+			Name:         name,
+			Config:       conf,
+			MemoryLimit:  int64(f.Limits.Memory),
+			Timeout:      f.Limits.Timeout.D(),
+			MaxInstances: f.Limits.Instances,
+			AcquireWait:  filterAcquireWait,
 		})
 		if err != nil {
 			errs = append(errs, err) // already names the filter

@@ -17,6 +17,13 @@ const (
 	DefaultTimeout = time.Second
 	// DefaultIdleTimeout is how long an unused instance is kept.
 	DefaultIdleTimeout = 60 * time.Second
+	// DefaultMaxInstances caps a module's live instances. An instance is
+	// pinned to its request from handle_request until handle_response, so
+	// across the upstream's whole answer: the cap bounds requests in flight
+	// through the filter, not CPU (a cap per core turned a slow upstream
+	// into 503s). 64 Go guests hold ~250 MB at most; idle ones are released
+	// after DefaultIdleTimeout.
+	DefaultMaxInstances = 64
 
 	// maxBodyBytes caps each body the host holds for a guest in one
 	// exchange: the buffered request body, the request body it writes, the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -29,7 +28,7 @@ type ModuleOptions struct {
 	// forever.
 	Timeout time.Duration
 	// MaxInstances caps live instances (idle and in use). 0 means
-	// 4×GOMAXPROCS.
+	// DefaultMaxInstances.
 	MaxInstances int
 	// AcquireWait is how long Acquire waits for an instance at the cap
 	// before failing with ErrBusy. 0 fails at once.
@@ -149,7 +148,7 @@ func withDefaults(o ModuleOptions) ModuleOptions {
 		o.Timeout = DefaultTimeout
 	}
 	if o.MaxInstances <= 0 {
-		o.MaxInstances = 4 * runtime.GOMAXPROCS(0)
+		o.MaxInstances = DefaultMaxInstances
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
