@@ -22,6 +22,7 @@ func newFilterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "filter new NAME | build DIR | test WASM --request FILE",
 		Short: "Create, build and test WASM filters",
+		RunE:  needSubcommand("new, build or test"),
 	}
 	cmd.AddCommand(newFilterNewCmd(), newFilterBuildCmd(), newFilterTestCmd())
 	return cmd

@@ -36,3 +36,14 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// needSubcommand is the RunE of a command that only groups subcommands: a
+// missing or unknown one is a failure (exit 1 with a reason), not help and 0.
+func needSubcommand(want string) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return fmt.Errorf("%s: a subcommand is required (%s)", cmd.Name(), want)
+		}
+		return fmt.Errorf("%s: unknown subcommand %q (want %s)", cmd.Name(), args[0], want)
+	}
+}

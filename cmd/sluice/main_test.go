@@ -93,6 +93,9 @@ func TestCommandsFailWithOneLineReason(t *testing.T) {
 		{"edge", "--config", "/does/not/exist.yaml"},
 		{"validate"},
 		{"no-such-command"},
+		{"filter"},
+		{"filter", "bogus"},
+		{"policy", "tset", "x"},
 	} {
 		out, err := exec.Command(sluiceBin, args...).CombinedOutput()
 		if exitCode(err) == 0 {

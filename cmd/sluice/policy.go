@@ -15,6 +15,7 @@ func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy test DIR | eval DIR --input FILE",
 		Short: "Test and evaluate Rego access policies",
+		RunE:  needSubcommand("test or eval"),
 	}
 	test := &cobra.Command{
 		Use:   "test DIR",

@@ -40,9 +40,20 @@ func watGuest(t testing.TB, name string) string {
 		return p.(string)
 	}
 	src := filepath.Join(repoRoot(t), "testdata", "wasm", name+".wat")
+	// Compiled to a private file and renamed into place: test processes of
+	// other packages may be loading the shared path at the same moment.
 	out := filepath.Join(os.TempDir(), "sluice-edge-"+name+".wasm")
-	if b, err := exec.Command("wat2wasm", src, "-o", out).CombinedOutput(); err != nil {
+	tmp, err := os.CreateTemp(os.TempDir(), "sluice-edge-"+name+"-*.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	if b, err := exec.Command("wat2wasm", src, "-o", tmp.Name()).CombinedOutput(); err != nil {
+		os.Remove(tmp.Name())
 		t.Fatalf("wat2wasm %s (apt-get install wabt): %v\n%s", src, err, b)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		t.Fatal(err)
 	}
 	watOnce.Store(name, out)
 	return out
@@ -289,5 +300,44 @@ routes:
 		if s := <-done; s != 200 {
 			t.Errorf("a held request ended with %d", s)
 		}
+	}
+}
+
+// A response filter that replaces the body of an endless upstream stream
+// (no buffering): the client gets the filter's body and the node stops
+// reading the upstream, instead of draining it forever.
+func TestReplacedBodyStopsReadingTheUpstream(t *testing.T) {
+	stopped := make(chan struct{})
+	up := startUpstream(t, "endless", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(stopped)
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		for {
+			if _, err := io.WriteString(w, "data: tick\n\n"); err != nil {
+				return
+			}
+			if rc.Flush() != nil {
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			default:
+			}
+		}
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {replace: {module: "{{.Guest}}"}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [replace]}]
+`, map[string]string{"Up": up.url, "Guest": watGuest(t, "respwrite")}))
+	resp, body := get(t, n.url+"/events")
+	if resp.StatusCode != 200 || string(body) != "replaced" {
+		t.Fatalf("got %d %q, want the filter's body", resp.StatusCode, body)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node kept reading the endless upstream after the filter replaced its body")
 	}
 }

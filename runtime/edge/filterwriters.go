@@ -16,6 +16,10 @@ const maxBufferedResponse = 16 << 20
 
 var errResponseTooLarge = errors.New("upstream response larger than the filter buffer (16 MiB)")
 
+// errBodySwallowed fails writes of an upstream body that a response filter
+// replaced or that a failed filter's error response replaced.
+var errBodySwallowed = errors.New("upstream body replaced by a filter")
+
 // bufferWriter captures a whole upstream response for filters that read or
 // rewrite the response body.
 type bufferWriter struct {
@@ -97,7 +101,9 @@ func (h *headerHookWriter) Write(p []byte) (int, error) {
 		h.WriteHeader(http.StatusOK)
 	}
 	if h.swallow {
-		return len(p), nil
+		// Fail the write, so the forwarder stops reading an upstream body
+		// nobody will see (an endless stream would never end otherwise).
+		return 0, errBodySwallowed
 	}
 	return h.ResponseWriter.Write(p)
 }

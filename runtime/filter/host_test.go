@@ -219,6 +219,7 @@ func TestOutOfBounds(t *testing.T) {
 		'l': "set_header_value: name", 'm': "set_header_value: value", 'n': "add_header_value: name",
 		'o': "remove_header: name", 'p': "read_body: buf", 'q': "write_body: body", 'r': "read_body: buf_limit is zero",
 		's': "write_body: request body larger", 't': "get_header_values: header name of", 'u': "set_status_code: invalid status 5",
+		'v': "set_status_code: invalid status 101",
 	}
 	for c, want := range cases {
 		t.Run(string(c), func(t *testing.T) {
@@ -302,5 +303,15 @@ func TestLoadRefuses(t *testing.T) {
 				t.Errorf("err = %q does not name the filter", err)
 			}
 		})
+	}
+}
+
+// A guest's own export named like the host's start export is not a start
+// section: the host must not run it when instantiating.
+func TestOwnExportIsNotTakenForTheStartSection(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "fake_start", ModuleOptions{})
+	if _, err := roundTrip(t, m, NewExchange(newRequest("GET", "/", "")), nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,11 +17,13 @@ func (i *Instance) getStatusCode(stack []uint64) {
 
 // set_status_code(status_code i32)
 //
-// Sets the response status, 100 to 999 (what net/http can write).
+// Sets the response status: a final one, 200 to 599. An informational
+// status (1xx) from a filter would make the node send "101 Switching
+// Protocols" without switching, or a 1xx followed by an implicit 200.
 func (i *Instance) setStatusCode(stack []uint64) {
 	i.needExchange("set_status_code")
 	s := int32(uint32(stack[0]))
-	if s < 100 || s > 999 {
+	if s < 200 || s > 599 {
 		i.fail("set_status_code: invalid status %d", s)
 	}
 	i.x.Resp.Status = int(s)

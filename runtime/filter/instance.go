@@ -87,7 +87,11 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		i.watch = newWatchdog(flag)
 	}
 	timeout := max(m.opts.Timeout, minInitTimeout)
-	for _, name := range []string{exportStartFunc, m.initFunc} {
+	var inits []string
+	if m.hasStart { // the rewriter exported the start function under this name
+		inits = append(inits, exportStartFunc)
+	}
+	for _, name := range append(inits, m.initFunc) {
 		fn := mod.ExportedFunction(name)
 		if name == "" || fn == nil {
 			continue

@@ -65,7 +65,7 @@ func Try(ctx context.Context, rt *filter.Runtime, wasm []byte, opts TryOptions) 
 	if name == "" {
 		name = "filter"
 	}
-	m, err := rt.Load(ctx, wasm, filter.ModuleOptions{Name: name, Config: opts.Config})
+	m, err := rt.Load(ctx, wasm, filter.ModuleOptions{Name: name, Config: configOrEmpty(opts.Config)})
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,11 @@
   (data (i32.const 16) "x-in")  ;; a valid header name: 16, 4
   (func (export "handle_request") (result i64)
     (drop (call $config (i32.const 0) (i32.const 16)))
-    (block $ok (block $z (block $u (block $t (block $s (block $r (block $q (block $p
+    (block $ok (block $z (block $v (block $u (block $t (block $s (block $r (block $q (block $p
     (block $o (block $n (block $m (block $l (block $k (block $j (block $i (block $h
     (block $g (block $f (block $e (block $d (block $c (block $b (block $a
       (br_table $a $b $c $d $e $f $g $h $i $j $k $l $m $n $o $p $q $r $s $t $u
-                $ok $ok $ok $ok $z $ok
+                $v $ok $ok $ok $z $ok
         (i32.sub (i32.load8_u (i32.const 0)) (i32.const 97))))
       ;; a: get_config writes past the end of memory
       (drop (call $config (i32.const 0xfffffff0) (i32.const 100))) (br $ok))
@@ -71,6 +71,8 @@
       (drop (call $values (i32.const 0) (i32.const 0) (i32.const 0xffffffff) (i32.const 0) (i32.const 0))) (br $ok))
       ;; u: set_status_code out of range
       (call $setStatus (i32.const 5)) (br $ok))
+      ;; v: set_status_code informational (101 without switching protocols)
+      (call $setStatus (i32.const 101)) (br $ok))
       ;; z: behaves
       (return (i64.const 1)))
     ;; a misuse that did not fail reaches here: answer 200 (next=0) so the
