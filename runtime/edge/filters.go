@@ -22,6 +22,11 @@ type routeFilter struct {
 // that let the request go on are pinned until the response phase: an
 // instance is single-threaded and keeps per-request state in its memory.
 type filterRun struct {
+	// ctx is the request's context without its cancellation: the response
+	// phase must run even when the client is gone, since guests free their
+	// per-request state in handle_response. Each call is still bounded by
+	// the filter's own timeout.
+	ctx      context.Context
 	x        *filter.Exchange
 	pinned   []pinnedFilter // in request order
 	answered bool           // a filter answered the request itself
@@ -37,7 +42,7 @@ type pinnedFilter struct {
 // the first filter that answers (next=0); handle_response is then called
 // only for the filters before it, as the http-wasm ABI says.
 func runRequestFilters(ctx context.Context, chain []routeFilter, r *http.Request, log *slog.Logger) (*filterRun, error) {
-	run := &filterRun{x: filter.NewExchange(r), pinned: make([]pinnedFilter, 0, len(chain)), log: log}
+	run := &filterRun{ctx: context.WithoutCancel(ctx), x: filter.NewExchange(r), pinned: make([]pinnedFilter, 0, len(chain)), log: log}
 	for i := range chain {
 		f := &chain[i]
 		inst, err := f.module.Acquire(ctx)
@@ -88,27 +93,38 @@ func (run *filterRun) buffersResponse() bool {
 }
 
 // runResponseFilters runs the response phase in reverse order, releasing
-// each instance as soon as it is done.
-func (run *filterRun) runResponseFilters(ctx context.Context, isError bool) error {
+// each instance as soon as it is done. When a fail_closed filter fails, the
+// filters before it still get their handle_response, with isError set, and
+// the first failure is the answer.
+func (run *filterRun) runResponseFilters(isError bool) error {
+	var first error
 	for i := len(run.pinned) - 1; i >= 0; i-- {
 		p := &run.pinned[i]
-		err := p.inst.HandleResponse(ctx, run.x, isError)
+		if p.inst == nil {
+			continue
+		}
+		err := p.inst.HandleResponse(run.ctx, run.x, isError || first != nil)
 		p.f.module.Release(p.inst)
 		p.inst = nil
-		if err != nil && !run.skip(p.f, "handle_response", err) {
-			return filterFailure(p.f, err)
+		if err != nil && !run.skip(p.f, "handle_response", err) && first == nil {
+			first = filterFailure(p.f, err)
 		}
 	}
-	return nil
+	return first
 }
 
-// release returns instances still pinned (the request failed before the
-// response phase).
+// release ends the response phase of instances still pinned, with isError
+// set (the request failed before it: a later filter refused it or failed,
+// or nothing answered), and returns them. The http-wasm ABI calls
+// handle_response after every handle_request that returned next=1.
 func (run *filterRun) release() {
+	if run == nil {
+		return
+	}
 	for i := range run.pinned {
-		if p := &run.pinned[i]; p.inst != nil {
-			p.f.module.Release(p.inst)
-			p.inst = nil
+		if run.pinned[i].inst != nil {
+			_ = run.runResponseFilters(true)
+			return
 		}
 	}
 }

@@ -341,3 +341,30 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [replace]}]
 		t.Fatal("the node kept reading the endless upstream after the filter replaced its body")
 	}
 }
+
+// Every handle_request that returned next=1 gets its handle_response, also
+// when a later filter fails the request: guests free per-request state
+// there, and a pooled instance that missed one would carry it on. The
+// balance guest (one instance) reports in x-open how many of its requests
+// are still waiting for their response phase.
+func TestEveryRequestPhaseGetsItsResponsePhase(t *testing.T) {
+	up := startUpstream(t, "u", nil)
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters:
+  balance: {module: "{{.Balance}}", limits: {instances: 1}}
+  trap: {module: "{{.Trap}}"}
+routes:
+  - {name: fail, match: {path_prefix: /fail}, upstream: u, filters: [balance, trap]}
+  - {name: ok, match: {path_prefix: /ok}, upstream: u, filters: [balance]}
+`, map[string]string{"Up": up.url, "Balance": watGuest(t, "balance"), "Trap": watGuest(t, "trap_request")}))
+	for i := 0; i < 3; i++ {
+		if resp, body := get(t, n.url+"/fail"); resp.StatusCode != 500 {
+			t.Fatalf("a trapping filter: %d %s", resp.StatusCode, body)
+		}
+	}
+	resp, _ := get(t, n.url+"/ok")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Open") != "0" {
+		t.Fatalf("x-open = %q (status %d): handle_response was skipped for requests a later filter failed", resp.Header.Get("X-Open"), resp.StatusCode)
+	}
+}

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -58,7 +57,6 @@ func (b *bufferWriter) Flush() {}
 // headers never make the edge buffer a body: the body still streams.
 type headerHookWriter struct {
 	http.ResponseWriter
-	ctx  context.Context
 	run  *filterRun
 	rid  string
 	done bool
@@ -82,7 +80,7 @@ func (h *headerHookWriter) WriteHeader(code int) {
 		}
 	}
 	resp.Header, resp.Status = hdr, code
-	if err := h.run.runResponseFilters(h.ctx, false); err != nil {
+	if err := h.run.runResponseFilters(false); err != nil {
 		h.err, h.swallow = err, true
 		clear(hdr)
 		httperr.WriteError(h.ResponseWriter, err, h.rid)

@@ -83,7 +83,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		run, err = runRequestFilters(r.Context(), x.filters, r, n.log)
 		defer run.release()
 		if err == nil && run.answered {
-			if err = run.runResponseFilters(r.Context(), false); err == nil {
+			if err = run.runResponseFilters(false); err == nil {
 				writeFilterResponse(w, run.x.Resp)
 				return
 			}
@@ -138,7 +138,6 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, r
 	if run == nil || len(run.pinned) == 0 {
 		return x.pool.Forward(w, r, opts)
 	}
-	ctx := r.Context()
 	if run.buffersResponse() {
 		b := newBufferWriter()
 		err := x.pool.Forward(b, r, opts)
@@ -146,23 +145,23 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, r
 			err = httperr.Wrap(http.StatusBadGateway, "upstream response too large for the route's filters", errResponseTooLarge)
 		}
 		if err != nil {
-			_ = run.runResponseFilters(ctx, true) // the client gets err whatever the filters do
+			_ = run.runResponseFilters(true) // the client gets err whatever the filters do
 			return err
 		}
 		fillFromBuffer(run, b)
-		if err := run.runResponseFilters(ctx, false); err != nil {
+		if err := run.runResponseFilters(false); err != nil {
 			return err
 		}
 		writeFilterResponse(w, run.x.Resp)
 		return nil
 	}
-	hw := &headerHookWriter{ResponseWriter: w, ctx: ctx, run: run, rid: rid}
+	hw := &headerHookWriter{ResponseWriter: w, run: run, rid: rid}
 	err := x.pool.Forward(hw, r, opts)
 	if hw.err != nil {
 		return nil // a response filter failed; its error is already the answer
 	}
 	if err != nil && !hw.done {
-		_ = run.runResponseFilters(ctx, true)
+		_ = run.runResponseFilters(true)
 	}
 	return err
 }
