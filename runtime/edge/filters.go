@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/sluicegw/sluice/runtime/filter"
@@ -52,10 +53,15 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, r *http.Request
 			}
 			return run, filterFailure(f, err)
 		}
+		var saved savedExchange
+		if f.failOpen {
+			saved = save(run.x)
+		}
 		next, err := inst.HandleRequest(ctx, run.x)
 		if err != nil {
 			f.module.Release(inst) // the pool drops a trapped or timed-out instance
-			if run.skip(f, "handle_request", err) {
+			if !errors.Is(err, filter.ErrBodyConsumed) && run.skip(f, "handle_request", err) {
+				saved.restore(run.x) // as if the filter had not run
 				continue
 			}
 			return run, filterFailure(f, err)
@@ -103,11 +109,19 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 		if p.inst == nil {
 			continue
 		}
+		var saved savedExchange
+		if p.f.failOpen {
+			saved = save(run.x)
+		}
 		err := p.inst.HandleResponse(run.ctx, run.x, isError || first != nil)
 		p.f.module.Release(p.inst)
 		p.inst = nil
-		if err != nil && !run.skip(p.f, "handle_response", err) && first == nil {
-			first = filterFailure(p.f, err)
+		if err != nil {
+			if run.skip(p.f, "handle_response", err) {
+				saved.restore(run.x)
+			} else if first == nil {
+				first = filterFailure(p.f, err)
+			}
 		}
 	}
 	return first
@@ -154,5 +168,55 @@ func writeFilterResponse(w http.ResponseWriter, resp *filter.Response) {
 	w.WriteHeader(status)
 	if len(resp.Body) > 0 {
 		_, _ = w.Write(resp.Body)
+	}
+}
+
+// savedExchange is what a fail_open filter may change before it fails, kept
+// so that the chain goes on as if the filter had not run. (The request body
+// is the instance's to restore: see filter.ErrBodyConsumed.)
+type savedExchange struct {
+	ok          bool
+	method      string
+	url         url.URL
+	host        string
+	header      http.Header
+	status      int
+	respHeader  http.Header
+	respBody    []byte
+	bodyWritten bool
+}
+
+func save(x *filter.Exchange) savedExchange {
+	return savedExchange{
+		ok:          true,
+		method:      x.Req.Method,
+		url:         *x.Req.URL,
+		host:        x.Req.Host,
+		header:      x.Req.Header.Clone(),
+		status:      x.Resp.Status,
+		respHeader:  x.Resp.Header.Clone(),
+		respBody:    x.Resp.Body, // write_body replaces the slice, never writes into it
+		bodyWritten: x.Resp.BodyWritten,
+	}
+}
+
+func (s *savedExchange) restore(x *filter.Exchange) {
+	if !s.ok {
+		return
+	}
+	x.Req.Method, x.Req.Host = s.method, s.host
+	*x.Req.URL = s.url
+	// In place: the maps may be the ones net/http will write (the response
+	// writer's headers, in the streamed response phase).
+	replaceHeader(x.Req.Header, s.header)
+	replaceHeader(x.Resp.Header, s.respHeader)
+	x.Resp.Status = s.status
+	x.Resp.Body, x.Resp.BodyWritten = s.respBody, s.bodyWritten
+}
+
+func replaceHeader(dst, src http.Header) {
+	clear(dst)
+	for k, v := range src {
+		dst[k] = v
 	}
 }

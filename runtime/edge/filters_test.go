@@ -368,3 +368,59 @@ routes:
 		t.Fatalf("x-open = %q (status %d): handle_response was skipped for requests a later filter failed", resp.Header.Get("X-Open"), resp.StatusCode)
 	}
 }
+
+// A fail_open filter that fails leaves the request as if it had not run:
+// its header changes are undone and a body it read with buffering is
+// replayed. A body it read without buffering cannot be put back, so then
+// the request fails instead of reaching the upstream cut short.
+func TestFailOpenUndoesAFailedFilter(t *testing.T) {
+	var got struct {
+		header http.Header
+		body   string
+	}
+	var mu sync.Mutex
+	up := startUpstream(t, "u", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got.header, got.body = r.Header.Clone(), string(b)
+		mu.Unlock()
+		io.WriteString(w, "upstream")
+	}))
+	guest := watGuest(t, "halfread")
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters:
+  buffered: {module: "{{.Guest}}", config: "b", on_error: fail_open}
+  streamed: {module: "{{.Guest}}", config: "s", on_error: fail_open}
+routes:
+  - {name: buffered, match: {path_prefix: /buffered}, upstream: u, filters: [buffered]}
+  - {name: streamed, match: {path_prefix: /streamed}, upstream: u, filters: [streamed]}
+`, map[string]string{"Up": up.url, "Guest": guest}))
+
+	post := func(path string) (*http.Response, string) {
+		resp, err := testClient.Post(n.url+path, "text/plain", strings.NewReader("0123456789"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := post("/buffered")
+	if resp.StatusCode != 200 || body != "upstream" {
+		t.Fatalf("fail_open after a buffered read: %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	if got.body != "0123456789" || got.header.Get("X-Bad") != "" {
+		t.Errorf("upstream got body %q and x-bad %q: the failed filter's changes leaked", got.body, got.header.Get("X-Bad"))
+	}
+	mu.Unlock()
+	if resp.Header.Get("X-Bad") != "" {
+		t.Error("the failed filter's response header reached the client")
+	}
+
+	resp, body = post("/streamed")
+	if resp.StatusCode != 500 {
+		t.Fatalf("fail_open after an unbuffered read: %d %s, want 500 (the body is gone)", resp.StatusCode, body)
+	}
+}

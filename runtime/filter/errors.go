@@ -28,6 +28,10 @@ var (
 	ErrInvalidModule = errors.New("invalid module")
 	// ErrClosed: the module or runtime was closed.
 	ErrClosed = errors.New("closed")
+	// ErrBodyConsumed joins a failed handle_request's error when the guest
+	// had read part of the request body without buffering it: the request
+	// cannot go on without the filter, as fail_open would.
+	ErrBodyConsumed = errors.New("request body partly consumed")
 )
 
 // filterError builds `filter "NAME": OP: SENTINEL: DETAIL`.

@@ -50,6 +50,9 @@ func (i *Instance) readBody(stack []uint64) {
 	for tries := 0; n == 0 && err == nil && tries < 100; tries++ {
 		n, err = body.Read(dst)
 	}
+	if n > 0 {
+		i.reqConsumed = true
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		i.fail("%s: request body: %v", fn, err)
 	}

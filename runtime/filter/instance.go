@@ -52,6 +52,7 @@ type Instance struct {
 	reqCtx      uint32
 	reqRead     []byte // request body read, kept with FeatureBufferRequest
 	reqEOF      bool   // the request body was read to its end
+	reqConsumed bool   // request body bytes were read in this exchange
 	reqOut      []byte // request body written by the guest
 	reqWritten  bool
 	respRead    int  // read offset in Resp.Body
@@ -127,6 +128,7 @@ func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, e
 	i.phase = phaseRequest
 	err = i.call(ctx, op, i.handleReq, i.m.opts.Timeout)
 	if err != nil {
+		err = i.restoreRequestBody(err)
 		i.end()
 		return false, err
 	}
@@ -179,7 +181,7 @@ func (i *Instance) begin(x *Exchange) {
 	i.x = x
 	i.reqFeatures = 0
 	i.reqCtx = 0
-	i.reqRead, i.reqEOF = i.reqRead[:0], false
+	i.reqRead, i.reqEOF, i.reqConsumed = i.reqRead[:0], false, false
 	i.reqOut, i.reqWritten = i.reqOut[:0], false
 	i.respRead, i.respWritten = 0, false
 	i.headerBytes = 0
@@ -195,6 +197,22 @@ func (i *Instance) end() {
 	if cap(i.reqOut) > 64<<10 {
 		i.reqOut = nil
 	}
+}
+
+// restoreRequestBody puts back what a failed handle_request read of the
+// request body, so that a fail_open chain can go on without the filter: a
+// buffered read is replayed; bytes read without buffering are gone, and the
+// error then also wraps ErrBodyConsumed.
+func (i *Instance) restoreRequestBody(err error) error {
+	switch {
+	case !i.reqConsumed:
+	case i.Features().Has(FeatureBufferRequest):
+		i.reqWritten = false
+		i.finishRequestBody()
+	default:
+		err = fmt.Errorf("%w (%w)", err, ErrBodyConsumed)
+	}
+	return err
 }
 
 // finishRequestBody gives the request the body the next handler must see.
