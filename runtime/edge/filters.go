@@ -164,7 +164,11 @@ func writeFilterResponse(w http.ResponseWriter, resp *filter.Response) {
 		status = http.StatusOK
 	}
 	h.Del("Transfer-Encoding")
-	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	if len(resp.Trailer) > 0 {
+		writeTrailers(w, resp.Trailer)
+	} else {
+		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	}
 	w.WriteHeader(status)
 	if len(resp.Body) > 0 {
 		_, _ = w.Write(resp.Body)

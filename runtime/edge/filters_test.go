@@ -424,3 +424,33 @@ routes:
 		t.Fatalf("fail_open after an unbuffered read: %d %s, want 500 (the body is gone)", resp.StatusCode, body)
 	}
 }
+
+// Response trailers reach the guest and the client: the upstream's (in the
+// buffered response phase) and those a guest sets.
+func TestFilterResponseTrailers(t *testing.T) {
+	up := startUpstream(t, "u", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Upstream-Trailer")
+		io.WriteString(w, "hello")
+		w.Header().Set("X-Upstream-Trailer", "sent")
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {upper: {module: "{{.Guest}}"}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [upper]}]
+`, map[string]string{"Up": up.url, "Guest": watGuest(t, "respbody")}))
+	resp, err := testClient.Get(n.url + "/t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "HELLO" || resp.StatusCode != 201 {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if got := resp.Trailer.Get("X-Trailer"); got != "done" {
+		t.Errorf("guest trailer = %q, want done (trailers %v)", got, resp.Trailer)
+	}
+	if got := resp.Trailer.Get("X-Upstream-Trailer"); got != "sent" {
+		t.Errorf("upstream trailer = %q, want sent (trailers %v)", got, resp.Trailer)
+	}
+}

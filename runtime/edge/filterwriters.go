@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/sluicegw/sluice/runtime/httperr"
 )
@@ -91,6 +92,7 @@ func (h *headerHookWriter) WriteHeader(code int) {
 		writeFilterResponse(h.ResponseWriter, resp)
 		return
 	}
+	writeTrailers(h.ResponseWriter, resp.Trailer)
 	h.ResponseWriter.WriteHeader(resp.Status)
 }
 
@@ -133,4 +135,32 @@ func fillFromBuffer(run *filterRun, b *bufferWriter) {
 	}
 	resp.Body = b.body.Bytes()
 	resp.Header.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	// The upstream's trailers (written by the forwarder after the body, in
+	// net/http's prefix form) become Resp.Trailer for the guests.
+	delete(resp.Header, "Trailer")
+	for k, vs := range resp.Header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			if resp.Trailer == nil {
+				resp.Trailer = http.Header{}
+			}
+			resp.Trailer[http.CanonicalHeaderKey(name)] = vs
+			delete(resp.Header, k)
+		}
+	}
+}
+
+// writeTrailers has trailers sent after the body, in net/http's prefix
+// form (HTTP/1.1 chunked and HTTP/2 alike). Call it before WriteHeader:
+// net/http decides between Content-Length and chunked framing from the
+// headers as they are then, and a response it frames with a length has no
+// trailers.
+func writeTrailers(w http.ResponseWriter, trailers http.Header) {
+	if len(trailers) == 0 {
+		return
+	}
+	h := w.Header()
+	h.Del("Content-Length")
+	for k, vs := range trailers {
+		h[http.TrailerPrefix+k] = vs
+	}
 }
