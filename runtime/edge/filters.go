@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // routeFilter is one filter of a route's chain, resolved at snapshot build.
@@ -42,8 +44,9 @@ type pinnedFilter struct {
 // runRequestFilters runs the request phase of chain in order. It stops at
 // the first filter that answers (next=0); handle_response is then called
 // only for the filters before it, as the http-wasm ABI says.
-func runRequestFilters(ctx context.Context, chain []routeFilter, r *http.Request, log *slog.Logger) (*filterRun, error) {
+func runRequestFilters(ctx context.Context, chain []routeFilter, w http.ResponseWriter, r *http.Request, log *slog.Logger) (*filterRun, error) {
 	run := &filterRun{ctx: context.WithoutCancel(ctx), x: filter.NewExchange(r), pinned: make([]pinnedFilter, 0, len(chain)), log: log}
+	run.x.SetReadDeadline = http.NewResponseController(w).SetReadDeadline
 	for i := range chain {
 		f := &chain[i]
 		inst, err := f.module.Acquire(ctx)
@@ -60,7 +63,7 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, r *http.Request
 		next, err := inst.HandleRequest(ctx, run.x)
 		if err != nil {
 			f.module.Release(inst) // the pool drops a trapped or timed-out instance
-			if !errors.Is(err, filter.ErrBodyConsumed) && run.skip(f, "handle_request", err) {
+			if !errors.Is(err, filter.ErrBodyConsumed) && !errors.Is(err, filter.ErrClientBody) && run.skip(f, "handle_request", err) {
 				saved.restore(run.x) // as if the filter had not run
 				continue
 			}
@@ -146,6 +149,20 @@ func (run *filterRun) release() {
 // filterFailure maps a filter error to the client's status. The detail
 // (trap message, guest log) stays in the node's log.
 func filterFailure(f *routeFilter, err error) error {
+	if errors.Is(err, filter.ErrClientBody) {
+		// The connection's request body is unusable: close it after the
+		// answer (net/http would otherwise read the rest of the body first,
+		// waiting on the very client that is too slow).
+		e := &httperr.Error{Status: http.StatusBadRequest, Reason: "malformed request body", Err: err,
+			Header: http.Header{"Connection": {"close"}}}
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			e.Status, e.Reason = http.StatusRequestTimeout, "request body too slow"
+		case errors.Is(err, context.Canceled):
+			e.Status, e.Reason = proxy.StatusClientClosedRequest, "client closed request"
+		}
+		return e
+	}
 	if errors.Is(err, filter.ErrBusy) {
 		return &httperr.Error{Status: http.StatusServiceUnavailable, Reason: "filter " + strconv.Quote(f.name) + " is at capacity", Err: err,
 			Header: http.Header{"Retry-After": {"1"}}}

@@ -1,8 +1,10 @@
 package edge
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -452,5 +454,52 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [upper]}]
 	}
 	if got := resp.Trailer.Get("X-Upstream-Trailer"); got != "sent" {
 		t.Errorf("upstream trailer = %q, want sent (trailers %v)", got, resp.Trailer)
+	}
+}
+
+// A client that sends its body too slowly for a filter reading it gets 408
+// at the filter's deadline; a malformed chunked body gets 400. Neither is the
+// guest's fault: its instance is kept, and the node keeps serving.
+func TestFilterBodyReadFailuresAreTheClients(t *testing.T) {
+	up := startUpstream(t, "u", nil)
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {wrap: {module: "{{.Guest}}", limits: {timeout: 300ms}}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [wrap]}]
+`, map[string]string{"Up": up.url, "Guest": watGuest(t, "reqbody")}))
+	addr := strings.TrimPrefix(n.url, "http://")
+	rawStatus := func(req string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			t.Fatalf("no answer to %q: %v\n%s", req, err, n.logs.String())
+		}
+		return strings.TrimSpace(line)
+	}
+	// Two bytes of ten, then nothing.
+	if got := rawStatus("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"); !strings.HasPrefix(got, "HTTP/1.1 408") {
+		t.Errorf("slow body: %q, want 408", got)
+	}
+	if got := rawStatus("POST /bad HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 400") {
+		t.Errorf("malformed chunked body: %q, want 400", got)
+	}
+	resp, err := testClient.Post(n.url+"/ok", "text/plain", strings.NewReader("fine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("a good request after them: %d", resp.StatusCode)
+	}
+	if strings.Contains(n.logs.String(), "trap") {
+		t.Errorf("a client's body failure was logged as a guest trap:\n%s", n.logs.String())
 	}
 }

@@ -80,7 +80,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var run *filterRun
 	if len(x.filters) > 0 {
 		var err error
-		run, err = runRequestFilters(r.Context(), x.filters, r, n.log)
+		run, err = runRequestFilters(r.Context(), x.filters, w, r, n.log)
 		defer run.release()
 		if err == nil && run.answered {
 			if err = run.runResponseFilters(false); err == nil {

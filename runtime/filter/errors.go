@@ -32,6 +32,11 @@ var (
 	// had read part of the request body without buffering it: the request
 	// cannot go on without the filter, as fail_open would.
 	ErrBodyConsumed = errors.New("request body partly consumed")
+	// ErrClientBody: reading the request body for the guest failed (the
+	// client sent a malformed body, went away, or was too slow). The
+	// request fails; the guest saw an early end of body, got its
+	// handle_response, and its instance is kept.
+	ErrClientBody = errors.New("request body")
 )
 
 // filterError builds `filter "NAME": OP: SENTINEL: DETAIL`.

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"net/http"
+	"time"
 )
 
 // Exchange is the request and response one filter instance sees during one
@@ -24,6 +25,11 @@ type Exchange struct {
 	// Resp.Header: the edge adds the upstream's headers over them before the
 	// response phase.
 	Resp *Response
+	// SetReadDeadline, when set, bounds reads of the request body by a
+	// guest to the guest call's deadline (http.ResponseController's). A
+	// client that sends its body too slowly then fails its own request
+	// instead of holding the instance past its deadline.
+	SetReadDeadline func(time.Time) error
 }
 
 // Response is the response side of an Exchange.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 )
 
 // The body functions take a body_kind (i32): 0 request, 1 response.
@@ -45,6 +46,11 @@ func (i *Instance) readBody(stack []uint64) {
 		stack[0] = packEOFLen(true, 0)
 		return
 	}
+	if set := i.x.SetReadDeadline; set != nil && i.watch != nil {
+		if set(i.watch.callDeadline()) == nil {
+			defer set(time.Time{})
+		}
+	}
 	var n int
 	var err error
 	for tries := 0; n == 0 && err == nil && tries < 100; tries++ {
@@ -54,7 +60,12 @@ func (i *Instance) readBody(stack []uint64) {
 		i.reqConsumed = true
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		i.fail("%s: request body: %v", fn, err)
+		// The client's fault, not the guest's: the guest sees the end of
+		// the body and HandleRequest fails the request with ErrClientBody.
+		i.clientErr = err
+		i.reqEOF = true
+		stack[0] = packEOFLen(true, uint32(n))
+		return
 	}
 	if i.Features().Has(FeatureBufferRequest) {
 		if len(i.reqRead)+n > maxBodyBytes {

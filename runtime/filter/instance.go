@@ -53,6 +53,7 @@ type Instance struct {
 	reqRead     []byte // request body read, kept with FeatureBufferRequest
 	reqEOF      bool   // the request body was read to its end
 	reqConsumed bool   // request body bytes were read in this exchange
+	clientErr   error  // reading the request body failed: the client's fault
 	reqOut      []byte // request body written by the guest
 	reqWritten  bool
 	respRead    int  // read offset in Resp.Body
@@ -127,13 +128,31 @@ func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, e
 	i.begin(x)
 	i.phase = phaseRequest
 	err = i.call(ctx, op, i.handleReq, i.m.opts.Timeout)
+	if err != nil && i.clientErr != nil {
+		// The body read failed first (a body read bounded by the call's
+		// deadline fails at the moment the guest's deadline fires): the
+		// client is the cause. A fired instance stays poisoned.
+		i.end()
+		return false, fmt.Errorf("filter %q: %s: %w: %w", i.m.name, op, ErrClientBody, i.clientErr)
+	}
 	if err != nil {
 		err = i.restoreRequestBody(err)
 		i.end()
 		return false, err
 	}
-	i.finishRequestBody()
 	reqCtx, next := splitCtxNext(i.stack[0])
+	if i.clientErr != nil {
+		// The guest saw an early end of body and may have answered or
+		// passed the request on; either way the request cannot go on.
+		// The guest did nothing wrong: finish its exchange and keep it.
+		if next {
+			i.phase, i.reqCtx = phaseBetween, reqCtx
+			_ = i.HandleResponse(context.WithoutCancel(ctx), x, true)
+		}
+		i.end()
+		return false, fmt.Errorf("filter %q: %s: %w: %w", i.m.name, op, ErrClientBody, i.clientErr)
+	}
+	i.finishRequestBody()
 	if !next {
 		i.end()
 		return false, nil
@@ -182,6 +201,7 @@ func (i *Instance) begin(x *Exchange) {
 	i.reqFeatures = 0
 	i.reqCtx = 0
 	i.reqRead, i.reqEOF, i.reqConsumed = i.reqRead[:0], false, false
+	i.clientErr = nil
 	i.reqOut, i.reqWritten = i.reqOut[:0], false
 	i.respRead, i.respWritten = 0, false
 	i.headerBytes = 0

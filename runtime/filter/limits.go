@@ -91,6 +91,13 @@ func (w *watchdog) arm(deadline time.Time) {
 	w.t.Reset(time.Until(deadline))
 }
 
+// callDeadline is the deadline of the call in progress.
+func (w *watchdog) callDeadline() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.deadline
+}
+
 // disarm ends the call and reports whether the deadline interrupted it.
 func (w *watchdog) disarm() (fired bool) {
 	w.t.Stop()
