@@ -214,3 +214,21 @@ func TestSpinningGuestsDoNotStarveTheNode(t *testing.T) {
 		t.Errorf("guests stopped %v after their flags were set", took)
 	}
 }
+
+// TestRecursionWithoutLoopsIsStopped: a guest that recurses (billions of
+// calls, no loop) on a single P. Its goroutine cannot be preempted, so
+// without yield points at function entries the deadline's timer would never
+// run and the call would never end.
+func TestRecursionWithoutLoopsIsStopped(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "fib", ModuleOptions{Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	_, err := roundTrip(t, m, NewExchange(newRequest("GET", "/", "")), nil)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("stopped after %v, deadline 100ms", took)
+	}
+}

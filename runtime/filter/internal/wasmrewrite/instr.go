@@ -14,15 +14,19 @@ const (
 	opEnd         = 0x0b
 	opGlobalGet   = 0x23
 	opGlobalSet   = 0x24
-	opDrop        = 0x1a
-	opMemoryGrow  = 0x40
-	opI32Const    = 0x41
-	opI32Eqz      = 0x45
-	opI32Add      = 0x6a
-	opBrIf        = 0x0d
-	opI32And      = 0x71
-	opLocalGet    = 0x20
-	opLocalTee    = 0x22
+
+	opCall               = 0x10
+	opCallIndirect       = 0x11
+	opReturnCall         = 0x12
+	opReturnCallIndirect = 0x13
+	opDrop               = 0x1a
+	opMemoryGrow         = 0x40
+	opI32Const           = 0x41
+	opI32Add             = 0x6a
+	opBrIf               = 0x0d
+	opI32And             = 0x71
+	opLocalGet           = 0x20
+	opLocalTee           = 0x22
 
 	prefixFC   = 0xfc // saturating truncation, bulk memory, table ops
 	prefixSIMD = 0xfd // 128-bit SIMD, relaxed SIMD

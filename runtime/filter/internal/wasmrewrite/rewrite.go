@@ -382,11 +382,17 @@ func (m *Module) Encode(o Options) ([]byte, Stats, error) {
 		newExports = appendU32(newExports, m.StartFunc)
 		nNewExports++
 	}
-	// The new global, appended after all others: the interrupt flag
-	// (global (mut i32) (i32.const 0)) at globalIdx.
+	// The new globals, appended after all others, each
+	// (global (mut i32) (i32.const 0)): the interrupt flag at globalIdx,
+	// then the call counter of the yield points at function entries.
 	var newGlobals []byte
 	nNewGlobals := uint32(0)
 	if o.InterruptExport != "" {
+		newGlobals = append(newGlobals, 0x7f, 0x01, opI32Const, 0x00, opEnd)
+		nNewGlobals++
+	}
+	counterIdx := globalIdx + nNewGlobals
+	if o.YieldEvery > 0 {
 		newGlobals = append(newGlobals, 0x7f, 0x01, opI32Const, 0x00, opEnd)
 		nNewGlobals++
 	}
@@ -461,7 +467,7 @@ func (m *Module) Encode(o Options) ([]byte, Stats, error) {
 				emit(s.id, s.payload)
 				break
 			}
-			p, err := m.instrumentCode(s.payload, o, globalIdx, &st)
+			p, err := m.instrumentCode(s.payload, o, globalIdx, counterIdx, &st)
 			if err != nil {
 				return nil, st, fmt.Errorf("code section: %w", err)
 			}
@@ -514,14 +520,15 @@ func (m *Module) encodeMemory(payload []byte, maxPages uint32) ([]byte, error) {
 // At every loop header, with yields every N (a power of two) iterations and
 // $n a new i32 local of the function:
 //
-//	local.get $n  i32.const 1  i32.add  local.tee $n
-//	i32.const N-1  i32.and  i32.eqz
-//	if
-//	  i32.const 0  memory.grow 0  drop          ;; yield to the Go scheduler
-//	  global.get $flag  if  unreachable  end    ;; if there is a flag
+//	block
+//	  local.get $n  i32.const 1  i32.add  local.tee $n
+//	  i32.const N-1  i32.and  br_if 0            ;; not the Nth: skip
+//	  i32.const 0  memory.grow 0  drop           ;; yield to the Go scheduler
+//	  global.get $flag  if  unreachable  end     ;; if there is a flag
 //	end
 //
-// and, without yields, the function entry check again.
+// and, without yields, the function entry check again. Functions that call
+// others also yield at entry, every N such calls (see callCheck).
 //
 // Why yield: a goroutine running compiled wasm cannot be preempted by the Go
 // scheduler, so guests spinning on every P would starve the very timer that
@@ -534,13 +541,47 @@ func (m *Module) encodeMemory(payload []byte, maxPages uint32) ([]byte, error) {
 // Why a local counter: it lives in a register. A global counter would be a
 // load and a store per iteration, a dependency chain through memory that
 // doubled the time of a tight loop when measured. The local starts at zero
-// on every call, so calls alone never yield: without the tail-call proposal
-// (not enabled by the host) a computation without loops is bounded by the
-// call stack, and each entry still tests the flag.
+// on every call, so the entries of functions that call others count in a
+// global instead: recursion without loops (a naive fib) runs exponentially
+// long within a bounded stack, and must yield too. Leaf functions without
+// loops are bounded by their size.
 func flagCheck(flagIdx uint32) []byte {
 	c := []byte{opGlobalGet}
 	c = appendU32(c, flagIdx)
 	return append(c, opIf, blockTypeEmpty, opUnreachable, opEnd)
+}
+
+// callCheck is the entry of a function that calls others, with yields:
+// every N calls of such functions (counted in a global: locals start at
+// zero on every call) it yields and tests the flag, so that recursion
+// without loops cannot spin past its deadline either. Otherwise the plain
+// flag check.
+//
+//	block
+//	  global.get $calls  i32.const 1  i32.add  global.set $calls
+//	  global.get $calls  i32.const N-1  i32.and  br_if 0
+//	  i32.const 0  memory.grow 0  drop
+//	  global.get $flag  if  unreachable  end    ;; if there is a flag
+//	end
+//	global.get $flag  if  unreachable  end      ;; if there is a flag
+func callCheck(o Options, flagIdx, counterIdx uint32) []byte {
+	var flag []byte
+	if o.InterruptExport != "" {
+		flag = flagCheck(flagIdx)
+	}
+	c := []byte{opBlock, blockTypeEmpty, opGlobalGet}
+	c = appendU32(c, counterIdx)
+	c = append(c, opI32Const, 0x01, opI32Add, opGlobalSet)
+	c = appendU32(c, counterIdx)
+	c = append(c, opGlobalGet)
+	c = appendU32(c, counterIdx)
+	c = append(c, opI32Const)
+	c = appendS32(c, int32(o.YieldEvery-1))
+	c = append(c, opI32And, opBrIf, 0x00)
+	c = append(c, opI32Const, 0x00, opMemoryGrow, 0x00, opDrop)
+	c = append(c, flag...)
+	c = append(c, opEnd)
+	return append(c, flag...)
 }
 
 func loopCheck(o Options, flagIdx, local uint32) []byte {
@@ -564,7 +605,7 @@ func loopCheck(o Options, flagIdx, local uint32) []byte {
 }
 
 // instrumentCode rewrites every function body of a code section payload.
-func (m *Module) instrumentCode(payload []byte, o Options, flagIdx uint32, st *Stats) ([]byte, error) {
+func (m *Module) instrumentCode(payload []byte, o Options, flagIdx, counterIdx uint32, st *Stats) ([]byte, error) {
 	r := reader{b: payload}
 	n, err := r.u32()
 	if err != nil {
@@ -576,6 +617,10 @@ func (m *Module) instrumentCode(payload []byte, o Options, flagIdx uint32, st *S
 	var entry []byte
 	if o.InterruptExport != "" {
 		entry = flagCheck(flagIdx)
+	}
+	callerEntry := entry
+	if o.YieldEvery > 0 {
+		callerEntry = callCheck(o, flagIdx, counterIdx)
 	}
 	out := make([]byte, 0, len(payload)+len(payload)/8)
 	out = appendU32(out, n)
@@ -594,7 +639,7 @@ func (m *Module) instrumentCode(payload []byte, o Options, flagIdx uint32, st *S
 			return nil, fmt.Errorf("function %d: unknown type %d", i, t)
 		}
 		loops := 0
-		body, loops, err = instrumentBody(body[:0], in, m.typeParams[t], entry, o, flagIdx)
+		body, loops, err = instrumentBody(body[:0], in, m.typeParams[t], entry, callerEntry, o, flagIdx)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
@@ -613,9 +658,10 @@ func (m *Module) instrumentCode(payload []byte, o Options, flagIdx uint32, st *S
 const maxLocals = 1 << 27
 
 // instrumentBody appends to dst the body with one more i32 local (when
-// yielding), the entry check after the local declarations, and the loop
-// check after the block type of every loop.
-func instrumentBody(dst, body []byte, params uint32, entry []byte, o Options, flagIdx uint32) ([]byte, int, error) {
+// yielding), the entry check after the local declarations (callerEntry for
+// a function that calls others), and the loop check after the block type of
+// every loop.
+func instrumentBody(dst, body []byte, params uint32, entry, callerEntry []byte, o Options, flagIdx uint32) ([]byte, int, error) {
 	r := reader{b: body}
 	groups, err := r.u32()
 	if err != nil {
@@ -642,7 +688,16 @@ func instrumentBody(dst, body []byte, params uint32, entry []byte, o Options, fl
 	} else {
 		dst = append(dst, body[:r.pos]...)
 	}
-	dst = append(dst, entry...)
+	codeStart := r.pos
+	calls, err := hasCalls(body[codeStart:])
+	if err != nil {
+		return nil, 0, err
+	}
+	if calls {
+		dst = append(dst, callerEntry...)
+	} else {
+		dst = append(dst, entry...)
+	}
 	check := loopCheck(o, flagIdx, uint32(locals))
 	copied, loops := r.pos, 0
 	for !r.eof() {
@@ -659,6 +714,23 @@ func instrumentBody(dst, body []byte, params uint32, entry []byte, o Options, fl
 	}
 	dst = append(dst, body[copied:]...)
 	return dst, loops, nil
+}
+
+// hasCalls reports whether code (a function body's instructions) calls
+// another function.
+func hasCalls(code []byte) (bool, error) {
+	r := reader{b: code}
+	for !r.eof() {
+		op, _ := r.byte()
+		switch op {
+		case opCall, opCallIndirect, opReturnCall, opReturnCallIndirect:
+			return true, nil
+		}
+		if err := skipImmediates(&r, op); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // bytesOfU32 returns the length of the LEB128 u32 at the start of b.
