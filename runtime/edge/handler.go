@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/proxy"
 )
@@ -63,8 +64,17 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Sunset", x.sunset)
 	}
 
+	var id *auth.Identity
 	if len(x.auth) > 0 || x.policy != nil {
-		if err := n.checkAccess(r.Context(), snap, r, routeName, rid, x); err != nil {
+		var err error
+		if id, err = n.checkAccess(r.Context(), snap, r, routeName, rid, x); err != nil {
+			rec.err = err
+			httperr.WriteError(w, err, rid)
+			return
+		}
+	}
+	if x.limit != nil {
+		if err := checkRateLimit(w, r, x.limit, id, n.now()); err != nil {
 			rec.err = err
 			httperr.WriteError(w, err, rid)
 			return

@@ -27,6 +27,10 @@ type Options struct {
 	ReadHeaderTimeout time.Duration // default 10s
 	IdleTimeout       time.Duration // keep-alive idle limit; default 120s
 	ShutdownTimeout   time.Duration // drain deadline on stop; default 30s
+
+	// clock is what rate limits and the cache read the time from; tests set
+	// it to a clock they move by hand. nil = time.Now.
+	clock func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -44,6 +48,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.clock == nil {
+		o.clock = time.Now
 	}
 	return o
 }
@@ -65,6 +72,8 @@ type Node struct {
 	wasmOnce sync.Once
 	wasm     *filter.Runtime
 	wasmErr  error
+
+	limiters limiterSet // guarded by applyMu
 }
 
 // NewNode returns a node with no snapshot yet: it answers 503 until Apply.
@@ -81,7 +90,7 @@ func NewNode(opts Options) *Node {
 func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
-	env := BuildEnv{Logger: n.log}
+	env := BuildEnv{Logger: n.log, Limiters: n.limiters.get}
 	if len(cfg.Filters) > 0 {
 		rt, err := n.wasmRuntime()
 		if err != nil {
@@ -95,6 +104,7 @@ func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 		n.metrics.reloads.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("build snapshot: %w", err)
 	}
+	n.limiters.retain(cfg)
 	n.revision++
 	s.Revision = n.revision
 	s.start()
@@ -106,6 +116,9 @@ func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	n.log.Info("snapshot applied", "revision", s.Revision, "digest", s.Digest, "routes", len(cfg.Routes))
 	return s, nil
 }
+
+// now is the node's clock.
+func (n *Node) now() time.Time { return n.opts.clock() }
 
 // Current returns the running snapshot, or nil before the first Apply.
 func (n *Node) Current() *Snapshot { return n.current.Load() }

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/proxy"
 	"github.com/sluicegw/sluice/runtime/route"
+	"github.com/sluicegw/sluice/runtime/traffic"
 )
 
 // Snapshot is the immutable, fully built runtime form of one config: the
@@ -50,6 +51,7 @@ type routeExtras struct {
 	filters     []routeFilter
 	auth        []string     // provider names; any one suffices
 	policy      *routePolicy // nil when the route has none
+	limit       *routeLimit  // nil when the route has no rate_limit
 }
 
 // BuildEnv is what building a snapshot needs from the node.
@@ -58,6 +60,9 @@ type BuildEnv struct {
 	// Filters compiles the snapshot's wasm modules; required when the
 	// config has filters.
 	Filters *filter.Runtime
+	// Limiters returns the rate limiter of a route, so a node keeps its
+	// buckets across snapshots; nil builds fresh ones.
+	Limiters func(r *config.Route) (traffic.Checker, error)
 }
 
 // errUnsupported marks config features this build cannot enforce yet. A
@@ -111,11 +116,16 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 	if s.routes, err = route.New(cfg.Routes); err != nil {
 		errs = append(errs, err)
 	}
+	s.extras = make([]routeExtras, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		if err := s.buildTraffic(&s.extras[i], r, env); err != nil {
+			errs = append(errs, fmt.Errorf("route %q: %w", r.Name, err))
+		}
+	}
 	if len(errs) > 0 {
 		s.closePools()
 		return nil, errors.Join(errs...)
 	}
-	s.extras = make([]routeExtras, len(cfg.Routes))
 	for i, r := range cfg.Routes {
 		x := &s.extras[i]
 		x.pool = s.pools[r.Upstream]
@@ -143,9 +153,6 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 
 func unsupportedFeatures(r *config.Route) []string {
 	var out []string
-	if r.RateLimit != nil {
-		out = append(out, "rate_limit")
-	}
 	if r.Cache != nil {
 		out = append(out, "cache")
 	}
@@ -156,6 +163,28 @@ func unsupportedFeatures(r *config.Route) []string {
 		out = append(out, "aggregate")
 	}
 	return out
+}
+
+// buildTraffic resolves a route's traffic stages: rate limit, cache,
+// compression, aggregation.
+func (s *Snapshot) buildTraffic(x *routeExtras, r *config.Route, env BuildEnv) error {
+	if rl := r.RateLimit; rl != nil {
+		var c traffic.Checker
+		if env.Limiters != nil {
+			var err error
+			if c, err = env.Limiters(r); err != nil {
+				return fmt.Errorf("rate_limit: %w", err)
+			}
+		} else {
+			c = traffic.NewLimiter(rl.Requests, rl.Per.D(), rl.Burst, 0)
+		}
+		l, err := newRouteLimit(rl, c)
+		if err != nil {
+			return fmt.Errorf("rate_limit: %w", err)
+		}
+		x.limit = l
+	}
+	return nil
 }
 
 // start begins the snapshot's background work (health checks).
