@@ -80,6 +80,13 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if x.compress != nil && r.Header.Get("Upgrade") == "" {
+		// Outermost: everything after this point, response filters
+		// included, writes through the encoder.
+		cw := x.compress.Wrap(w, r)
+		defer cw.Close()
+		w = cw
+	}
 
 	r.URL.Path = rt.Rewrite(r.URL.Path)
 	if r.URL.RawPath != "" {

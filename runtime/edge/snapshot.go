@@ -49,9 +49,10 @@ type routeExtras struct {
 	deprecation string // preformatted Deprecation header value, "" if none
 	sunset      string // preformatted Sunset header value, "" if none
 	filters     []routeFilter
-	auth        []string     // provider names; any one suffices
-	policy      *routePolicy // nil when the route has none
-	limit       *routeLimit  // nil when the route has no rate_limit
+	auth        []string            // provider names; any one suffices
+	policy      *routePolicy        // nil when the route has none
+	limit       *routeLimit         // nil when the route has no rate_limit
+	compress    *traffic.Compressor // nil when the route does not compress
 }
 
 // BuildEnv is what building a snapshot needs from the node.
@@ -156,9 +157,6 @@ func unsupportedFeatures(r *config.Route) []string {
 	if r.Cache != nil {
 		out = append(out, "cache")
 	}
-	if len(r.Compress) > 0 {
-		out = append(out, "compress")
-	}
 	if len(r.Aggregate) > 0 {
 		out = append(out, "aggregate")
 	}
@@ -183,6 +181,13 @@ func (s *Snapshot) buildTraffic(x *routeExtras, r *config.Route, env BuildEnv) e
 			return fmt.Errorf("rate_limit: %w", err)
 		}
 		x.limit = l
+	}
+	if len(r.Compress) > 0 {
+		c, err := traffic.NewCompressor(r.Compress)
+		if err != nil {
+			return fmt.Errorf("compress: %w", err)
+		}
+		x.compress = c
 	}
 	return nil
 }
