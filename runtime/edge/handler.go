@@ -105,7 +105,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if err == nil && x.pool == nil {
+		if err == nil && x.origin == nil {
 			err = httperr.New(http.StatusInternalServerError, "no filter answered the request") // serverless route
 		}
 		if err != nil {
@@ -115,7 +115,9 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	upstream = x.pool.Name()
+	if x.pool != nil {
+		upstream = x.pool.Name()
+	}
 	body := watchBody(r)
 	err := n.forward(w, r, x, run, rid)
 	if body != nil {
@@ -151,13 +153,12 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // phase, the response passes through them: buffered when one of them reads
 // or rewrites the body, streamed with a header hook otherwise.
 func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, run *filterRun, rid string) error {
-	opts := forwardOptions(x)
 	if run == nil || len(run.pinned) == 0 {
-		return x.pool.Forward(w, r, opts)
+		return n.fetch(w, r, x)
 	}
 	if run.buffersResponse() {
 		b := newBufferWriter()
-		err := x.pool.Forward(b, r, opts)
+		err := n.fetch(b, r, x)
 		if b.overflow {
 			err = httperr.Wrap(http.StatusBadGateway, "upstream response too large for the route's filters", errResponseTooLarge)
 		}
@@ -173,7 +174,7 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, r
 		return nil
 	}
 	hw := &headerHookWriter{ResponseWriter: w, run: run, rid: rid}
-	err := x.pool.Forward(hw, r, opts)
+	err := n.fetch(hw, r, x)
 	if hw.err != nil {
 		return nil // a response filter failed; its error is already the answer
 	}
@@ -181,6 +182,14 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, r
 		_ = run.runResponseFilters(true)
 	}
 	return err
+}
+
+// fetch gets the response from the route's cache or its origin.
+func (n *Node) fetch(w http.ResponseWriter, r *http.Request, x *routeExtras) error {
+	if x.cache != nil {
+		return x.cache.Serve(w, r, len(x.auth) > 0, n.now(), x.origin)
+	}
+	return x.origin(w, r)
 }
 
 // cleanRequestPath removes dot segments and repeated slashes before routing,

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,10 @@ type routeExtras struct {
 	policy      *routePolicy        // nil when the route has none
 	limit       *routeLimit         // nil when the route has no rate_limit
 	compress    *traffic.Compressor // nil when the route does not compress
+	cache       *traffic.Cache      // nil when the route does not cache
+	// origin answers what the stages before it let through: the upstream
+	// pool or the aggregation; nil for a serverless route.
+	origin traffic.Origin
 }
 
 // BuildEnv is what building a snapshot needs from the node.
@@ -154,9 +159,6 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 
 func unsupportedFeatures(r *config.Route) []string {
 	var out []string
-	if r.Cache != nil {
-		out = append(out, "cache")
-	}
 	if len(r.Aggregate) > 0 {
 		out = append(out, "aggregate")
 	}
@@ -188,6 +190,13 @@ func (s *Snapshot) buildTraffic(x *routeExtras, r *config.Route, env BuildEnv) e
 			return fmt.Errorf("compress: %w", err)
 		}
 		x.compress = c
+	}
+	if r.Cache != nil {
+		x.cache = traffic.NewCache(r.Cache.TTL.D(), traffic.CacheOptions{})
+	}
+	if p := s.pools[r.Upstream]; p != nil {
+		opts := proxy.ForwardOptions{Timeout: r.Timeout.D()}
+		x.origin = func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, opts) }
 	}
 	return nil
 }
