@@ -9,6 +9,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/proxy"
+	"github.com/sluicegw/sluice/runtime/traffic"
 )
 
 // ServeHTTP runs one request down the pipeline of DESIGN.md. Stages that are
@@ -50,13 +51,16 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	cleanRequestPath(r)
-	rt, _ := snap.routes.Match(r.Host, r.Method, r.URL.Path, r.Header.Get)
+	rt, params := snap.routes.Match(r.Host, r.Method, r.URL.Path, r.Header.Get)
 	if rt == nil {
 		httperr.Write(w, http.StatusNotFound, "no route", rid)
 		return
 	}
 	routeName = rt.Config.Name
 	x := &snap.extras[rt.Index]
+	if x.aggregate {
+		r = r.WithContext(traffic.WithParams(r.Context(), params))
+	}
 	if x.deprecation != "" {
 		w.Header().Set("Deprecation", x.deprecation)
 	}

@@ -57,7 +57,8 @@ type routeExtras struct {
 	cache       *traffic.Cache      // nil when the route does not cache
 	// origin answers what the stages before it let through: the upstream
 	// pool or the aggregation; nil for a serverless route.
-	origin traffic.Origin
+	origin    traffic.Origin
+	aggregate bool // origin is an aggregation: it needs the path params
 }
 
 // BuildEnv is what building a snapshot needs from the node.
@@ -159,9 +160,6 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 
 func unsupportedFeatures(r *config.Route) []string {
 	var out []string
-	if len(r.Aggregate) > 0 {
-		out = append(out, "aggregate")
-	}
 	return out
 }
 
@@ -197,6 +195,26 @@ func (s *Snapshot) buildTraffic(x *routeExtras, r *config.Route, env BuildEnv) e
 	if p := s.pools[r.Upstream]; p != nil {
 		opts := proxy.ForwardOptions{Timeout: r.Timeout.D()}
 		x.origin = func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, opts) }
+	}
+	if len(r.Aggregate) > 0 {
+		var backends []traffic.AggregateBackend
+		for key, t := range r.Aggregate {
+			p := s.pools[t.Upstream]
+			if p == nil {
+				return fmt.Errorf("aggregate %q: unknown upstream %q", key, t.Upstream)
+			}
+			opts := proxy.ForwardOptions{Timeout: r.Timeout.D()}
+			backends = append(backends, traffic.AggregateBackend{
+				Key:     key,
+				Path:    t.Path,
+				Forward: func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, opts) },
+			})
+		}
+		a, err := traffic.NewAggregator(backends)
+		if err != nil {
+			return err
+		}
+		x.origin, x.aggregate = a.Serve, true
 	}
 	return nil
 }
