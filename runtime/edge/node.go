@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/filter"
 )
@@ -28,6 +30,13 @@ type Options struct {
 	IdleTimeout       time.Duration // keep-alive idle limit; default 120s
 	ShutdownTimeout   time.Duration // drain deadline on stop; default 30s
 
+	// NATS, when set, carries fleet-scope rate limits between nodes
+	// (subjects under sluice.ratelimit.). nil: a fleet-scope limit is
+	// enforced per node, with a warning, as for a fleet of one.
+	NATS *nats.Conn
+
+	// fleetSync is how often fleet-scope limits report; 0 = the default.
+	fleetSync time.Duration
 	// clock is what rate limits and the cache read the time from; tests set
 	// it to a clock they move by hand. nil = time.Now.
 	clock func() time.Time
@@ -80,6 +89,7 @@ type Node struct {
 func NewNode(opts Options) *Node {
 	opts = opts.withDefaults()
 	n := &Node{opts: opts, log: opts.Logger}
+	n.limiters = limiterSet{nc: opts.NATS, sync: opts.fleetSync, now: opts.clock, log: opts.Logger}
 	n.metrics = newMetrics(n)
 	return n
 }
@@ -162,6 +172,7 @@ func (n *Node) Close() {
 	if s := n.current.Swap(nil); s != nil {
 		s.release()
 	}
+	n.limiters.retain(nil)
 	if n.wasm != nil {
 		_ = n.wasm.Close(context.Background())
 	}
