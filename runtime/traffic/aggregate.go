@@ -194,11 +194,13 @@ func (b *aggBackend) call(r *http.Request, hdr http.Header, params route.Params)
 	if bw.status < 200 || bw.status > 299 || bw.header.Get("Content-Encoding") != "" {
 		return nil
 	}
-	body := bytes.TrimSpace(bw.body.Bytes())
-	if !json.Valid(body) {
+	// Compacting validates too: a backend that answered something other
+	// than JSON failed as surely as one that answered 500.
+	var c bytes.Buffer
+	if json.Compact(&c, bw.body.Bytes()) != nil || c.Len() == 0 {
 		return nil
 	}
-	return body
+	return c.Bytes()
 }
 
 // aggWriter holds one backend's answer.
