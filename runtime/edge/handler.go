@@ -12,9 +12,11 @@ import (
 	"github.com/sluicegw/sluice/runtime/traffic"
 )
 
-// ServeHTTP runs one request down the pipeline of DESIGN.md. Stages that are
-// not built yet (auth, policy, filters, traffic) are refused at snapshot
-// build, so a route never runs without a stage it asked for.
+// ServeHTTP runs one request down the pipeline of DESIGN.md: guard, router,
+// auth, policy, rate limit, request filters, cache, upstream | aggregate |
+// serverless, response filters, compress. Every stage a route names is
+// resolved at snapshot build, so a route never runs without one it asked
+// for.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := requestID(r.Header.Get("X-Request-Id"))

@@ -72,11 +72,6 @@ type BuildEnv struct {
 	Limiters func(r *config.Route) (traffic.Checker, error)
 }
 
-// errUnsupported marks config features this build cannot enforce yet. A
-// snapshot that uses one is refused rather than served without it: a route
-// that names a policy must never be served unprotected.
-var errUnsupported = errors.New("not supported by this build yet")
-
 // Build compiles cfg into a snapshot: route table, upstream pools, wasm
 // modules (compiled, validated, one instance created each). It starts
 // nothing: health checks begin when the snapshot is activated, so Build also
@@ -99,11 +94,6 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 		modules: make(map[string]*filter.Module, len(cfg.Filters)),
 	}
 	var errs []error
-	for _, r := range cfg.Routes {
-		for _, feature := range unsupportedFeatures(r) {
-			errs = append(errs, fmt.Errorf("route %q: %s: %w", r.Name, feature, errUnsupported))
-		}
-	}
 	for name, u := range cfg.Upstreams {
 		p, err := proxy.NewPool(name, u, proxy.Options{Logger: log})
 		if err != nil {
@@ -156,11 +146,6 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 	}
 	s.refs.Store(1)
 	return s, nil
-}
-
-func unsupportedFeatures(r *config.Route) []string {
-	var out []string
-	return out
 }
 
 // buildTraffic resolves a route's traffic stages: rate limit, cache,
