@@ -37,12 +37,30 @@ func checkRateLimit(w http.ResponseWriter, r *http.Request, l *routeLimit, id *a
 	d := l.checker.Allow(traffic.HashKey(l.key(r, id)), now)
 	h := w.Header()
 	h["Ratelimit-Limit"] = l.limitHdr
-	h["Ratelimit-Remaining"] = []string{strconv.Itoa(d.Remaining)}
-	h["Ratelimit-Reset"] = []string{strconv.FormatInt(traffic.Seconds(d.Reset), 10)}
+	h["Ratelimit-Remaining"] = numberHeader(int64(d.Remaining))
+	h["Ratelimit-Reset"] = numberHeader(traffic.Seconds(d.Reset))
 	if d.Allowed {
 		return nil
 	}
 	e := httperr.New(http.StatusTooManyRequests, "rate limit exceeded")
 	e.Header = http.Header{"Retry-After": {strconv.FormatInt(max(traffic.Seconds(d.RetryAfter), 1), 10)}}
 	return e
+}
+
+// smallNumbers holds header values for 0..len-1, made once: the RateLimit
+// headers of a request then cost no allocation. Each slice has cap 1, so a
+// later Add copies instead of writing into the shared array.
+var smallNumbers = func() [][]string {
+	out := make([][]string, 4096)
+	for i := range out {
+		out[i] = []string{strconv.Itoa(i)}[:1:1]
+	}
+	return out
+}()
+
+func numberHeader(n int64) []string {
+	if n >= 0 && n < int64(len(smallNumbers)) {
+		return smallNumbers[n]
+	}
+	return []string{strconv.FormatInt(n, 10)}
 }
