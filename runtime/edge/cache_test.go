@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 const cacheConfig = `
@@ -275,5 +277,49 @@ func TestCacheThenCompress(t *testing.T) {
 	resp, b := rawGet(t, tn.url+"/c/json", "")
 	if resp.Header.Get("X-Cache") != "HIT" || !bytes.Equal(b, want) {
 		t.Fatalf("identity hit: %v", resp.Header)
+	}
+}
+
+// TestCachePurgeFleet: a purge with scope=fleet on one node's admin API
+// empties the route's cache on every node connected to NATS.
+func TestCachePurgeFleet(t *testing.T) {
+	natsURL := startNATS(t)
+	u := &countingUpstream{hits: map[string]int{}, gate: make(chan struct{})}
+	up := startUpstream(t, "svc", u)
+	cfg := render(t, cacheConfig, up.url)
+	var nodes []*testNode
+	for range 2 {
+		nc, err := nats.Connect(natsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		tn := startNode(t, cfg, func(o *Options, _ *Listeners) { o.NATS = nc })
+		expectCache(t, tn.url+"/c/data", "MISS", "")
+		expectCache(t, tn.url+"/c/data", "HIT", "")
+		nodes = append(nodes, tn)
+	}
+	resp, err := testClient.Post(nodes[0].adminURL+"/cache/purge?route=cached&key=/c/data&scope=fleet", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("purge: %d", resp.StatusCode)
+	}
+	for _, tn := range nodes {
+		c := tn.Current().extras[0].cache
+		eventually(t, 5*time.Second, "the purge on every node", func() bool { return c.Stats().Keys == 0 })
+		expectCache(t, tn.url+"/c/data", "MISS", "")
+	}
+	// Without NATS a fleet purge is refused, not silently local.
+	_, tn, _ := startCacheNode(t)
+	resp, err = testClient.Post(tn.adminURL+"/cache/purge?route=cached&scope=fleet", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("fleet purge without NATS: %d", resp.StatusCode)
 	}
 }

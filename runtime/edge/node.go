@@ -31,8 +31,9 @@ type Options struct {
 	ShutdownTimeout   time.Duration // drain deadline on stop; default 30s
 
 	// NATS, when set, carries fleet-scope rate limits between nodes
-	// (subjects under sluice.ratelimit.). nil: a fleet-scope limit is
-	// enforced per node, with a warning, as for a fleet of one.
+	// (subjects under sluice.ratelimit.) and fleet-wide cache purges
+	// (sluice.cache.purge). nil: a fleet-scope limit is enforced per node,
+	// with a warning, as for a fleet of one.
 	NATS *nats.Conn
 
 	// fleetSync is how often fleet-scope limits report; 0 = the default.
@@ -82,7 +83,8 @@ type Node struct {
 	wasm     *filter.Runtime
 	wasmErr  error
 
-	limiters limiterSet // guarded by applyMu
+	limiters limiterSet         // guarded by applyMu
+	purgeSub *nats.Subscription // fleet-wide cache purges; nil without NATS
 }
 
 // NewNode returns a node with no snapshot yet: it answers 503 until Apply.
@@ -90,6 +92,9 @@ func NewNode(opts Options) *Node {
 	opts = opts.withDefaults()
 	n := &Node{opts: opts, log: opts.Logger}
 	n.limiters = limiterSet{nc: opts.NATS, sync: opts.fleetSync, now: opts.clock, log: opts.Logger}
+	if opts.NATS != nil {
+		n.subscribePurges()
+	}
 	n.metrics = newMetrics(n)
 	return n
 }
@@ -173,6 +178,9 @@ func (n *Node) Close() {
 		s.release()
 	}
 	n.limiters.retain(nil)
+	if n.purgeSub != nil {
+		_ = n.purgeSub.Unsubscribe()
+	}
 	if n.wasm != nil {
 		_ = n.wasm.Close(context.Background())
 	}
