@@ -119,7 +119,8 @@ func (a *Aggregator) Serve(w http.ResponseWriter, r *http.Request) error {
 	// The backends get the client's headers, less what would make their
 	// answers unmergeable: compressed, partial or 304.
 	hdr := r.Header.Clone()
-	for _, k := range []string{"Accept-Encoding", "Range", "If-None-Match", "If-Modified-Since", "If-Range", "Content-Length", "Content-Type"} {
+	for _, k := range []string{"Accept-Encoding", "Range", "If-None-Match", "If-Modified-Since", "If-Range",
+		"Content-Length", "Content-Type", "Upgrade", "Connection"} {
 		delete(hdr, k)
 	}
 	results := make([][]byte, len(a.backends))

@@ -79,3 +79,18 @@ func TestFreshness(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCacheControl(f *testing.F) {
+	f.Add("public, max-age=60, s-maxage=\"30\", no-cache=\"Set-Cookie\"")
+	f.Add("max-age=99999999999999999999")
+	f.Fuzz(func(t *testing.T, v string) {
+		cc := parseCacheControl([]string{v})
+		if cc.maxAge < -1 || cc.sMaxAge < -1 {
+			t.Fatalf("negative age from %q: %+v", v, cc)
+		}
+		h := http.Header{"Cache-Control": {v}, "Expires": {v}, "Age": {v}, "Vary": {v}}
+		if life, ok := freshness(200, h, false, time.Minute, t0); ok && (life <= 0 || life > time.Minute) {
+			t.Fatalf("lifetime %v from %q", life, v)
+		}
+	})
+}

@@ -74,3 +74,38 @@ func BenchmarkCompress16KiBJSON(b *testing.B) {
 		})
 	}
 }
+
+func TestCompressSkips(t *testing.T) {
+	c, _ := NewCompressor([]string{"gzip"})
+	big := benchJSON(4096)
+	for _, tc := range []struct {
+		name   string
+		method string
+		status int
+		hdr    http.Header
+		want   string
+	}{
+		{"json", "GET", 200, http.Header{"Content-Type": {"application/json"}}, "gzip"},
+		{"head", "HEAD", 200, http.Header{"Content-Type": {"application/json"}}, ""},
+		{"204", "GET", 204, http.Header{"Content-Type": {"application/json"}}, ""},
+		{"304", "GET", 304, http.Header{"Content-Type": {"application/json"}}, ""},
+		{"no-transform", "GET", 200, http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-transform"}}, ""},
+		{"small", "GET", 200, http.Header{"Content-Type": {"application/json"}, "Content-Length": {"100"}}, ""},
+		{"no type", "GET", 200, http.Header{}, ""},
+		{"error page", "GET", 500, http.Header{"Content-Type": {"text/html"}}, "gzip"},
+	} {
+		r, _ := http.NewRequest(tc.method, "/", nil)
+		r.Header.Set("Accept-Encoding", "gzip")
+		w := &discardWriter{h: tc.hdr}
+		cw := c.Wrap(w, r)
+		cw.WriteHeader(tc.status)
+		cw.Write(big)
+		cw.Close()
+		if got := w.h.Get("Content-Encoding"); got != tc.want {
+			t.Errorf("%s: Content-Encoding %q, want %q", tc.name, got, tc.want)
+		}
+		if w.h.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("%s: Vary %q", tc.name, w.h.Get("Vary"))
+		}
+	}
+}
