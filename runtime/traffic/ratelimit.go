@@ -36,7 +36,11 @@ const limiterShards = 64
 type limiterShard struct {
 	mu   sync.Mutex
 	tats map[uint64]int64
-	_    [40]byte // keep neighbouring shards' locks off one cache line
+	// taken counts the tokens admitted per key since the last fleet report;
+	// nil unless the limiter is shared with a fleet. Kept under the shard's
+	// lock, so a fleet-scope check takes one lock, as a node-scope one does.
+	taken map[uint64]uint32
+	_     [32]byte // keep neighbouring shards' locks off one cache line
 }
 
 // DefaultMaxKeys bounds the keys one limiter remembers: about 40 MiB at the
@@ -99,6 +103,9 @@ func (l *Limiter) Allow(key uint64, now time.Time) Decision {
 		l.shrink(s, t)
 	}
 	s.tats[key] = next
+	if s.taken != nil {
+		s.taken[key]++
+	}
 	s.mu.Unlock()
 	return Decision{
 		Allowed:   true,
@@ -125,6 +132,33 @@ func (l *Limiter) consume(key uint64, n int64, t int64) {
 	// a flood of reports cannot lock a key out for long.
 	s.tats[key] = min(tat+n*l.interval, t+2*l.window)
 	s.mu.Unlock()
+}
+
+// track makes the limiter count admitted tokens per key for fleet reports.
+func (l *Limiter) track() {
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		s.taken = make(map[uint64]uint32)
+		s.mu.Unlock()
+	}
+}
+
+// drainTaken hands fn the tokens counted since the last call, shard by
+// shard, and resets the counts.
+func (l *Limiter) drainTaken(fn func(key uint64, n uint32)) {
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		taken := s.taken
+		if len(taken) > 0 {
+			s.taken = make(map[uint64]uint32, len(taken))
+		}
+		s.mu.Unlock()
+		for k, n := range taken {
+			fn(k, n)
+		}
+	}
 }
 
 // shrink makes room in a full shard; the caller holds its lock.

@@ -38,8 +38,7 @@ type FleetLimiter struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	pending map[uint64]uint32 // tokens taken since the last report
+	flushMu sync.Mutex // one report at a time
 
 	sub       *nats.Subscription
 	stop      chan struct{}
@@ -69,10 +68,10 @@ func NewFleetLimiter(nc *nats.Conn, subject string, local *Limiter, sync time.Du
 		id:      binary.BigEndian.Uint64(idb[:]),
 		now:     now,
 		log:     log,
-		pending: make(map[uint64]uint32),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	local.track()
 	sub, err := nc.Subscribe(subject, f.receive)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", subject, err)
@@ -82,16 +81,10 @@ func NewFleetLimiter(nc *nats.Conn, subject string, local *Limiter, sync time.Du
 	return f, nil
 }
 
-// Allow admits against this node's copy of the bucket and remembers the
+// Allow admits against this node's copy of the bucket, which counts the
 // token for the next report.
 func (f *FleetLimiter) Allow(key uint64, now time.Time) Decision {
-	d := f.local.Allow(key, now)
-	if d.Allowed {
-		f.mu.Lock()
-		f.pending[key]++
-		f.mu.Unlock()
-	}
-	return d
+	return f.local.Allow(key, now)
 }
 
 func (f *FleetLimiter) loop(every time.Duration) {
@@ -112,27 +105,20 @@ func (f *FleetLimiter) loop(every time.Duration) {
 
 // Flush publishes the tokens taken since the last report, if any.
 func (f *FleetLimiter) Flush() error {
-	f.mu.Lock()
-	if len(f.pending) == 0 {
-		f.mu.Unlock()
-		return nil
-	}
-	taken := f.pending
-	f.pending = make(map[uint64]uint32, len(taken))
-	f.mu.Unlock()
-
-	buf := make([]byte, 8, 8+12*min(len(taken), maxReportKeys))
+	f.flushMu.Lock()
+	defer f.flushMu.Unlock()
+	buf := make([]byte, 8, 8+12*64)
 	binary.BigEndian.PutUint64(buf, f.id)
 	var errs []error
 	n := 0
-	for k, c := range taken {
+	f.local.drainTaken(func(k uint64, c uint32) {
 		buf = binary.BigEndian.AppendUint64(buf, k)
 		buf = binary.BigEndian.AppendUint32(buf, c)
 		if n++; n == maxReportKeys {
 			errs = append(errs, f.publish(buf))
 			buf, n = buf[:8], 0
 		}
-	}
+	})
 	if n > 0 {
 		errs = append(errs, f.publish(buf))
 	}
