@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/demo"
 )
 
 // testClock is a clock the test moves by hand, so no test waits for a
@@ -150,5 +152,51 @@ func checkRateHeaders(t *testing.T, resp *http.Response, limit, remaining string
 	}
 	if resp.Header.Get("RateLimit-Reset") == "" {
 		t.Error("no RateLimit-Reset")
+	}
+}
+
+// TestRateLimitClaimKey: a verified JWT claim keys the bucket, so users of
+// one tenant share a limit.
+func TestRateLimitClaimKey(t *testing.T) {
+	authSvc, err := demo.Start("auth", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer authSvc.Close()
+	authURL := "http://" + authSvc.Addr
+	up := startUpstream(t, "svc", nil)
+	tn := startNode(t, render(t, `
+upstreams: {svc: {endpoints: ["{{.Up}}"]}}
+auth:
+  users-jwt: {jwt: {issuer: demo, jwks_url: "{{.Auth}}/jwks.json", audiences: [api]}}
+routes:
+  - name: per-tenant
+    match: {path_prefix: /t}
+    upstream: svc
+    auth: [users-jwt]
+    rate_limit: {requests: 1, per: 1m, key: "claim:tenant"}
+  - name: per-user
+    match: {path_prefix: /u}
+    upstream: svc
+    auth: [users-jwt]
+    rate_limit: {requests: 1, per: 1m, key: consumer}
+`, map[string]string{"Up": up.url, "Auth": authURL}), withClock(newTestClock()))
+	tok := func(user string) string { return "Bearer " + demoToken(t, authURL, user) }
+	alice, carol, bob := tok("alice"), tok("carol"), tok("bob") // acme, acme, globex
+	for _, c := range []struct {
+		path, who, authz string
+		want             int
+	}{
+		{"/t", "alice", alice, 200},
+		{"/t", "carol", carol, 429}, // same tenant as alice
+		{"/t", "bob", bob, 200},
+		{"/u", "alice", alice, 200},
+		{"/u", "carol", carol, 200}, // a JWT's consumer is its subject
+		{"/u", "alice", alice, 429},
+	} {
+		resp, body := get(t, tn.url+c.path, "Authorization", c.authz)
+		if resp.StatusCode != c.want {
+			t.Errorf("%s as %s: %d %s, want %d", c.path, c.who, resp.StatusCode, body, c.want)
+		}
 	}
 }
