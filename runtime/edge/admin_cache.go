@@ -25,7 +25,8 @@ type purgeRequest struct {
 //	                                        the upstream sees them, "/users/7?full=1"
 //	... &scope=fleet                        on every node, over NATS
 //
-// It answers {"route", "purged"}: the number of keys dropped on this node.
+// It answers {"route", "purged"}: the number of keys dropped on this node
+// (a key is cached per client Host: one path may count more than once).
 func (n *Node) purgeCache(w http.ResponseWriter, r *http.Request) {
 	req := purgeRequest{Route: r.URL.Query().Get("route"), Key: r.URL.Query().Get("key")}
 	if req.Route == "" {
@@ -75,10 +76,8 @@ func (n *Node) purge(req purgeRequest) (int, int, string) {
 		return 0, http.StatusNotFound, "route " + req.Route + " has no cache"
 	case req.Key == "":
 		return c.PurgeAll(), http.StatusOK, ""
-	case c.Purge(req.Key):
-		return 1, http.StatusOK, ""
 	}
-	return 0, http.StatusOK, ""
+	return c.Purge(req.Key), http.StatusOK, ""
 }
 
 // routeCache returns the cache of the named route (nil if it has none) and

@@ -125,6 +125,10 @@ func TestCacheHitAndExpiry(t *testing.T) {
 	if u.count("/c/data") != 3 {
 		t.Errorf("upstream saw %d requests", u.count("/c/data"))
 	}
+	// Hosts never share an entry: the upstream may answer per host.
+	expectCache(t, tn.url+"/c/hosted", "MISS", "/c/hosted #1", "Host", "a.example")
+	expectCache(t, tn.url+"/c/hosted", "MISS", "/c/hosted #2", "Host", "b.example")
+	expectCache(t, tn.url+"/c/hosted", "HIT", "/c/hosted #1", "Host", "a.example")
 	if resp, _ := get(t, tn.url+"/p/data"); resp.Header.Get("X-Cache") != "" {
 		t.Error("X-Cache on a route without cache")
 	}
@@ -249,8 +253,11 @@ func TestCachePurge(t *testing.T) {
 		}
 		return b.String()
 	}
-	purge("route=cached&key=/c/one", 200)
-	expectCache(t, tn.url+"/c/one", "MISS", "/c/one #2")
+	expectCache(t, tn.url+"/c/one", "MISS", "", "Host", "other.example")
+	if out := purge("route=cached&key=/c/one", 200); !strings.Contains(out, `"purged": 2`) {
+		t.Errorf("purge key on two hosts: %s", out)
+	}
+	expectCache(t, tn.url+"/c/one", "MISS", "/c/one #3")
 	expectCache(t, tn.url+"/c/two?x=1", "HIT", "/c/two #1")
 	if out := purge("route=cached", 200); !strings.Contains(out, `"purged": 2`) {
 		t.Errorf("purge route: %s", out)

@@ -107,7 +107,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, authorized bool, n
 		return origin(w, r)
 	}
 	authorized = authorized || r.Header.Get("Authorization") != ""
-	key := CacheKey(r)
+	key := storeKey(r)
 	if !p.lookup {
 		_, err := c.fill(w, r, key, p.store, authorized, now, origin)
 		return err
@@ -141,14 +141,22 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, authorized bool, n
 	return err
 }
 
-// CacheKey is the key a request is cached under: the path and query as
-// they go upstream. The purge API takes the same string.
+// CacheKey is what the purge API names an entry by: the path and query as
+// they go upstream.
 func CacheKey(r *http.Request) string {
 	p := r.URL.EscapedPath()
 	if r.URL.RawQuery == "" {
 		return p
 	}
 	return p + "?" + r.URL.RawQuery
+}
+
+// storeKey is the key an entry is stored under: the client's Host, then the
+// CacheKey. A route matching many hosts (no host, or *.example.com) usually
+// reaches an upstream that answers per host (it sees X-Forwarded-Host), so
+// hosts never share an entry.
+func storeKey(r *http.Request) string {
+	return r.Host + "\x00" + CacheKey(r)
 }
 
 func (c *Cache) lookup(key string, r *http.Request, now time.Time) *cacheEntry {
@@ -314,12 +322,19 @@ func sameNames(a, b []string) bool {
 	return true
 }
 
-// Purge drops one key with all its variants; it reports whether it was
-// there.
-func (c *Cache) Purge(key string) bool {
+// Purge drops the entries of one CacheKey, for every host, with all their
+// variants, and returns how many keys it dropped. It walks the keys: an
+// operator's action, not a request's.
+func (c *Cache) Purge(key string) int {
 	c.putMu.Lock()
 	defer c.putMu.Unlock()
-	return c.entries.Remove(key)
+	n := 0
+	for _, k := range c.entries.Keys() {
+		if _, ck, _ := strings.Cut(k, "\x00"); ck == key && c.entries.Remove(k) {
+			n++
+		}
+	}
+	return n
 }
 
 // PurgeAll empties the cache and returns how many keys it held.
