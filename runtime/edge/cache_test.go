@@ -132,6 +132,16 @@ func TestCacheHitAndExpiry(t *testing.T) {
 	if resp, _ := get(t, tn.url+"/p/data"); resp.Header.Get("X-Cache") != "" {
 		t.Error("X-Cache on a route without cache")
 	}
+	_, metrics := get(t, tn.adminURL+"/metrics")
+	for _, want := range []string{
+		`sluice_cache_requests_total{result="hit",route="cached"} 4`,
+		`sluice_cache_requests_total{result="miss",route="cached"} 5`,
+		`sluice_cache_keys{route="cached"} 4`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 func TestCacheFollowsCacheControl(t *testing.T) {

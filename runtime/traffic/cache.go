@@ -53,6 +53,8 @@ type Cache struct {
 	entries *lru.Cache[string, *cacheObject]
 	bytes   atomic.Int64
 	flights flightGroup
+	hits    atomic.Int64
+	misses  atomic.Int64
 }
 
 // cacheObject is what a key holds: its variants, all under the same Vary.
@@ -103,6 +105,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, authorized bool, n
 		p = requestPolicy{}
 	}
 	if !p.lookup && !p.store {
+		c.misses.Add(1)
 		w.Header()["X-Cache"] = missHeader
 		return origin(w, r)
 	}
@@ -195,6 +198,7 @@ func headerValue(h http.Header, name string) string {
 }
 
 func (c *Cache) writeHit(w http.ResponseWriter, e *cacheEntry, now time.Time) {
+	c.hits.Add(1)
 	h := w.Header()
 	// The stored slices are shared; their capacity is their length, so an
 	// Add by a later stage copies rather than writes into them.
@@ -213,6 +217,7 @@ func (c *Cache) writeHit(w http.ResponseWriter, e *cacheEntry, now time.Time) {
 // fill asks the origin and stores the response if it may. It returns the
 // stored entry, or nil.
 func (c *Cache) fill(w http.ResponseWriter, r *http.Request, key string, store, authorized bool, now time.Time, origin Origin) (*cacheEntry, error) {
+	c.misses.Add(1)
 	fw := &fillWriter{w: w, header: http.Header{}, c: c, store: store, authorized: authorized, now: now}
 	err := origin(fw, r)
 	if fw.pass || !fw.wrote {
@@ -351,11 +356,14 @@ type CacheStats struct {
 	Keys    int   `json:"keys"`
 	Bytes   int64 `json:"bytes"`
 	Waiting int64 `json:"waiting"` // requests waiting for another one's fill
+	Hits    int64 `json:"hits"`    // answered from the cache, since it was built
+	Misses  int64 `json:"misses"`  // answered by the origin
 }
 
 // Stats returns the cache's state now.
 func (c *Cache) Stats() CacheStats {
-	return CacheStats{Keys: c.entries.Len(), Bytes: c.bytes.Load(), Waiting: c.flights.waiting.Load()}
+	return CacheStats{Keys: c.entries.Len(), Bytes: c.bytes.Load(), Waiting: c.flights.waiting.Load(),
+		Hits: c.hits.Load(), Misses: c.misses.Load()}
 }
 
 // fillWriter holds an origin's response while it may still be stored, and
