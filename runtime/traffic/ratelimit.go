@@ -116,8 +116,8 @@ func (l *Limiter) Allow(key uint64, now time.Time) Decision {
 }
 
 // consume takes n tokens from key's bucket without asking: tokens other
-// nodes spent. The bucket may go into debt (tat beyond now+window), which
-// keeps this node refusing until the fleet as a whole is back under rate.
+// nodes spent. The bucket may go into debt (below empty), which keeps this
+// node refusing until the fleet as a whole is back under rate.
 func (l *Limiter) consume(key uint64, n int64, t int64) {
 	s := &l.shards[key%limiterShards]
 	s.mu.Lock()
@@ -128,8 +128,9 @@ func (l *Limiter) consume(key uint64, n int64, t int64) {
 	if !ok && len(s.tats) >= l.perShard {
 		l.shrink(s, t)
 	}
-	// A debt beyond two windows says nothing more than "refuse": cap it so
-	// a flood of reports cannot lock a key out for long.
+	// A debt beyond one bucket below empty says nothing more than
+	// "refuse": cap it so a flood of reports cannot lock a key out for
+	// long.
 	s.tats[key] = min(tat+n*l.interval, t+2*l.window)
 	s.mu.Unlock()
 }
