@@ -141,3 +141,42 @@ func TestRateLimitFleetWithoutNATS(t *testing.T) {
 		return strings.Contains(tn.logs.String(), "scope fleet without NATS")
 	})
 }
+
+// TestRateLimitFleetSyncsByItself: with the production report loop (a
+// ticker, no manual flush), what one node admits soon stops another.
+func TestRateLimitFleetSyncsByItself(t *testing.T) {
+	natsURL := startNATS(t)
+	up := startUpstream(t, "svc", nil)
+	clock := newTestClock() // frozen: no token comes back during the test
+	cfg := render(t, strings.Replace(fleetConfig, "requests: 100, per: 1s", "requests: 50, per: 1h", 1), up.url)
+	var nodes []*testNode
+	for range 2 {
+		nc, err := nats.Connect(natsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		nodes = append(nodes, startNode(t, cfg, withClock(clock), func(o *Options, _ *Listeners) {
+			o.NATS = nc
+			o.fleetSync = 5 * time.Millisecond
+		}))
+	}
+	for i := range 50 {
+		if resp, _ := get(t, nodes[0].url+"/shared", "X-Tenant", "acme"); resp.StatusCode != 200 {
+			t.Fatalf("request %d on the first node: %d", i, resp.StatusCode)
+		}
+	}
+	// Without reports the second node would admit a whole bucket (50).
+	admitted := 0
+	eventually(t, 10*time.Second, "the second node to refuse", func() bool {
+		resp, _ := get(t, nodes[1].url+"/shared", "X-Tenant", "acme")
+		if resp.StatusCode == 200 {
+			admitted++
+		}
+		return resp.StatusCode == http.StatusTooManyRequests
+	})
+	if admitted >= 50 {
+		t.Fatalf("the second node admitted %d: no reports arrived", admitted)
+	}
+	t.Logf("the second node admitted %d before the reports arrived", admitted)
+}

@@ -152,9 +152,11 @@ func (l *Limiter) drainTaken(fn func(key uint64, n uint32)) {
 		s := &l.shards[i]
 		s.mu.Lock()
 		taken := s.taken
-		if len(taken) > 0 {
-			s.taken = make(map[uint64]uint32, len(taken))
+		if len(taken) == 0 {
+			s.mu.Unlock()
+			continue // the map stays the shard's: never read it unlocked
 		}
+		s.taken = make(map[uint64]uint32, len(taken))
 		s.mu.Unlock()
 		for k, n := range taken {
 			fn(k, n)
