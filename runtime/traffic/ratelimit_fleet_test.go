@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,4 +63,42 @@ func TestFleetReports(t *testing.T) {
 		t.Fatalf("taken %v, want 3 for the key", got)
 	}
 	l.drainTaken(func(key uint64, n uint32) { t.Fatalf("drained twice: %x %d", key, n) })
+}
+
+// TestLimiterConcurrent exercises every path of a fleet-tracked limiter at
+// once (run with -race): checks, reports coming in, reports going out.
+func TestLimiterConcurrent(t *testing.T) {
+	l := NewLimiter(1000, time.Second, 0, 64)
+	l.track()
+	var wg sync.WaitGroup
+	var admitted, reported atomic.Int64
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				if l.Allow(uint64(i%100+g), t0).Allowed {
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range 2000 {
+			l.consume(uint64(i%100), 1, t0.UnixNano())
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range 200 {
+			l.drainTaken(func(_ uint64, n uint32) { reported.Add(int64(n)) })
+		}
+	}()
+	wg.Wait()
+	l.drainTaken(func(_ uint64, n uint32) { reported.Add(int64(n)) })
+	if admitted.Load() != reported.Load() {
+		t.Fatalf("admitted %d, reported %d", admitted.Load(), reported.Load())
+	}
 }
