@@ -181,6 +181,25 @@ func TestCacheFollowsCacheControl(t *testing.T) {
 	}
 	expectCache(t, tn.url+"/c/data", "HIT", "/c/data #2")
 
+	// HEAD is answered from a stored GET, never stored itself.
+	head := func(want string) {
+		t.Helper()
+		resp, err := testClient.Head(tn.url + "/c/head")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("X-Cache") != want {
+			t.Errorf("HEAD: X-Cache %q, want %q", resp.Header.Get("X-Cache"), want)
+		}
+		if want == "HIT" && resp.ContentLength != int64(len("/c/head #2")) {
+			t.Errorf("HEAD hit: Content-Length %d", resp.ContentLength)
+		}
+	}
+	head("MISS")
+	expectCache(t, tn.url+"/c/head", "MISS", "/c/head #2")
+	head("HIT")
+
 	// Vary: one variant per Accept-Language.
 	expectCache(t, tn.url+"/c/vary", "MISS", "lang=en /c/vary #1", "Accept-Language", "en")
 	expectCache(t, tn.url+"/c/vary", "MISS", "lang=fr /c/vary #2", "Accept-Language", "fr")

@@ -116,8 +116,13 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, authorized bool, n
 		return err
 	}
 	if e := c.lookup(key, r, now); e != nil {
-		c.writeHit(w, e, now)
+		c.writeHit(w, e, now, r.Method == http.MethodHead)
 		return nil
+	}
+	if !p.store { // HEAD: nothing to share with the GETs waiting on a fill
+		c.misses.Add(1)
+		w.Header()["X-Cache"] = missHeader
+		return origin(w, r)
 	}
 	f, leader := c.flights.join(key)
 	if !leader {
@@ -129,7 +134,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, authorized bool, n
 			return httperr.Wrap(StatusClientClosedRequest, "client closed request", r.Context().Err())
 		}
 		if e := f.entry; e != nil && e.matches(r) {
-			c.writeHit(w, e, now)
+			c.writeHit(w, e, now, r.Method == http.MethodHead)
 			return nil
 		}
 		// The response was not shareable, or varies on what this request
@@ -197,7 +202,7 @@ func headerValue(h http.Header, name string) string {
 	return strings.Join(vs, ", ")
 }
 
-func (c *Cache) writeHit(w http.ResponseWriter, e *cacheEntry, now time.Time) {
+func (c *Cache) writeHit(w http.ResponseWriter, e *cacheEntry, now time.Time, head bool) {
 	c.hits.Add(1)
 	h := w.Header()
 	// The stored slices are shared; their capacity is their length, so an
@@ -209,7 +214,7 @@ func (c *Cache) writeHit(w http.ResponseWriter, e *cacheEntry, now time.Time) {
 	h["X-Cache"] = hitHeader
 	h["Content-Length"] = e.clen
 	w.WriteHeader(e.status)
-	if len(e.body) > 0 {
+	if len(e.body) > 0 && !head {
 		_, _ = w.Write(e.body)
 	}
 }

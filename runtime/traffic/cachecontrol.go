@@ -78,15 +78,16 @@ type requestPolicy struct {
 	store  bool // its response may be stored
 }
 
-// requestCachePolicy reads a request: only GET is cached (RFC 9111 2: safe
-// methods; HEAD goes to the upstream rather than keep a second kind of
-// entry); a Range request bypasses the cache; no-cache and max-age=0 ask
-// for a fresh answer (which is then stored); no-store forbids storing.
+// requestCachePolicy reads a request: only GET responses are stored (RFC
+// 9111 2: safe methods), and HEAD is answered from them (its own responses
+// have no body to keep); a Range request bypasses the cache; no-cache and
+// max-age=0 ask for a fresh answer (which is then stored); no-store forbids
+// storing.
 func requestCachePolicy(r *http.Request) requestPolicy {
-	if r.Method != http.MethodGet || r.Header.Get("Range") != "" {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || r.Header.Get("Range") != "" {
 		return requestPolicy{}
 	}
-	p := requestPolicy{lookup: true, store: true}
+	p := requestPolicy{lookup: true, store: r.Method == http.MethodGet}
 	cc := r.Header["Cache-Control"]
 	if len(cc) == 0 {
 		if hasToken(r.Header["Pragma"], "no-cache") {
