@@ -359,3 +359,35 @@ func TestCachePurgeFleet(t *testing.T) {
 		t.Fatalf("fleet purge without NATS: %d", resp.StatusCode)
 	}
 }
+
+// TestCacheHitRunsResponseFilters: the cache sits before the upstream, so
+// a hit still goes through the route's response filters, streamed or
+// buffered.
+func TestCacheHitRunsResponseFilters(t *testing.T) {
+	u := &countingUpstream{hits: map[string]int{}, gate: make(chan struct{})}
+	up := startUpstream(t, "svc", u)
+	tn := startNode(t, render(t, `
+upstreams: {svc: {endpoints: ["{{.Up}}"]}}
+filters:
+  headers:
+    module: "{{.Headers}}"
+    config: {response: {set: {X-Frame-Options: DENY}}}
+  redact:
+    module: "{{.Redact}}"
+    config: {fields: [secret]}
+routes:
+  - {name: streamed, match: {path_prefix: /c}, upstream: svc, cache: {ttl: 1m}, filters: [headers]}
+  - {name: buffered, match: {path_prefix: /b}, upstream: svc, cache: {ttl: 1m}, filters: [headers, redact]}
+`, map[string]string{"Up": up.url, "Headers": exampleFilter(t, "headers"), "Redact": exampleFilter(t, "redact-json")}))
+	for _, path := range []string{"/c/data", "/b/json"} {
+		for _, want := range []string{"MISS", "HIT"} {
+			resp := expectCache(t, tn.url+path, want, "")
+			if resp.Header.Get("X-Frame-Options") != "DENY" {
+				t.Errorf("%s %s: response filter did not run: %v", path, want, resp.Header)
+			}
+		}
+	}
+	if u.count("/c/data") != 1 || u.count("/b/json") != 1 {
+		t.Errorf("upstream saw %v", u.hits)
+	}
+}
