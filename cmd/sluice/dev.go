@@ -87,7 +87,7 @@ func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string) {
 	fmt.Fprintf(out, `Sluice dev is running.
 
   gateway   %[1]s
-  admin     %[2]s   (/healthz /readyz /config /metrics)
+  admin     %[2]s   (/healthz /readyz /config /metrics, POST /cache/purge?route=NAME[&key=PATH])
   services  users %[3]s, billing %[4]s, auth %[5]s
   config    %[6]s   (edit and save: the node reloads it)
 
@@ -102,6 +102,13 @@ Try:
   curl -si %[1]s/nope                     # 404 as JSON
   curl -si %[1]s/broken                   # 502: nothing listens behind this route
   curl -s %[2]s/metrics | grep sluice_requests_total
+  curl -s -o /dev/null -D - %[1]s/catalog -H 'Accept-Encoding: zstd, gzip' | grep -iE '^(x-cache|content-encoding|ratelimit)'   # MISS, zstd, RateLimit-*
+  curl -s -o /dev/null -D - %[1]s/catalog | grep -i '^x-cache'           # HIT: served from the route's cache
+  curl -s -X POST '%[2]s/cache/purge?route=catalog'                     # purge the route's cache (or one key: &key=/catalog)
+  for i in 1 2 3 4 5 6 7 8 9; do curl -s -o /dev/null -w '%%{http_code} ' %[1]s/catalog; done; echo   # 429 once 10 per minute are used
+  curl -s %[1]s/catalog -H 'X-Api-Version: 2' | head -2                 # routed by version header to the v2 service
+  curl -s %[1]s/profile/1 -H 'X-API-Key: demo-key'                      # aggregated: user and invoices in one answer
+  curl -s -o /dev/null -D - %[1]s/profile/9 -H 'X-API-Key: demo-key' | grep -i '^x-sluice-partial'   # no user 9: null, listed as partial
 
 Users: alice (admin), bob (viewer), carol (editor), dave (no roles). API key: demo-key.
 Stop with Ctrl-C.

@@ -182,7 +182,7 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	lines := 0
 	for _, l := range strings.Split(banner.String(), "\n") {
 		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "curl ") || strings.HasPrefix(l, "BOB=") {
+		if strings.HasPrefix(l, "curl ") || strings.HasPrefix(l, "BOB=") || strings.HasPrefix(l, "for ") {
 			fmt.Fprintf(&script, "echo '### %d'\n%s\n", lines, l)
 			lines++
 		}
@@ -203,6 +203,15 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 		`"error":"no route"`,
 		"HTTP/1.1 502",
 		"sluice_requests_total{",
+		"Content-Encoding: zstd",
+		"X-Cache: MISS",
+		"X-Cache: HIT",
+		"Ratelimit-Remaining: ",
+		`"purged": 1`,
+		"429",
+		`"api_version": 2`,
+		`"invoices":{"invoices":[`,
+		"X-Sluice-Partial: user",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the printed lines' output lacks %q:\n%s", want, out)

@@ -95,6 +95,23 @@ func usersService(mux *http.ServeMux) {
 		reply(w, http.StatusCreated, u)
 	})
 	echo(mux, "/users/echo")
+	// Version 2 of the catalog API lives in the users service; version 1
+	// in billing. The gateway routes by the X-Api-Version header.
+	mux.HandleFunc("GET /catalog", func(w http.ResponseWriter, _ *http.Request) {
+		reply(w, http.StatusOK, map[string]any{"api_version": 2, "products": catalog()})
+	})
+}
+
+// catalog is a few KiB of JSON: large enough that the gateway compresses it.
+func catalog() []map[string]any {
+	out := make([]map[string]any, 0, 40)
+	for i := 1; i <= 40; i++ {
+		out = append(out, map[string]any{
+			"sku": fmt.Sprintf("SKU-%03d", i), "name": fmt.Sprintf("Demo product %d", i),
+			"price_cents": 500 + 100*i, "currency": "EUR", "in_stock": i%4 != 0,
+		})
+	}
+	return out
 }
 
 func billingService(mux *http.ServeMux) {
@@ -109,6 +126,12 @@ func billingService(mux *http.ServeMux) {
 		reply(w, http.StatusOK, map[string]any{"invoices": invoices})
 	})
 	echo(mux, "/invoices/echo")
+	mux.HandleFunc("GET /catalog", func(w http.ResponseWriter, _ *http.Request) {
+		// Cacheable by any shared cache for a minute; the gateway's route
+		// ttl caps it.
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		reply(w, http.StatusOK, map[string]any{"api_version": 1, "products": catalog()})
+	})
 }
 
 // authService hands out signed JWTs for the demo users (GET /token?user=alice)

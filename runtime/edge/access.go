@@ -23,17 +23,18 @@ type routePolicy struct {
 // checkAccess authenticates the caller with the route's providers (any one
 // suffices) and asks the route's policy. It fails closed: an error at either
 // step refuses the request. On allow, headers the decision names are added
-// to the upstream request.
-func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName, rid string, x *routeExtras) error {
+// to the upstream request. It returns who the caller authenticated as (nil
+// without auth) for the stages after it (rate-limit keys).
+func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName, rid string, x *routeExtras) (*auth.Identity, error) {
 	var id *auth.Identity
 	if len(x.auth) > 0 {
 		var err error
 		if id, err = snap.auth.Authenticate(r, x.auth); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if x.policy == nil {
-		return nil
+		return id, nil
 	}
 	start := time.Now()
 	d, err := x.policy.policy.Decide(ctx, &policy.Input{
@@ -53,7 +54,7 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 	}
 	if err != nil {
 		n.log.Error("policy error; request denied", "policy", x.policy.name, "route", routeName, "error", err.Error())
-		return err // a 503 *httperr.Error: never allow on error
+		return nil, err // a 503 *httperr.Error: never allow on error
 	}
 	if !d.Allow {
 		status := d.Status
@@ -71,12 +72,12 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 				e.Header.Set(k, v)
 			}
 		}
-		return e
+		return nil, e
 	}
 	for k, v := range d.Headers {
 		r.Header.Set(k, v)
 	}
-	return nil
+	return id, nil
 }
 
 // logDecision writes one decision log line: who asked for what, and what the

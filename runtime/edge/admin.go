@@ -10,7 +10,7 @@ import (
 )
 
 // AdminHandler serves the admin endpoints: liveness, readiness, the running
-// config and Prometheus metrics.
+// config, cache purges and Prometheus metrics.
 func (n *Node) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -41,6 +41,7 @@ func (n *Node) AdminHandler() http.Handler {
 			Config   any       `json:"config"`
 		}{n.opts.NodeID, s.Revision, s.Digest, s.Built, s.Config})
 	})
+	mux.HandleFunc("POST /cache/purge", n.purgeCache)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))
 	// Profiles of a live node, the only honest way to find what a request
 	// costs under real load. The admin listener is for operators only.

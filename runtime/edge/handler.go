@@ -6,13 +6,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/proxy"
+	"github.com/sluicegw/sluice/runtime/traffic"
 )
 
-// ServeHTTP runs one request down the pipeline of DESIGN.md. Stages that are
-// not built yet (auth, policy, filters, traffic) are refused at snapshot
-// build, so a route never runs without a stage it asked for.
+// ServeHTTP runs one request down the pipeline of DESIGN.md: guard, router,
+// auth, policy, rate limit, request filters, cache, upstream | aggregate |
+// serverless, response filters, compress. Every stage a route names is
+// resolved at snapshot build, so a route never runs without one it asked
+// for.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := requestID(r.Header.Get("X-Request-Id"))
@@ -49,13 +53,16 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	cleanRequestPath(r)
-	rt, _ := snap.routes.Match(r.Host, r.Method, r.URL.Path, r.Header.Get)
+	rt, params := snap.routes.Match(r.Host, r.Method, r.URL.Path, r.Header.Get)
 	if rt == nil {
 		httperr.Write(w, http.StatusNotFound, "no route", rid)
 		return
 	}
 	routeName = rt.Config.Name
 	x := &snap.extras[rt.Index]
+	if x.aggregate {
+		r = r.WithContext(traffic.WithParams(r.Context(), params))
+	}
 	if x.deprecation != "" {
 		w.Header().Set("Deprecation", x.deprecation)
 	}
@@ -63,12 +70,28 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Sunset", x.sunset)
 	}
 
+	var id *auth.Identity
 	if len(x.auth) > 0 || x.policy != nil {
-		if err := n.checkAccess(r.Context(), snap, r, routeName, rid, x); err != nil {
+		var err error
+		if id, err = n.checkAccess(r.Context(), snap, r, routeName, rid, x); err != nil {
 			rec.err = err
 			httperr.WriteError(w, err, rid)
 			return
 		}
+	}
+	if x.limit != nil {
+		if err := checkRateLimit(w, r, x.limit, id, n.now()); err != nil {
+			rec.err = err
+			httperr.WriteError(w, err, rid)
+			return
+		}
+	}
+	if x.compress != nil && r.Header.Get("Upgrade") == "" {
+		// Outermost: everything after this point, response filters
+		// included, writes through the encoder.
+		cw := x.compress.Wrap(w, r)
+		defer cw.Close()
+		w = cw
 	}
 
 	r.URL.Path = rt.Rewrite(r.URL.Path)
@@ -88,7 +111,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if err == nil && x.pool == nil {
+		if err == nil && x.origin == nil {
 			err = httperr.New(http.StatusInternalServerError, "no filter answered the request") // serverless route
 		}
 		if err != nil {
@@ -98,7 +121,9 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	upstream = x.pool.Name()
+	if x.pool != nil {
+		upstream = x.pool.Name()
+	}
 	body := watchBody(r)
 	err := n.forward(w, r, x, run, rid)
 	if body != nil {
@@ -134,13 +159,12 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // phase, the response passes through them: buffered when one of them reads
 // or rewrites the body, streamed with a header hook otherwise.
 func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, run *filterRun, rid string) error {
-	opts := forwardOptions(x)
 	if run == nil || len(run.pinned) == 0 {
-		return x.pool.Forward(w, r, opts)
+		return n.fetch(w, r, x)
 	}
 	if run.buffersResponse() {
 		b := newBufferWriter()
-		err := x.pool.Forward(b, r, opts)
+		err := n.fetch(b, r, x)
 		if b.overflow {
 			err = httperr.Wrap(http.StatusBadGateway, "upstream response too large for the route's filters", errResponseTooLarge)
 		}
@@ -156,7 +180,7 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, r
 		return nil
 	}
 	hw := &headerHookWriter{ResponseWriter: w, run: run, rid: rid}
-	err := x.pool.Forward(hw, r, opts)
+	err := n.fetch(hw, r, x)
 	if hw.err != nil {
 		return nil // a response filter failed; its error is already the answer
 	}
@@ -164,6 +188,14 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, r
 		_ = run.runResponseFilters(true)
 	}
 	return err
+}
+
+// fetch gets the response from the route's cache or its origin.
+func (n *Node) fetch(w http.ResponseWriter, r *http.Request, x *routeExtras) error {
+	if x.cache != nil {
+		return x.cache.Serve(w, r, len(x.auth) > 0, n.now(), x.origin)
+	}
+	return x.origin(w, r)
 }
 
 // cleanRequestPath removes dot segments and repeated slashes before routing,

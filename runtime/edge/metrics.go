@@ -106,12 +106,21 @@ var (
 		"Requests in flight to the endpoint.", []string{"upstream", "endpoint"}, nil)
 	snapshotDesc = prometheus.NewDesc("sluice_snapshot_info",
 		"The running snapshot: revision and digest as labels, value 1.", []string{"revision", "digest"}, nil)
+	cacheRequestsDesc = prometheus.NewDesc("sluice_cache_requests_total",
+		"Requests through a route's response cache since the snapshot was built, by result (hit or miss).", []string{"route", "result"}, nil)
+	cacheBytesDesc = prometheus.NewDesc("sluice_cache_bytes",
+		"Bytes held by a route's response cache.", []string{"route"}, nil)
+	cacheKeysDesc = prometheus.NewDesc("sluice_cache_keys",
+		"Keys held by a route's response cache.", []string{"route"}, nil)
 )
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- endpointHealthyDesc
 	ch <- endpointInflightDesc
 	ch <- snapshotDesc
+	ch <- cacheRequestsDesc
+	ch <- cacheBytesDesc
+	ch <- cacheKeysDesc
 }
 
 func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
@@ -130,5 +139,16 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(endpointHealthyDesc, prometheus.GaugeValue, v, name, e.URL)
 			ch <- prometheus.MustNewConstMetric(endpointInflightDesc, prometheus.GaugeValue, float64(e.InFlight), name, e.URL)
 		}
+	}
+	for i, r := range s.Config.Routes {
+		c := s.extras[i].cache
+		if c == nil {
+			continue
+		}
+		st := c.Stats()
+		ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Hits), r.Name, "hit")
+		ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Misses), r.Name, "miss")
+		ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(st.Bytes), r.Name)
+		ch <- prometheus.MustNewConstMetric(cacheKeysDesc, prometheus.GaugeValue, float64(st.Keys), r.Name)
 	}
 }

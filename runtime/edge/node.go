@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/filter"
 )
@@ -27,6 +29,18 @@ type Options struct {
 	ReadHeaderTimeout time.Duration // default 10s
 	IdleTimeout       time.Duration // keep-alive idle limit; default 120s
 	ShutdownTimeout   time.Duration // drain deadline on stop; default 30s
+
+	// NATS, when set, carries fleet-scope rate limits between nodes
+	// (subjects under sluice.ratelimit.) and fleet-wide cache purges
+	// (sluice.cache.purge). nil: a fleet-scope limit is enforced per node,
+	// with a warning, as for a fleet of one.
+	NATS *nats.Conn
+
+	// fleetSync is how often fleet-scope limits report; 0 = the default.
+	fleetSync time.Duration
+	// clock is what rate limits and the cache read the time from; tests set
+	// it to a clock they move by hand. nil = time.Now.
+	clock func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -44,6 +58,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.clock == nil {
+		o.clock = time.Now
 	}
 	return o
 }
@@ -65,12 +82,19 @@ type Node struct {
 	wasmOnce sync.Once
 	wasm     *filter.Runtime
 	wasmErr  error
+
+	limiters limiterSet         // guarded by applyMu
+	purgeSub *nats.Subscription // fleet-wide cache purges; nil without NATS
 }
 
 // NewNode returns a node with no snapshot yet: it answers 503 until Apply.
 func NewNode(opts Options) *Node {
 	opts = opts.withDefaults()
 	n := &Node{opts: opts, log: opts.Logger}
+	n.limiters = limiterSet{nc: opts.NATS, sync: opts.fleetSync, now: opts.clock, log: opts.Logger}
+	if opts.NATS != nil {
+		n.subscribePurges()
+	}
 	n.metrics = newMetrics(n)
 	return n
 }
@@ -81,7 +105,7 @@ func NewNode(opts Options) *Node {
 func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
-	env := BuildEnv{Logger: n.log}
+	env := BuildEnv{Logger: n.log, Limiters: n.limiters.get}
 	if len(cfg.Filters) > 0 {
 		rt, err := n.wasmRuntime()
 		if err != nil {
@@ -95,6 +119,7 @@ func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 		n.metrics.reloads.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("build snapshot: %w", err)
 	}
+	n.limiters.retain(cfg)
 	n.revision++
 	s.Revision = n.revision
 	s.start()
@@ -106,6 +131,9 @@ func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	n.log.Info("snapshot applied", "revision", s.Revision, "digest", s.Digest, "routes", len(cfg.Routes))
 	return s, nil
 }
+
+// now is the node's clock.
+func (n *Node) now() time.Time { return n.opts.clock() }
 
 // Current returns the running snapshot, or nil before the first Apply.
 func (n *Node) Current() *Snapshot { return n.current.Load() }
@@ -148,6 +176,10 @@ func (n *Node) Close() {
 	defer n.applyMu.Unlock()
 	if s := n.current.Swap(nil); s != nil {
 		s.release()
+	}
+	n.limiters.retain(nil)
+	if n.purgeSub != nil {
+		_ = n.purgeSub.Unsubscribe()
 	}
 	if n.wasm != nil {
 		_ = n.wasm.Close(context.Background())

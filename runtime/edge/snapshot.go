@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/proxy"
 	"github.com/sluicegw/sluice/runtime/route"
+	"github.com/sluicegw/sluice/runtime/traffic"
 )
 
 // Snapshot is the immutable, fully built runtime form of one config: the
@@ -48,8 +50,15 @@ type routeExtras struct {
 	deprecation string // preformatted Deprecation header value, "" if none
 	sunset      string // preformatted Sunset header value, "" if none
 	filters     []routeFilter
-	auth        []string     // provider names; any one suffices
-	policy      *routePolicy // nil when the route has none
+	auth        []string            // provider names; any one suffices
+	policy      *routePolicy        // nil when the route has none
+	limit       *routeLimit         // nil when the route has no rate_limit
+	compress    *traffic.Compressor // nil when the route does not compress
+	cache       *traffic.Cache      // nil when the route does not cache
+	// origin answers what the stages before it let through: the upstream
+	// pool or the aggregation; nil for a serverless route.
+	origin    traffic.Origin
+	aggregate bool // origin is an aggregation: it needs the path params
 }
 
 // BuildEnv is what building a snapshot needs from the node.
@@ -58,12 +67,10 @@ type BuildEnv struct {
 	// Filters compiles the snapshot's wasm modules; required when the
 	// config has filters.
 	Filters *filter.Runtime
+	// Limiters returns the rate limiter of a route, so a node keeps its
+	// buckets across snapshots; nil builds fresh ones.
+	Limiters func(r *config.Route) (traffic.Checker, error)
 }
-
-// errUnsupported marks config features this build cannot enforce yet. A
-// snapshot that uses one is refused rather than served without it: a route
-// that names a policy must never be served unprotected.
-var errUnsupported = errors.New("not supported by this build yet")
 
 // Build compiles cfg into a snapshot: route table, upstream pools, wasm
 // modules (compiled, validated, one instance created each). It starts
@@ -87,11 +94,6 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 		modules: make(map[string]*filter.Module, len(cfg.Filters)),
 	}
 	var errs []error
-	for _, r := range cfg.Routes {
-		for _, feature := range unsupportedFeatures(r) {
-			errs = append(errs, fmt.Errorf("route %q: %s: %w", r.Name, feature, errUnsupported))
-		}
-	}
 	for name, u := range cfg.Upstreams {
 		p, err := proxy.NewPool(name, u, proxy.Options{Logger: log})
 		if err != nil {
@@ -111,11 +113,16 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 	if s.routes, err = route.New(cfg.Routes); err != nil {
 		errs = append(errs, err)
 	}
+	s.extras = make([]routeExtras, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		if err := s.buildTraffic(&s.extras[i], r, env); err != nil {
+			errs = append(errs, fmt.Errorf("route %q: %w", r.Name, err))
+		}
+	}
 	if len(errs) > 0 {
 		s.closePools()
 		return nil, errors.Join(errs...)
 	}
-	s.extras = make([]routeExtras, len(cfg.Routes))
 	for i, r := range cfg.Routes {
 		x := &s.extras[i]
 		x.pool = s.pools[r.Upstream]
@@ -141,21 +148,60 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 	return s, nil
 }
 
-func unsupportedFeatures(r *config.Route) []string {
-	var out []string
-	if r.RateLimit != nil {
-		out = append(out, "rate_limit")
-	}
-	if r.Cache != nil {
-		out = append(out, "cache")
+// buildTraffic resolves a route's traffic stages: rate limit, cache,
+// compression, aggregation.
+func (s *Snapshot) buildTraffic(x *routeExtras, r *config.Route, env BuildEnv) error {
+	if rl := r.RateLimit; rl != nil {
+		var c traffic.Checker
+		if env.Limiters != nil {
+			var err error
+			if c, err = env.Limiters(r); err != nil {
+				return fmt.Errorf("rate_limit: %w", err)
+			}
+		} else {
+			c = traffic.NewLimiter(rl.Requests, rl.Per.D(), rl.Burst, 0)
+		}
+		l, err := newRouteLimit(rl, c)
+		if err != nil {
+			return fmt.Errorf("rate_limit: %w", err)
+		}
+		x.limit = l
 	}
 	if len(r.Compress) > 0 {
-		out = append(out, "compress")
+		c, err := traffic.NewCompressor(r.Compress)
+		if err != nil {
+			return fmt.Errorf("compress: %w", err)
+		}
+		x.compress = c
+	}
+	if r.Cache != nil {
+		x.cache = traffic.NewCache(r.Cache.TTL.D(), traffic.CacheOptions{})
+	}
+	if p := s.pools[r.Upstream]; p != nil {
+		opts := proxy.ForwardOptions{Timeout: r.Timeout.D()}
+		x.origin = func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, opts) }
 	}
 	if len(r.Aggregate) > 0 {
-		out = append(out, "aggregate")
+		var backends []traffic.AggregateBackend
+		for key, t := range r.Aggregate {
+			p := s.pools[t.Upstream]
+			if p == nil {
+				return fmt.Errorf("aggregate %q: unknown upstream %q", key, t.Upstream)
+			}
+			opts := proxy.ForwardOptions{Timeout: r.Timeout.D()}
+			backends = append(backends, traffic.AggregateBackend{
+				Key:     key,
+				Path:    t.Path,
+				Forward: func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, opts) },
+			})
+		}
+		a, err := traffic.NewAggregator(backends)
+		if err != nil {
+			return err
+		}
+		x.origin, x.aggregate = a.Serve, true
 	}
-	return out
+	return nil
 }
 
 // start begins the snapshot's background work (health checks).
