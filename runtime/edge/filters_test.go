@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // repoRoot is the repository root, where filters/*.wasm and testdata live.
@@ -502,4 +504,63 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [wrap]}]
 	if strings.Contains(n.logs.String(), "trap") {
 		t.Errorf("a client's body failure was logged as a guest trap:\n%s", n.logs.String())
 	}
+}
+
+// A WebSocket through a route with filters: the response phase runs at the
+// 101 (a header the guest sets reaches the client), the instances are
+// released while the session goes on, and a guest that buffers responses
+// does not break the upgrade.
+func TestWebSocketThroughFilters(t *testing.T) {
+	up := startUpstream(t, "ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			c.WriteMessage(mt, append([]byte("echo:"), msg...))
+		}
+	}))
+	n := startNode(t, render(t, `
+upstreams: {ws: {endpoints: ["{{.Up}}"]}}
+filters:
+  headers: {module: "{{.Headers}}", limits: {instances: 1}}
+  buffered: {module: "{{.Buffered}}", limits: {instances: 1}}
+routes:
+  - {name: ws, match: {path: /ws}, upstream: ws, filters: [headers]}
+  - {name: wsb, match: {path: /wsb}, upstream: ws, filters: [buffered]}
+`, map[string]string{"Up": up.url, "Headers": watGuest(t, "headers"), "Buffered": watGuest(t, "bufresp")}))
+	dial := func(path string) (*websocket.Conn, *http.Response) {
+		t.Helper()
+		c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.url, "http")+path, nil)
+		if err != nil {
+			t.Fatalf("%s: %v (%v)", path, err, resp)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, resp
+	}
+	echo := func(c *websocket.Conn, m string) {
+		t.Helper()
+		if err := c.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != "echo:"+m {
+			t.Fatalf("got %q %v", got, err)
+		}
+	}
+	c1, resp := dial("/ws")
+	if resp.Header.Get("X-Ctx") != "42" {
+		t.Errorf("101 headers %v: the response phase did not run at the upgrade", resp.Header)
+	}
+	echo(c1, "one")
+	// One instance per filter, and the first session is still open: a
+	// second session gets it only if the first released it at the 101.
+	c2, _ := dial("/ws")
+	echo(c2, "two")
+	c3, _ := dial("/wsb")
+	echo(c3, "three")
 }

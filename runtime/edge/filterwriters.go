@@ -1,8 +1,10 @@
 package edge
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -118,6 +120,32 @@ func (h *headerHookWriter) Flush() {
 }
 
 func (h *headerHookWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// Hijack is where an upgrade's 101 is sent (the forwarder writes it on the
+// hijacked connection), so the response phase runs here: the guests see
+// status 101 and its headers and may change headers, and their instances
+// are released instead of being held for the whole session. A 101 carries
+// no body and no other status: what a guest writes there is ignored.
+func (h *headerHookWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !h.done {
+		h.done = true
+		resp := h.run.x.Resp
+		hdr := h.ResponseWriter.Header()
+		for k, vs := range resp.Header {
+			if _, ok := hdr[k]; !ok {
+				hdr[k] = vs
+			}
+		}
+		resp.Header, resp.Status = hdr, http.StatusSwitchingProtocols
+		if err := h.run.runResponseFilters(false); err != nil {
+			h.err, h.swallow = err, true
+			clear(hdr)
+			httperr.WriteError(h.ResponseWriter, err, h.rid)
+			return nil, nil, err
+		}
+	}
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
 
 // fillFromBuffer moves a captured upstream response into the exchange for
 // the response phase.

@@ -162,7 +162,9 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, x *routeExtras, r
 	if run == nil || len(run.pinned) == 0 {
 		return n.fetch(w, r, x)
 	}
-	if run.buffersResponse() {
+	// An upgrade's response has no body to buffer (and a buffer cannot
+	// be hijacked): its filters run at the 101, in the header hook.
+	if run.buffersResponse() && r.Header.Get("Upgrade") == "" {
 		b := newBufferWriter()
 		err := n.fetch(b, r, x)
 		if b.overflow {
