@@ -44,7 +44,7 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 		RemoteAddr: r.RemoteAddr,
 		Route:      routeName,
 		Headers:    r.Header,
-		Query:      r.URL.Query(),
+		RawQuery:   r.URL.RawQuery,
 		Auth:       id,
 	})
 	took := time.Since(start)

@@ -30,6 +30,9 @@ type Input struct {
 	Route      string
 	Headers    http.Header
 	Query      url.Values
+	// RawQuery is parsed into Query when Query is nil, and only when the
+	// policy reads input.request.query: most policies never do.
+	RawQuery string
 	Auth       *auth.Identity
 }
 
@@ -87,6 +90,9 @@ func (in *Input) build(n *need) ast.Value {
 			size += len(in.Headers)
 		}
 		if req.get("query") != nil {
+			if in.Query == nil && in.RawQuery != "" {
+				in.Query, _ = url.ParseQuery(in.RawQuery) // what net/http's URL.Query does with errors
+			}
 			size += 2*len(in.Query) + countValues(in.Query)
 		}
 	}

@@ -291,6 +291,10 @@ func TestInputDocument(t *testing.T) {
 		"auth": {"method": "jwt", "subject": "alice", "claims": {"roles": ["admin"], "exp": 1893456000, "nested": {"x": true}}, "consumer": ""}}`
 	assertJSON(t, in.Value(), want)
 
+	// The edge hands over the raw query; it is parsed when the policy reads it.
+	in.Query, in.RawQuery = nil, "limit=10&tag=a&tag=b"
+	assertJSON(t, in.Value(), want)
+
 	anon := `{"request": {"method": "", "path": "", "host": "", "headers": {}, "query": {}, "remote_addr": ""},
 		"route": "", "auth": {"method": "", "subject": "", "claims": {}, "consumer": ""}}`
 	assertJSON(t, (&Input{}).Value(), anon)
