@@ -9,6 +9,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/policy"
+	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // routePolicy is a route's access policy, resolved at snapshot build.
@@ -53,6 +54,10 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 		n.logDecision(r, routeName, rid, x.policy.name, id, d, err, took)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// The client left during the evaluation: not the policy's fault.
+			return nil, httperr.Wrap(proxy.StatusClientClosedRequest, "client closed request", err)
+		}
 		n.log.Error("policy error; request denied", "policy", x.policy.name, "route", routeName, "error", err.Error())
 		return nil, err // a 503 *httperr.Error: never allow on error
 	}

@@ -82,6 +82,11 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 // skip logs a failed filter and reports whether the chain goes on without
 // it (on_error: fail_open).
 func (run *filterRun) skip(f *routeFilter, op string, err error) bool {
+	if errors.Is(err, context.Canceled) {
+		// The client left before the filter ran: nothing failed.
+		run.log.Debug("filter not run: the client went away", "filter", f.name, "phase", op)
+		return false
+	}
 	if f.failOpen {
 		run.log.Warn("filter failed; skipped (fail_open)", "filter", f.name, "phase", op, "error", err.Error())
 		return true
@@ -162,6 +167,9 @@ func filterFailure(f *routeFilter, err error) error {
 			e.Status, e.Reason = proxy.StatusClientClosedRequest, "client closed request"
 		}
 		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		return httperr.Wrap(proxy.StatusClientClosedRequest, "client closed request", err)
 	}
 	if errors.Is(err, filter.ErrBusy) {
 		return &httperr.Error{Status: http.StatusServiceUnavailable, Reason: "filter " + strconv.Quote(f.name) + " is at capacity", Err: err,
