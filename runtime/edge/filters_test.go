@@ -295,6 +295,9 @@ routes:
 		}()
 	}
 	eventually(t, 5*time.Second, "two requests held upstream", func() bool { return held.Load() == 2 })
+	if _, metrics := get(t, n2.adminURL+"/metrics"); !strings.Contains(string(metrics), `sluice_filter_instances{filter="capped",state="busy"} 2`) {
+		t.Errorf("metrics do not show both instances busy:\n%s", metrics)
+	}
 	resp, body := get(t, n2.url+"/few/x")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("past limits.instances: %d %v %s, want 503 with Retry-After", resp.StatusCode, resp.Header, body)

@@ -112,6 +112,9 @@ var (
 		"Bytes held by a route's response cache.", []string{"route"}, nil)
 	cacheKeysDesc = prometheus.NewDesc("sluice_cache_keys",
 		"Keys held by a route's response cache.", []string{"route"}, nil)
+	filterInstancesDesc = prometheus.NewDesc("sluice_filter_instances",
+		"A filter's live wasm instances, by state: idle, busy (held by a request), and waiting (requests waiting at the cap).",
+		[]string{"filter", "state"}, nil)
 )
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -121,6 +124,7 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cacheRequestsDesc
 	ch <- cacheBytesDesc
 	ch <- cacheKeysDesc
+	ch <- filterInstancesDesc
 }
 
 func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
@@ -150,5 +154,11 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Misses), r.Name, "miss")
 		ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(st.Bytes), r.Name)
 		ch <- prometheus.MustNewConstMetric(cacheKeysDesc, prometheus.GaugeValue, float64(st.Keys), r.Name)
+	}
+	for name, m := range s.modules {
+		st := m.Stats()
+		ch <- prometheus.MustNewConstMetric(filterInstancesDesc, prometheus.GaugeValue, float64(st.Idle), name, "idle")
+		ch <- prometheus.MustNewConstMetric(filterInstancesDesc, prometheus.GaugeValue, float64(st.Live-st.Idle), name, "busy")
+		ch <- prometheus.MustNewConstMetric(filterInstancesDesc, prometheus.GaugeValue, float64(st.Waiters), name, "waiting")
 	}
 }
