@@ -215,11 +215,17 @@ func TestParseErrors(t *testing.T) {
 }
 
 // FuzzRewrite feeds arbitrary bytes to Parse and Encode: they may fail, never
-// panic, and whatever they produce must parse again.
+// panic, and whatever they produce must parse again. The stronger oracle:
+// a module wazero compiles must still compile once rewritten, since a
+// mis-decoded instruction stream (one that hides a loop, say) almost always
+// produces a body that no longer validates.
 func FuzzRewrite(f *testing.F) {
-	for _, name := range []string{"instrs", "headers", "config", "oob", "grow"} {
+	for _, name := range []string{"instrs", "headers", "config", "oob", "grow", "fib", "loop10k"} {
 		f.Add(wattest.Compile(f, name))
 	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { rt.Close(ctx) })
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
 		if err != nil {
@@ -232,5 +238,15 @@ func FuzzRewrite(f *testing.F) {
 		if _, err := Parse(out); err != nil {
 			t.Fatalf("rewritten module does not parse: %v", err)
 		}
+		in, err := rt.CompileModule(ctx, b)
+		if err != nil {
+			return // not a valid module to begin with
+		}
+		in.Close(ctx)
+		c, err := rt.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("wazero compiles the module but not its rewrite: %v", err)
+		}
+		c.Close(ctx)
 	})
 }
