@@ -17,13 +17,17 @@ const (
 	DefaultTimeout = time.Second
 	// DefaultIdleTimeout is how long an unused instance is kept.
 	DefaultIdleTimeout = 60 * time.Second
-	// DefaultMaxInstances caps a module's live instances. An instance is
-	// pinned to its request from handle_request until handle_response, so
-	// across the upstream's whole answer: the cap bounds requests in flight
-	// through the filter, not CPU (a cap per core turned a slow upstream
-	// into 503s). 64 Go guests hold ~250 MB at most; idle ones are released
-	// after DefaultIdleTimeout.
-	DefaultMaxInstances = 64
+	// An instance is pinned to its request from handle_request until
+	// handle_response, so across the upstream's whole answer: the cap on a
+	// module's instances bounds requests in flight through the filter, not
+	// CPU (a cap per core turned a slow upstream into 503s). Without a
+	// configured cap, instancesMemoryBudget divided by an instance's
+	// memory, within [MinDefaultInstances, MaxDefaultInstances]: 64 for a
+	// Go guest (~4 MiB each), 1024 for a small one (64 KiB). Idle
+	// instances are released after DefaultIdleTimeout.
+	MinDefaultInstances   = 64
+	MaxDefaultInstances   = 1024
+	instancesMemoryBudget = 256 << 20
 
 	// maxBodyBytes caps each body the host holds for a guest in one
 	// exchange: the buffered request body, the request body it writes, the
@@ -121,4 +125,13 @@ func (w *watchdog) fire() {
 // stop releases the timer when the instance is closed.
 func (w *watchdog) stop() {
 	w.t.Stop()
+}
+
+// defaultMaxInstances is the instance cap of a module whose config sets
+// none, from the linear memory one initialised instance holds.
+func defaultMaxInstances(memBytes uint32) int {
+	if memBytes == 0 {
+		return MaxDefaultInstances
+	}
+	return min(max(instancesMemoryBudget/int(memBytes), MinDefaultInstances), MaxDefaultInstances)
 }

@@ -27,8 +27,8 @@ type ModuleOptions struct {
 	// trusted filters, since a looping guest would then hold its goroutine
 	// forever.
 	Timeout time.Duration
-	// MaxInstances caps live instances (idle and in use). 0 means
-	// DefaultMaxInstances.
+	// MaxInstances caps live instances (idle and in use). 0 sizes the cap
+	// from the guest's memory after initialisation (defaultMaxInstances).
 	MaxInstances int
 	// AcquireWait is how long Acquire waits for an instance at the cap
 	// before failing with ErrBusy. 0 fails at once.
@@ -133,7 +133,10 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 		return nil, err
 	}
 	m.features = first.base
-	m.pool.init(m, opts.MaxInstances, opts.IdleTimeout)
+	if opts.MaxInstances <= 0 {
+		m.opts.MaxInstances = defaultMaxInstances(first.mem.Size())
+	}
+	m.pool.init(m, m.opts.MaxInstances, opts.IdleTimeout)
 	m.pool.seed(first)
 	m.logger.Debug("filter loaded", "functions", stats.Functions, "loops", stats.Loops,
 		"memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features)
@@ -146,9 +149,6 @@ func withDefaults(o ModuleOptions) ModuleOptions {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
-	}
-	if o.MaxInstances <= 0 {
-		o.MaxInstances = DefaultMaxInstances
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout

@@ -225,3 +225,26 @@ func TestModuleClose(t *testing.T) {
 		t.Errorf("stats %+v after Close and Release", s)
 	}
 }
+
+func TestDefaultMaxInstances(t *testing.T) {
+	for _, c := range []struct {
+		mem  uint32
+		want int
+	}{
+		{0, MaxDefaultInstances},
+		{64 << 10, MaxDefaultInstances}, // one page: 4096, capped
+		{1 << 20, 256},                  // 1 MiB
+		{4 << 20, MinDefaultInstances},  // a Go guest
+		{32 << 20, MinDefaultInstances}, // never below the floor
+	} {
+		if got := defaultMaxInstances(c.mem); got != c.want {
+			t.Errorf("defaultMaxInstances(%d) = %d, want %d", c.mem, got, c.want)
+		}
+	}
+	// A loaded module gets it from its first instance.
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "noop", ModuleOptions{})
+	if m.opts.MaxInstances != MaxDefaultInstances {
+		t.Errorf("noop guest (one page): cap %d, want %d", m.opts.MaxInstances, MaxDefaultInstances)
+	}
+}
