@@ -33,7 +33,7 @@ type Input struct {
 	// RawQuery is parsed into Query when Query is nil, and only when the
 	// policy reads input.request.query: most policies never do.
 	RawQuery string
-	Auth       *auth.Identity
+	Auth     *auth.Identity
 }
 
 // Keys of the input document, built once.
