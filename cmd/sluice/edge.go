@@ -51,12 +51,11 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		return errors.New("edge: one of --config FILE or --nats URL is required")
 	case f.config != "" && f.nats != "":
 		return errors.New("edge: --config and --nats cannot be used together")
-	case f.nats != "":
-		return errors.New("edge: --nats: fleet mode is not available in this build yet; use --config FILE")
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return errors.New("edge: --tls-cert and --tls-key go together")
 	}
-	if _, err := parseLabels(f.labels); err != nil {
+	labels, err := parseLabels(f.labels)
+	if err != nil {
 		return err
 	}
 	nodeID := f.node
@@ -69,7 +68,13 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	defer accessBuf.Close()
 	node := edge.NewNode(edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access})
 
-	err := serveFromFile(ctx, node, log, f.config,
+	if f.nats != "" {
+		if err := serveFromFleet(ctx, node, log, nodeID, labels, f); err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		return nil
+	}
+	err = serveFromFile(ctx, node, log, f.config,
 		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tlsCert, f.tlsKey) },
 		func(ls edge.Listeners) {
 			log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "tls", ls.TLS != nil, "config", f.config)

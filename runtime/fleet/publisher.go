@@ -272,10 +272,12 @@ func (p *Publisher) abort(ctx context.Context, reason string) (int64, error) {
 	if err := p.deleteCanary(ctx); err != nil {
 		return 0, err
 	}
-	if _, err := p.updateRevision(ctx, canary.Revision, func(r *Revision) { r.Aborted = true }); err != nil {
-		return 0, err
-	}
 	p.event("canary revision %d aborted: %s", canary.Revision, reason)
+	// The canary is gone whatever happens next; the mark in its record is
+	// only for the fleet page.
+	if _, err := p.updateRevision(ctx, canary.Revision, func(r *Revision) { r.Aborted = true }); err != nil {
+		p.log.Warn("canary aborted but its revision record not updated", "revision", canary.Revision, "error", err)
+	}
 	return canary.Revision, nil
 }
 
