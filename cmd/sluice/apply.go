@@ -60,9 +60,6 @@ func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, fil
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	if len(artifacts) > 0 {
-		fmt.Fprintf(progress, "artifacts: %d uploaded, %d already stored\n", uploaded, skipped)
-	}
 	rev, err := c.Apply(ctx, doc, canary)
 	if err != nil {
 		var ae *fleet.APIError
@@ -76,6 +73,9 @@ func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, fil
 		where = "canary " + canary
 	}
 	fmt.Fprintf(out, "revision %d published (%s, %s)\n", rev.Revision, where, rev.Digest)
+	if len(artifacts) > 0 {
+		fmt.Fprintf(progress, "artifacts: %d uploaded, %d already stored\n", uploaded, skipped)
+	}
 	if !wait {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluicegw/sluice/runtime/config"
 )
@@ -56,30 +57,42 @@ func FromFile(path string) (doc *Document, artifacts map[string][]byte, err erro
 // parses the YAML and points every filter and policy at its artifact in the
 // cache, fetching and verifying what is missing.
 func (c *Cache) Materialize(ctx context.Context, doc *Document) (*config.Config, error) {
+	cfg, _, err := c.materialize(ctx, doc)
+	return cfg, err
+}
+
+// materialize also returns a replacer from artifact paths back to the
+// module paths as written, so build errors name the user's files.
+func (c *Cache) materialize(ctx context.Context, doc *Document) (*config.Config, *strings.Replacer, error) {
 	cfg, err := config.Parse([]byte(doc.Config), doc.Source)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var origins []string
 	cfg.Dir = c.Dir
 	for name, f := range cfg.Filters {
 		d, ok := doc.Filters[name]
 		if !ok {
-			return nil, fmt.Errorf("filter %q: no artifact in the snapshot", name)
+			return nil, nil, fmt.Errorf("filter %q: no artifact in the snapshot", name)
 		}
+		written := f.Module
 		if f.Module, err = c.WasmPath(ctx, d); err != nil {
-			return nil, fmt.Errorf("filter %q: %w", name, err)
+			return nil, nil, fmt.Errorf("filter %q: %w", name, err)
 		}
+		origins = append(origins, f.Module, written)
 	}
 	for name, p := range cfg.Policies {
 		d, ok := doc.Policies[name]
 		if !ok {
-			return nil, fmt.Errorf("policy %q: no artifact in the snapshot", name)
+			return nil, nil, fmt.Errorf("policy %q: no artifact in the snapshot", name)
 		}
+		written := p.Module
 		if p.Module, err = c.PolicyDir(ctx, d); err != nil {
-			return nil, fmt.Errorf("policy %q: %w", name, err)
+			return nil, nil, fmt.Errorf("policy %q: %w", name, err)
 		}
+		origins = append(origins, p.Module, written)
 	}
-	return cfg, nil
+	return cfg, strings.NewReplacer(origins...), nil
 }
 
 // Artifacts lists every digest the document needs.

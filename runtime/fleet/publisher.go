@@ -137,7 +137,7 @@ func (p *Publisher) PutArtifact(ctx context.Context, digest string, data []byte)
 // an edge node do (every wasm module compiled and instantiated, every policy
 // prepared) and discards it. Errors wrap ErrInvalidConfig.
 func (p *Publisher) Validate(ctx context.Context, doc *Document) error {
-	cfg, err := p.cache.Materialize(ctx, doc)
+	cfg, origins, err := p.cache.materialize(ctx, doc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
@@ -149,7 +149,8 @@ func (p *Publisher) Validate(ctx context.Context, doc *Document) error {
 	}
 	snap, err := edge.Build(ctx, cfg, env)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		// Name the user's files, not the publisher's artifact cache.
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, origins.Replace(err.Error()))
 	}
 	snap.Discard()
 	return nil
