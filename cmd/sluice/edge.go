@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/edge"
+	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
 type edgeFlags struct {
@@ -66,14 +67,18 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	tuneRuntime()
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	node := edge.NewNode(edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access})
-
+	opts := edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access}
 	if f.nats != "" {
-		if err := serveFromFleet(ctx, node, log, nodeID, labels, f); err != nil {
+		disc := fleet.NewDiscovery(log)
+		opts.PrepareSnapshot = disc.Prepare
+		node := edge.NewNode(opts)
+		if err := serveFromFleet(ctx, node, log, nodeID, labels, disc, f); err != nil {
 			return fmt.Errorf("edge: %w", err)
 		}
 		return nil
 	}
+	node := edge.NewNode(opts)
+
 	err = serveFromFile(ctx, node, log, f.config,
 		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tlsCert, f.tlsKey) },
 		func(ls edge.Listeners) {

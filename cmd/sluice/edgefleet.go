@@ -15,7 +15,7 @@ import (
 // serveFromFleet runs node on the snapshots the fleet publishes: boot from
 // the last good snapshot on disk (if any), open the listeners, follow NATS
 // (reconnecting forever) and drain on SIGTERM or SIGINT.
-func serveFromFleet(ctx context.Context, node *edge.Node, log *slog.Logger, nodeID string, labels map[string]string, f edgeFlags) error {
+func serveFromFleet(ctx context.Context, node *edge.Node, log *slog.Logger, nodeID string, labels map[string]string, disc *fleet.Discovery, f edgeFlags) error {
 	if f.trust == "" {
 		return errors.New("--nats needs --trust PUBKEYFILE (the publisher's signing.pub): unsigned snapshots are never applied")
 	}
@@ -24,7 +24,7 @@ func serveFromFleet(ctx context.Context, node *edge.Node, log *slog.Logger, node
 		return fmt.Errorf("--trust: %w", err)
 	}
 	sub, err := fleet.NewSubscriber(fleet.SubscriberOptions{
-		NATSURL: f.nats, Node: node, NodeID: nodeID, Labels: labels, Trust: trust, DataDir: f.data, Logger: log,
+		NATSURL: f.nats, Node: node, NodeID: nodeID, Labels: labels, Trust: trust, DataDir: f.data, Logger: log, Discovery: disc,
 	})
 	if err != nil {
 		return err

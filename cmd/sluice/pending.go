@@ -20,9 +20,3 @@ func newFilterCmd() *cobra.Command {
 	cmd.Flags().String("request", "", "request file for test")
 	return cmd
 }
-
-func newAnnounceCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "announce SERVICE URL", Short: "Announce a service instance for discovery", Args: cobra.ExactArgs(2), RunE: notYet("announce")}
-	cmd.Flags().String("nats", "", "NATS URL")
-	return cmd
-}

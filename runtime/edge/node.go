@@ -27,6 +27,12 @@ type Options struct {
 	ReadHeaderTimeout time.Duration // default 10s
 	IdleTimeout       time.Duration // keep-alive idle limit; default 120s
 	ShutdownTimeout   time.Duration // drain deadline on stop; default 30s
+
+	// PrepareSnapshot, if set, is called with each new snapshot after it
+	// is built and before it is swapped in (under Apply's lock). Fleet
+	// service discovery uses it to hand the new pools the instances known
+	// now, so a swap never serves an upstream without them.
+	PrepareSnapshot func(*Snapshot)
 }
 
 func (o Options) withDefaults() Options {
@@ -94,6 +100,9 @@ func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	if err != nil {
 		n.metrics.reloads.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("build snapshot: %w", err)
+	}
+	if n.opts.PrepareSnapshot != nil {
+		n.opts.PrepareSnapshot(s)
 	}
 	n.revision++
 	s.Revision = n.revision

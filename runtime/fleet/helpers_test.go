@@ -90,7 +90,8 @@ func startPublisher(t *testing.T, natsURL string) *testPublisher {
 }
 
 type testEdge struct {
-	id     string
+	id        string
+	discovery *Discovery
 	node   *edge.Node
 	sub    *Subscriber
 	url    string
@@ -103,6 +104,8 @@ type edgeSpec struct {
 	labels  map[string]string
 	dataDir string // "" = a fresh temp dir
 	trust   ed25519.PublicKey
+	// discovery: follow the services bucket for `discovery: nats` upstreams
+	discovery bool
 }
 
 // startEdge runs a real edge node on loopback, following the fleet at
@@ -116,9 +119,15 @@ func startEdge(t *testing.T, natsURL string, spec edgeSpec) *testEdge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := edge.NewNode(edge.Options{NodeID: spec.id, DataDir: spec.dataDir, Logger: quiet, ShutdownTimeout: 2 * time.Second})
+	opts := edge.Options{NodeID: spec.id, DataDir: spec.dataDir, Logger: quiet, ShutdownTimeout: 2 * time.Second}
+	var disc *Discovery
+	if spec.discovery {
+		disc = NewDiscovery(quiet)
+		opts.PrepareSnapshot = disc.Prepare
+	}
+	node := edge.NewNode(opts)
 	sub, err := NewSubscriber(SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.id, Labels: spec.labels,
-		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: 200 * time.Millisecond})
+		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: 200 * time.Millisecond, Discovery: disc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +135,7 @@ func startEdge(t *testing.T, natsURL string, spec edgeSpec) *testEdge {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &testEdge{id: spec.id, node: node, sub: sub, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
+	e := &testEdge{id: spec.id, discovery: disc, node: node, sub: sub, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
 	subDone := make(chan struct{})
 	go func() { defer close(subDone); sub.Run(ctx) }()
 	go func() { defer close(e.done); node.Run(ctx, edge.Listeners{Data: ln}); <-subDone }()

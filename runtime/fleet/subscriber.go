@@ -31,6 +31,8 @@ type SubscriberOptions struct {
 	// StatusInterval is how often the node refreshes its status entry;
 	// default StatusInterval.
 	StatusInterval time.Duration
+	// Discovery, when set, follows the services bucket while connected.
+	Discovery *Discovery
 }
 
 // Subscriber keeps an edge node on the revision the fleet wants: it watches
@@ -188,6 +190,10 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 	defer cancel()
 	wg.Add(1)
 	go func() { defer wg.Done(); s.report(ctx, b.Nodes) }()
+	if s.opts.Discovery != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.opts.Discovery.Follow(ctx, b.Services) }()
+	}
 	cache := s.cache(b.Artifacts)
 	var stable, canary *Envelope
 	for {
