@@ -92,11 +92,11 @@ func startPublisher(t *testing.T, natsURL string) *testPublisher {
 type testEdge struct {
 	id        string
 	discovery *Discovery
-	node   *edge.Node
-	sub    *Subscriber
-	url    string
-	cancel context.CancelFunc
-	done   chan struct{}
+	node      *edge.Node
+	sub       *Subscriber
+	url       string
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 type edgeSpec struct {
