@@ -187,6 +187,31 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "no canary in progress") {
 		t.Fatalf("abort without a canary: %d %s", code, out)
 	}
+
+	// Discovery: an announced instance serves while `sluice announce` runs.
+	disc := filepath.Join(cfgDir, "disc.yaml")
+	os.WriteFile(disc, []byte("upstreams: {billing: {discovery: nats}}\nroutes: [{name: b, match: {path_prefix: /api}, upstream: billing}]\n"), 0o644)
+	if out, code := sluiceRun(t, env, append([]string{"apply", "-f", disc, "--wait"}, pubFlags...)...); code != 0 {
+		t.Fatalf("apply of a discovery config: %d %s", code, out)
+	}
+	announcer := startProcess(t, "announce", "billing", startEcho(t, "announced"), "--nats", "nats://"+natsAddr)
+	for _, e := range edges {
+		eventuallyCLI(t, 10*time.Second, e+" using the announced instance", func() bool { return strings.HasPrefix(body(e+"/api/x"), "announced ") })
+	}
+	announcer.Process.Signal(syscall.SIGTERM)
+	if err := announcer.Wait(); err != nil {
+		t.Fatalf("announce exit: %v", err)
+	}
+	for _, e := range edges {
+		eventuallyCLI(t, 10*time.Second, e+" dropping the withdrawn instance", func() bool {
+			resp, err := http.Get(e + "/api/x")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusServiceUnavailable
+		})
+	}
 }
 
 // startEcho is an upstream answering "NAME PATH".
