@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // announce runs Announce in the background until the returned stop is
@@ -83,4 +85,28 @@ func TestInstanceKeyRefusesBadServiceNames(t *testing.T) {
 	if k1 != k2 || k1 == k3 || !strings.HasPrefix(k1, "svc.") || strings.Count(k1, ".") != 1 {
 		t.Fatalf("keys %s %s %s", k1, k2, k3)
 	}
+}
+
+// An instance whose announcer stops refreshing expires: the watch sees the
+// bucket's expiry marker and the instance is dropped. (A bucket with a
+// 1 s TTL stands in for sluice_services, whose TTL is 15 s.)
+func TestUnrefreshedInstanceExpires(t *testing.T) {
+	_, js := connect(t, startNATS(t))
+	ctx := context.Background()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "services_short", TTL: time.Second, LimitMarkerTTL: time.Second, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDiscovery(quiet)
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.Follow(fctx, kv) }()
+	defer func() { cancel(); <-done }()
+
+	key, _ := InstanceKey("billing", "http://10.0.0.1:80")
+	if _, err := kv.Put(ctx, key, mustJSON(Announcement{Service: "billing", URL: "http://10.0.0.1:80"})); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the instance seen", func() bool { return len(d.Instances("billing")) == 1 })
+	eventually(t, 10*time.Second, "the instance expired", func() bool { return len(d.Instances("billing")) == 0 })
 }
