@@ -94,6 +94,11 @@ func TestCanaryAbortsByItselfWhenANodeFailsToApply(t *testing.T) {
 	if _, body := get(t, eu.url+"/users"); !strings.HasPrefix(body, "v1:") {
 		t.Fatalf("the node left its good snapshot: %s", body)
 	}
+	// With the canary withdrawn, the node reports itself ready on stable.
+	eventually(t, 5*time.Second, "the node ready on stable again", func() bool {
+		st := eu.sub.Status()
+		return st.State == StateReady && st.Revision == stable && st.Error == ""
+	})
 }
 
 func TestCanaryByPercentageIsStable(t *testing.T) {

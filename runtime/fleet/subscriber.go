@@ -217,6 +217,9 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 				}
 			case CanaryKey:
 				if e.Operation() != jetstream.KeyValuePut {
+					if canary != nil {
+						s.forgetFailure(canary.Revision)
+					}
 					canary = nil
 				} else if env != nil {
 					canary = env
@@ -326,6 +329,22 @@ func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) err
 	s.keep(lg)
 	s.log.Info("fleet snapshot applied", "revision", env.Revision, "digest", env.Digest, "canary", env.Selector)
 	return nil
+}
+
+// forgetFailure clears an error about rev once rev is withdrawn (an
+// aborted canary): the node runs its good snapshot and should say so. The
+// publisher keeps the abort and its reason.
+func (s *Subscriber) forgetFailure(rev int64) {
+	s.mu.Lock()
+	changed := s.status.State == StateError && s.status.Wanted == rev && s.current != nil
+	if changed {
+		s.status.State, s.status.Error, s.status.Wanted = StateReady, "", 0
+		s.failed = nil
+	}
+	s.mu.Unlock()
+	if changed {
+		s.notify()
+	}
 }
 
 // keep writes the last good snapshot to disk for the next boot.
