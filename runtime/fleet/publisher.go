@@ -178,8 +178,10 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if canary != "" {
-		if _, err := p.envelope(ctx, StableKey); err != nil {
-			return nil, fmt.Errorf("canary: %w (apply a stable revision first)", err)
+		if _, err := p.envelope(ctx, StableKey); errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("canary: no stable revision to compare with; apply one without --canary first: %w", ErrNoRevision)
+		} else if err != nil {
+			return nil, fmt.Errorf("canary: %w", err)
 		}
 	}
 	if doc.Created.IsZero() {

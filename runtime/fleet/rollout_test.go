@@ -186,3 +186,17 @@ func isStatus(err error, status int) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == status
 }
+
+func TestCanaryNeedsAStableRevisionAndAValidSelector(t *testing.T) {
+	pub := startPublisher(t, startNATS(t))
+	if _, err := pub.apply(t, routeConfig("users", "http://127.0.0.1:1"), "region=eu"); !isStatus(err, http.StatusNotFound) || !strings.Contains(err.Error(), "no stable revision") {
+		t.Fatalf("canary before any stable: %v", err)
+	}
+	pub.mustApply(t, routeConfig("users", "http://127.0.0.1:1"), "")
+	if _, err := pub.apply(t, routeConfig("users", "http://127.0.0.1:2"), "150%"); !isStatus(err, http.StatusBadRequest) {
+		t.Fatalf("canary with a bad selector: %v", err)
+	}
+	if revs, _ := pub.Revisions(context.Background()); len(revs) != 1 {
+		t.Fatalf("refused canaries recorded revisions: %d", len(revs))
+	}
+}
