@@ -95,7 +95,14 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 		r.close = append(r.close, func() { ns.Shutdown(); ns.WaitForShutdown() })
 		r.NATSURL = clientURL(ns)
 	}
-	nc, err := nats.Connect(r.NATSURL, nats.Name("sluice-publisher"), nats.MaxReconnects(-1))
+	reconnected := make(chan struct{}, 1)
+	nc, err := nats.Connect(r.NATSURL, nats.Name("sluice-publisher"), nats.MaxReconnects(-1),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			select {
+			case reconnected <- struct{}{}:
+			default:
+			}
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", r.NATSURL, err)
 	}
@@ -115,10 +122,23 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watched := make(chan struct{})
+	// The canary watch starts over after a reconnect, as a node's session
+	// does (RATIONALE.md): it replays every status, so an error reported
+	// meanwhile still aborts the canary.
 	go func() {
 		defer close(watched)
 		for watchCtx.Err() == nil {
-			if err := p.WatchCanary(watchCtx); err != nil {
+			wctx, cancel := context.WithCancel(watchCtx)
+			go func() {
+				select {
+				case <-reconnected:
+					cancel()
+				case <-wctx.Done():
+				}
+			}()
+			err := p.WatchCanary(wctx)
+			cancel()
+			if err != nil {
 				log.Warn("canary watch failed; retrying", "error", err)
 				select {
 				case <-watchCtx.Done():
