@@ -226,3 +226,32 @@ func startEcho(t *testing.T, name string) string {
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
 }
+
+func TestApplyWaitExitsOneWhenANodeRefuses(t *testing.T) {
+	data := t.TempDir()
+	api, natsAddr := freeAddr(t), freeAddr(t)
+	startProcess(t, "publisher", "--embedded-nats", "--nats-listen", natsAddr, "--listen", api, "--data", data)
+	waitHTTP(t, "http://"+api+"/ui")
+	// This node cannot keep artifacts: a file sits where its cache goes.
+	nodeData := t.TempDir()
+	os.WriteFile(filepath.Join(nodeData, "artifacts"), []byte("not a directory"), 0o644)
+	startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"),
+		"--node", "broken-disk", "--listen", freeAddr(t), "--data", nodeData)
+	env := []string{"SLUICE_PUBLISHER=http://" + api, "SLUICE_TOKEN="}
+	eventuallyCLI(t, 20*time.Second, "the node in status", func() bool {
+		out, code := sluiceRun(t, env, "status", "--data", data)
+		return code == 0 && strings.Contains(out, "broken-disk")
+	})
+
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "answer.wasm")
+	if b, err := exec.Command("wat2wasm", "../../testdata/wasm/answer.wat", "-o", wasm).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v %s", err, b)
+	}
+	cfg := filepath.Join(dir, "sluice.yaml")
+	os.WriteFile(cfg, []byte("filters: {answer: {module: answer.wasm}}\nroutes: [{name: fn, match: {path: /fn}, filters: [answer]}]\n"), 0o644)
+	out, code := sluiceRun(t, env, "apply", "-f", cfg, "--wait", "--data", data)
+	if code != 1 || !strings.Contains(out, "revision 1 published") || !strings.Contains(out, "node broken-disk refused revision 1") {
+		t.Fatalf("apply --wait with a refusing node: %d\n%s", code, out)
+	}
+}
