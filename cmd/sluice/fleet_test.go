@@ -255,3 +255,27 @@ func TestApplyWaitExitsOneWhenANodeRefuses(t *testing.T) {
 		t.Fatalf("apply --wait with a refusing node: %d\n%s", code, out)
 	}
 }
+
+func TestFleetCommandsFailWithOneLineReason(t *testing.T) {
+	for _, args := range [][]string{
+		{"edge", "--nats", "nats://127.0.0.1:1"}, // no --trust: refused, fails closed
+		{"publisher"},
+		{"publisher", "--embedded-nats", "--nats", "nats://127.0.0.1:1"},
+		{"apply"},
+		{"apply", "-f", "x.yaml", "--canary", "200%"},
+		{"rollout", "sideways"},
+		{"rollback", "zero"},
+		{"status", "--publisher", "http://127.0.0.1:1", "--data", "/does/not/exist"},
+		{"status", "--publisher", "http://127.0.0.1:1", "--data", t.TempDir()},
+		{"announce", "bad.name", "http://127.0.0.1:1"},
+		{"announce", "svc", "ftp://x"},
+	} {
+		out, code := sluiceRun(t, nil, args...)
+		if code != 1 {
+			t.Errorf("%v: exit %d, want 1: %s", args, code, out)
+		}
+		if first := strings.SplitN(out, "\n", 2)[0]; !strings.HasPrefix(first, "sluice: ") {
+			t.Errorf("%v: first line %q is not a reason", args, first)
+		}
+	}
+}

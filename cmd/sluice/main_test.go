@@ -93,16 +93,6 @@ func TestCommandsFailWithOneLineReason(t *testing.T) {
 		{"edge", "--config", "/does/not/exist.yaml"},
 		{"validate"},
 		{"no-such-command"},
-		{"edge", "--nats", "nats://127.0.0.1:1"}, // no --trust: refused, fails closed
-		{"publisher"},
-		{"publisher", "--embedded-nats", "--nats", "nats://127.0.0.1:1"},
-		{"apply"},
-		{"apply", "-f", "x.yaml", "--canary", "200%"},
-		{"rollout", "sideways"},
-		{"rollback", "zero"},
-		{"status", "--publisher", "http://127.0.0.1:1", "--data", "/does/not/exist"},
-		{"announce", "bad.name", "http://127.0.0.1:1"},
-		{"announce", "svc", "ftp://x"},
 	} {
 		out, err := exec.Command(sluiceBin, args...).CombinedOutput()
 		if exitCode(err) == 0 {
