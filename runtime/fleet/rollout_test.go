@@ -200,3 +200,17 @@ func TestCanaryNeedsAStableRevisionAndAValidSelector(t *testing.T) {
 		t.Fatalf("refused canaries recorded revisions: %d", len(revs))
 	}
 }
+
+func TestCanaryNodeStartingDuringACanaryBuildsOnlyTheCanary(t *testing.T) {
+	natsURL := startNATS(t)
+	pub := startPublisher(t, natsURL)
+	pub.mustApply(t, routeConfig("users", upstream(t, "v1")), "")
+	canary := pub.mustApply(t, routeConfig("users", upstream(t, "v2")), "region=eu")
+
+	eu := startEdge(t, natsURL, edgeSpec{id: "eu-1", labels: map[string]string{"region": "eu"}, trust: pub.Identity().Public})
+	eventually(t, 10*time.Second, "the new eu node on the canary", nodeState(eu, canary, StateReady))
+	// The node's own count of snapshots applied: one, not stable then canary.
+	if n := eu.node.Current().Revision; n != 1 {
+		t.Fatalf("the node built %d snapshots to reach the canary, want 1", n)
+	}
+}

@@ -196,18 +196,36 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 	}
 	cache := s.cache(b.Artifacts)
 	var stable, canary *Envelope
+	// Until the watch has delivered both keys' current values, applying
+	// would be premature: a canary node would build stable first, serve it
+	// briefly, then build the canary.
+	// The watch marks the end of them with a nil entry; should that marker
+	// never come, a short timer stands in for it.
+	initialized := false
+	initTimeout := time.After(2 * time.Second)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-initTimeout:
+			if !initialized {
+				initialized = true
+				if target := s.target(stable, canary); target != nil {
+					_ = s.apply(ctx, target, cache)
+				}
+			}
 		case <-reconnected:
 			return errReconnected
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("snapshot watch closed")
 			}
-			if e == nil {
-				continue // the initial values are in
+			if e == nil { // the initial values are in
+				initialized = true
+				if target := s.target(stable, canary); target != nil {
+					_ = s.apply(ctx, target, cache) // reported in status
+				}
+				continue
 			}
 			env := s.accept(e)
 			switch e.Key() {
@@ -224,6 +242,9 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 				} else if env != nil {
 					canary = env
 				}
+			}
+			if !initialized {
+				continue
 			}
 			if target := s.target(stable, canary); target != nil {
 				_ = s.apply(ctx, target, cache) // reported in status
