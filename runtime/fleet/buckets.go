@@ -7,6 +7,8 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,13 +44,41 @@ type Buckets struct {
 	Artifacts jetstream.ObjectStore
 	Nodes     jetstream.KeyValue
 	Services  jetstream.KeyValue
+
+	js jetstream.JetStream
+}
+
+// keys lists the keys of a KV bucket matching filter ("" for all) from the
+// stream's own subject index. The KV ListKeys call lost: it is a watch that
+// ends after as many entries as were pending when it started, so a key
+// updated during the listing is delivered twice and another one never
+// (measured: 19 of 300 listings short while three nodes reported).
+func (b *Buckets) keys(ctx context.Context, bucket, filter string) ([]string, error) {
+	stream, err := b.js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", bucket, err)
+	}
+	prefix := "$KV." + bucket + "."
+	if filter == "" {
+		filter = ">"
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+filter))
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", bucket, err)
+	}
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		keys = append(keys, strings.TrimPrefix(subject, prefix))
+	}
+	sort.Strings(keys)
+	return keys, nil
 }
 
 // OpenBuckets creates the fleet's buckets if they are missing and binds to
 // them. Publisher and nodes call it alike with the same settings, so
 // whichever starts first creates them.
 func OpenBuckets(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
-	var b Buckets
+	b := Buckets{js: js}
 	var err error
 	if b.Config, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: ConfigBucket, Description: "sluice signed snapshots", History: 1, Storage: jetstream.FileStorage,

@@ -333,12 +333,12 @@ func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Re
 
 // Revisions lists every published revision, oldest first.
 func (p *Publisher) Revisions(ctx context.Context) ([]*Revision, error) {
-	lister, err := p.b.Config.ListKeysFiltered(ctx, revisionPrefix+">")
+	keys, err := p.b.keys(ctx, ConfigBucket, revisionPrefix+">")
 	if err != nil {
 		return nil, err
 	}
 	var out []*Revision
-	for key := range lister.Keys() {
+	for _, key := range keys {
 		e, err := p.b.Config.Get(ctx, key)
 		if err != nil {
 			continue // removed meanwhile
@@ -365,7 +365,7 @@ type FleetStatus struct {
 
 // Status reads the node statuses and the current revisions.
 func (p *Publisher) Status(ctx context.Context) (*FleetStatus, error) {
-	nodes, err := ListNodes(ctx, p.b.Nodes)
+	nodes, err := ListNodes(ctx, p.b)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,5 +175,51 @@ func TestUploadWithWrongDigestIsRefused(t *testing.T) {
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, "digest mismatch") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Listing nodes must not miss one that is reporting at that moment (the KV
+// ListKeys watch did: 19 of 300 listings came back short).
+func TestStatusListsEveryNodeWhileTheyReport(t *testing.T) {
+	_, js := connect(t, startNATS(t))
+	ctx := context.Background()
+	b, err := OpenBuckets(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("n%d", i)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b.Nodes.Put(ctx, id, mustJSON(NodeStatus{ID: id, State: StateReady, LastSeen: time.Now()}))
+			}
+		}()
+	}
+	eventually(t, 5*time.Second, "three nodes reporting", func() bool {
+		ns, err := ListNodes(ctx, b)
+		return err == nil && len(ns) == 3
+	})
+	for i := range 200 {
+		ns, err := ListNodes(ctx, b)
+		if err != nil || len(ns) != 3 {
+			t.Fatalf("listing %d: %d nodes, %v", i, len(ns), err)
+		}
+	}
+	// A deleted node is not listed.
+	if err := b.Nodes.Delete(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if ns, _ := ListNodes(ctx, b); len(ns) != 3 {
+		t.Fatalf("after a delete marker: %d nodes", len(ns))
 	}
 }

@@ -31,16 +31,16 @@ type NodeStatus struct {
 }
 
 // ListNodes reads every live node's status (expired ones are gone), by id.
-func ListNodes(ctx context.Context, nodes jetstream.KeyValue) ([]NodeStatus, error) {
-	lister, err := nodes.ListKeys(ctx)
+func ListNodes(ctx context.Context, b *Buckets) ([]NodeStatus, error) {
+	keys, err := b.keys(ctx, NodesBucket, "")
 	if err != nil {
 		return nil, err
 	}
 	var out []NodeStatus
-	for key := range lister.Keys() {
-		e, err := nodes.Get(ctx, key)
+	for _, key := range keys {
+		e, err := b.Nodes.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // expired between list and get
+			continue // expired or deleted between list and get
 		}
 		if err != nil {
 			return nil, err
