@@ -223,3 +223,19 @@ func TestStatusListsEveryNodeWhileTheyReport(t *testing.T) {
 		t.Fatalf("after a delete marker: %d nodes", len(ns))
 	}
 }
+
+func TestAStoppedNodeLeavesTheStatus(t *testing.T) {
+	natsURL := startNATS(t)
+	pub := startPublisher(t, natsURL)
+	a := startEdge(t, natsURL, edgeSpec{id: "edge-a", trust: pub.Identity().Public})
+	startEdge(t, natsURL, edgeSpec{id: "edge-b", trust: pub.Identity().Public})
+	count := func(n int) func() bool {
+		return func() bool {
+			st, err := pub.Status(context.Background())
+			return err == nil && len(st.Nodes) == n
+		}
+	}
+	eventually(t, 10*time.Second, "two nodes listed", count(2))
+	a.stop()
+	eventually(t, 5*time.Second, "one node listed after a clean stop", count(1))
+}

@@ -50,6 +50,7 @@ type Subscriber struct {
 	floor    int64     // highest stable revision applied: older stable ones are replays
 	failed   *Envelope // the last one refused, not retried until it changes
 	statusCh chan struct{}
+	nodes    jetstream.KeyValue // the status bucket of the latest session, for the goodbye
 }
 
 // lastGood is what the node keeps on disk: the envelope it runs (verified
@@ -134,6 +135,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		return fmt.Errorf("nats %s: %w", s.opts.NATSURL, err)
 	}
 	defer nc.Close()
+	defer s.goodbye()
 	for ctx.Err() == nil {
 		if !nc.IsConnected() {
 			select {
@@ -194,6 +196,9 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 		wg.Add(1)
 		go func() { defer wg.Done(); s.opts.Discovery.Follow(ctx, b.Services) }()
 	}
+	s.mu.Lock()
+	s.nodes = b.Nodes
+	s.mu.Unlock()
 	cache := s.cache(b.Artifacts)
 	var stable, canary *Envelope
 	// Until the watch has delivered both keys' current values, applying
@@ -394,6 +399,23 @@ func signal(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
 	default:
+	}
+}
+
+// goodbye removes the node's status entry when it stops, so `status`
+// lists only running nodes; a node that dies without one is flagged silent
+// and then expires.
+func (s *Subscriber) goodbye() {
+	s.mu.Lock()
+	nodes := s.nodes
+	s.mu.Unlock()
+	if nodes == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := nodes.Delete(ctx, s.opts.NodeID); err != nil {
+		s.log.Warn("status entry not removed on stop", "error", err)
 	}
 }
 
