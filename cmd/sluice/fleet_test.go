@@ -279,3 +279,29 @@ func TestFleetCommandsFailWithOneLineReason(t *testing.T) {
 		}
 	}
 }
+
+func TestPublisherOnAnExistingNATSContinuesTheRevisions(t *testing.T) {
+	dataA, dataB := t.TempDir(), t.TempDir()
+	apiA, apiB, natsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	startProcess(t, "publisher", "--embedded-nats", "--nats-listen", natsAddr, "--listen", apiA, "--data", dataA)
+	waitHTTP(t, "http://"+apiA+"/ui")
+	startProcess(t, "publisher", "--nats", "nats://"+natsAddr, "--listen", apiB, "--data", dataB)
+	waitHTTP(t, "http://"+apiB+"/ui")
+
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	os.WriteFile(cfg, []byte("upstreams: {u: {endpoints: [http://127.0.0.1:1]}}\nroutes: [{name: r, match: {path: /}, upstream: u}]\n"), 0o644)
+	out, code := sluiceRun(t, []string{"SLUICE_TOKEN="}, "apply", "-f", cfg, "--publisher", "http://"+apiA, "--data", dataA)
+	if code != 0 || !strings.Contains(out, "revision 1 published") {
+		t.Fatalf("apply through A: %d %s", code, out)
+	}
+	// B has its own token: A's is refused.
+	tokenA, _ := os.ReadFile(filepath.Join(dataA, "token"))
+	out, code = sluiceRun(t, []string{"SLUICE_TOKEN=" + strings.TrimSpace(string(tokenA))}, "status", "--publisher", "http://"+apiB)
+	if code != 1 || !strings.Contains(out, "unauthorized") {
+		t.Fatalf("A's token at B: %d %s", code, out)
+	}
+	out, code = sluiceRun(t, []string{"SLUICE_TOKEN="}, "apply", "-f", cfg, "--publisher", "http://"+apiB, "--data", dataB)
+	if code != 0 || !strings.Contains(out, "revision 2 published") {
+		t.Fatalf("apply through B on the same NATS: %d %s", code, out)
+	}
+}

@@ -192,34 +192,57 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 
 // publish signs doc as the next revision and writes it. p.mu is held.
 func (p *Publisher) publish(ctx context.Context, doc *Document, selector string) (*Revision, error) {
-	rev := p.lastRev + 1
-	env, err := Seal(p.id.Key, rev, selector, doc)
+	rec, err := p.record(ctx, doc, selector)
 	if err != nil {
 		return nil, err
 	}
-	rec := &Revision{Revision: rev, Digest: env.Digest, Selector: selector, Stable: selector == "",
-		Author: doc.Author, Created: doc.Created, Note: doc.Note, Envelope: env}
-	// Create, not Put: two publishers on one cluster cannot both take rev.
-	if _, err := p.b.Config.Create(ctx, revisionKey(rev), mustJSON(rec)); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			p.lastRev = rev // another publisher took it; the next apply moves on
-		}
-		return nil, fmt.Errorf("revision %d: record: %w", rev, err)
-	}
-	p.lastRev = rev
+	env := rec.Envelope
 	if selector == "" {
 		if _, err := p.b.Config.Put(ctx, StableKey, env.Marshal()); err != nil {
-			return nil, fmt.Errorf("revision %d: publish: %w", rev, err)
+			return nil, fmt.Errorf("revision %d: publish: %w", rec.Revision, err)
 		}
 		// A new stable revision supersedes any canary in progress.
 		if err := p.deleteCanary(ctx); err != nil {
 			return nil, err
 		}
 	} else if _, err := p.b.Config.Put(ctx, CanaryKey, env.Marshal()); err != nil {
-		return nil, fmt.Errorf("revision %d: publish canary: %w", rev, err)
+		return nil, fmt.Errorf("revision %d: publish canary: %w", rec.Revision, err)
 	}
-	p.log.Info("published", "revision", rev, "digest", env.Digest, "selector", selector, "author", doc.Author)
+	p.log.Info("published", "revision", rec.Revision, "digest", env.Digest, "selector", selector, "author", doc.Author)
 	return rec, nil
+}
+
+// record signs doc as the next revision and claims that number by creating
+// its revision.N record. Create, not Put: two publishers on one cluster
+// cannot both take a number; the one that loses catches up and tries the
+// next. p.mu is held.
+func (p *Publisher) record(ctx context.Context, doc *Document, selector string) (*Revision, error) {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		rev := p.lastRev + 1
+		env, err := Seal(p.id.Key, rev, selector, doc)
+		if err != nil {
+			return nil, err
+		}
+		rec := &Revision{Revision: rev, Digest: env.Digest, Selector: selector, Stable: selector == "",
+			Author: doc.Author, Created: doc.Created, Note: doc.Note, Envelope: env}
+		_, err = p.b.Config.Create(ctx, revisionKey(rev), mustJSON(rec))
+		if err == nil {
+			p.lastRev = rev
+			return rec, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt == attempts {
+			return nil, fmt.Errorf("revision %d: record: %w", rev, err)
+		}
+		revs, lerr := p.Revisions(ctx)
+		if lerr != nil {
+			return nil, fmt.Errorf("revision %d: record: %w", rev, lerr)
+		}
+		p.lastRev = rev
+		for _, r := range revs {
+			p.lastRev = max(p.lastRev, r.Revision)
+		}
+	}
 }
 
 // Promote makes the canary revision stable everywhere: it is re-signed
