@@ -102,9 +102,14 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	}
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
+	nc, err := fleet.Connect(pub.NATSURL, "sluice-edge dev")
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer nc.Close()
 	disc := fleet.NewDiscovery(log)
 	node := edge.NewNode(edge.Options{NodeID: "dev", DataDir: f.data, Logger: log, AccessLog: access, PrepareSnapshot: disc.Prepare})
-	sub, err := fleet.NewSubscriber(fleet.SubscriberOptions{NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
+	sub, err := fleet.NewSubscriber(fleet.SubscriberOptions{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
 		Labels: map[string]string{"env": "dev"}, Trust: pub.Identity().Public, DataDir: f.data, Logger: log, Discovery: disc})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)

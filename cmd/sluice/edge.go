@@ -52,6 +52,8 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		return errors.New("edge: one of --config FILE or --nats URL is required")
 	case f.config != "" && f.nats != "":
 		return errors.New("edge: --config and --nats cannot be used together")
+	case f.nats != "" && f.trust == "":
+		return errors.New("edge: --nats needs --trust PUBKEYFILE (the publisher's signing.pub): unsigned snapshots are never applied")
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return errors.New("edge: --tls-cert and --tls-key go together")
 	}
@@ -69,10 +71,16 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	defer accessBuf.Close()
 	opts := edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access}
 	if f.nats != "" {
+		// One connection for the node: snapshots, status, discovery.
+		nc, err := fleet.Connect(f.nats, "sluice-edge "+nodeID)
+		if err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		defer nc.Close()
 		disc := fleet.NewDiscovery(log)
 		opts.PrepareSnapshot = disc.Prepare
 		node := edge.NewNode(opts)
-		if err := serveFromFleet(ctx, node, log, nodeID, labels, disc, f); err != nil {
+		if err := serveFromFleet(ctx, node, nc, log, nodeID, labels, disc, f); err != nil {
 			return fmt.Errorf("edge: %w", err)
 		}
 		return nil

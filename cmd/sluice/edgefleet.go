@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os/signal"
 	"syscall"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/sluicegw/sluice/runtime/edge"
 	"github.com/sluicegw/sluice/runtime/fleet"
@@ -15,16 +16,13 @@ import (
 // serveFromFleet runs node on the snapshots the fleet publishes: boot from
 // the last good snapshot on disk (if any), open the listeners, follow NATS
 // (reconnecting forever) and drain on SIGTERM or SIGINT.
-func serveFromFleet(ctx context.Context, node *edge.Node, log *slog.Logger, nodeID string, labels map[string]string, disc *fleet.Discovery, f edgeFlags) error {
-	if f.trust == "" {
-		return errors.New("--nats needs --trust PUBKEYFILE (the publisher's signing.pub): unsigned snapshots are never applied")
-	}
+func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *slog.Logger, nodeID string, labels map[string]string, disc *fleet.Discovery, f edgeFlags) error {
 	trust, err := fleet.LoadPublicKey(f.trust)
 	if err != nil {
 		return fmt.Errorf("--trust: %w", err)
 	}
 	sub, err := fleet.NewSubscriber(fleet.SubscriberOptions{
-		NATSURL: f.nats, Node: node, NodeID: nodeID, Labels: labels, Trust: trust, DataDir: f.data, Logger: log, Discovery: disc,
+		Conn: nc, NATSURL: f.nats, Node: node, NodeID: nodeID, Labels: labels, Trust: trust, DataDir: f.data, Logger: log, Discovery: disc,
 	})
 	if err != nil {
 		return err

@@ -21,6 +21,9 @@ import (
 
 // SubscriberOptions configure the fleet side of an edge node.
 type SubscriberOptions struct {
+	// Conn is the node's NATS connection (made with Connect, shared with
+	// the node); nil: the subscriber dials NATSURL itself.
+	Conn    *nats.Conn
 	NATSURL string
 	Node    *edge.Node
 	NodeID  string
@@ -122,31 +125,25 @@ func (s *Subscriber) Status() NodeStatus {
 // Run connects to NATS and follows the fleet until ctx is done,
 // reconnecting forever.
 func (s *Subscriber) Run(ctx context.Context) error {
-	reconnected := make(chan struct{}, 1)
-	nc, err := nats.Connect(s.opts.NATSURL,
-		nats.Name("sluice-edge "+s.opts.NodeID),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.ReconnectHandler(func(*nats.Conn) { signal(reconnected) }),
-		nats.ConnectHandler(func(*nats.Conn) { signal(reconnected) }),
-	)
-	if err != nil {
-		return fmt.Errorf("nats %s: %w", s.opts.NATSURL, err)
+	nc := s.opts.Conn
+	if nc == nil {
+		var err error
+		if nc, err = Connect(s.opts.NATSURL, "sluice-edge "+s.opts.NodeID); err != nil {
+			return err
+		}
+		defer nc.Close()
 	}
-	defer nc.Close()
 	defer s.goodbye()
 	for ctx.Err() == nil {
 		if !nc.IsConnected() {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-reconnected:
-			case <-time.After(time.Second):
+			case <-time.After(100 * time.Millisecond):
 			}
 			continue
 		}
-		err := s.session(ctx, nc, reconnected)
+		err := s.session(ctx, nc)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -159,12 +156,31 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	return nil
 }
 
+// Connect dials NATS the way every fleet process does: it retries a failed
+// first connect and reconnects forever, so a node started before NATS, or
+// cut off from it, catches up by itself.
+func Connect(url, name string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// reconnectPoll is how often a session checks whether the connection was
+// re-established under it. Polling the connection's counter, rather than
+// installing a reconnect handler, leaves the handlers of a shared
+// connection to its owner.
+const reconnectPoll = 100 * time.Millisecond
+
 var errReconnected = errors.New("reconnected to NATS")
 
 // session follows the fleet over one NATS connection; it returns when the
 // connection is re-established (the watch starts over, replaying the
 // current keys) or something fails.
-func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-chan struct{}) error {
+func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
+	reconnects := nc.Stats().Reconnects
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	js, err := jetstream.New(nc)
@@ -176,11 +192,6 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 	openCancel()
 	if err != nil {
 		return err
-	}
-	// Drain a connect signal from before this session started.
-	select {
-	case <-reconnected:
-	default:
 	}
 	w, err := b.Config.WatchFiltered(ctx, []string{StableKey, CanaryKey})
 	if err != nil {
@@ -208,6 +219,8 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 	// never come, a short timer stands in for it.
 	initialized := false
 	initTimeout := time.After(2 * time.Second)
+	poll := time.NewTicker(reconnectPoll)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -219,8 +232,10 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn, reconnected <-c
 					_ = s.apply(ctx, target, cache)
 				}
 			}
-		case <-reconnected:
-			return errReconnected
+		case <-poll.C:
+			if nc.Stats().Reconnects != reconnects {
+				return errReconnected
+			}
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("snapshot watch closed")
