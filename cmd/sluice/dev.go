@@ -1,47 +1,63 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/demo"
 	"github.com/sluicegw/sluice/runtime/edge"
+	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
 func newDevCmd() *cobra.Command {
-	var listenAddr, adminAddr, data, filters, policies string
+	var f devFlags
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run everything on a laptop: demo services and an edge node with the example config",
+		Short: "Run the whole system on a laptop: embedded NATS, a publisher, one edge node and demo services, with the example config applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd.Context(), cmd.OutOrStdout(), listenAddr, adminAddr, data, filters, policies)
+			return runDev(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
-	cmd.Flags().StringVar(&listenAddr, "listen", ":8080", "gateway listener address")
-	cmd.Flags().StringVar(&adminAddr, "admin", ":9901", "admin listener address")
-	cmd.Flags().StringVar(&data, "data", ".sluice", "data directory")
-	cmd.Flags().StringVar(&filters, "filters", "filters", "directory of the built example filters (make run builds them)")
-	cmd.Flags().StringVar(&policies, "policies", "policies", "directory of the example Rego policies")
+	cmd.Flags().StringVar(&f.listen, "listen", ":8080", "gateway listener address")
+	cmd.Flags().StringVar(&f.admin, "admin", ":9901", "admin listener address")
+	cmd.Flags().StringVar(&f.data, "data", ".sluice", "data directory")
+	cmd.Flags().StringVar(&f.filters, "filters", "filters", "directory of the built example filters (make run builds them)")
+	cmd.Flags().StringVar(&f.policies, "policies", "policies", "directory of the example Rego policies")
+	cmd.Flags().StringVar(&f.publisher, "publisher-listen", "127.0.0.1:9900", "publisher API listen address (where the CLI looks by default)")
+	cmd.Flags().StringVar(&f.nats, "nats-listen", fleet.DefaultNATSListen, "embedded NATS listen address (for more edge nodes and announce)")
 	return cmd
 }
 
-func runDev(ctx context.Context, out io.Writer, listenAddr, adminAddr, data, filters, policies string) error {
-	filtersDir, err := filepath.Abs(filters)
+type devFlags struct {
+	listen, admin, data, filters, policies, publisher, nats string
+}
+
+// devApplyTimeout bounds how long dev waits for its node to run the
+// example config (compiling the example filters takes seconds the first
+// time, milliseconds from the cache after).
+const devApplyTimeout = 2 * time.Minute
+
+func runDev(ctx context.Context, out io.Writer, f devFlags) error {
+	filtersDir, err := filepath.Abs(f.filters)
 	if err != nil {
 		return fmt.Errorf("dev: --filters: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(filtersDir, "hello.wasm")); err != nil {
 		return fmt.Errorf("dev: the example filters are not built in %s: run `make run` from the repository (it builds them), or pass --filters DIR", filtersDir)
 	}
-	policiesDir, err := filepath.Abs(policies)
+	policiesDir, err := filepath.Abs(f.policies)
 	if err != nil {
 		return fmt.Errorf("dev: --policies: %w", err)
 	}
@@ -59,29 +75,94 @@ func runDev(ctx context.Context, out io.Writer, listenAddr, adminAddr, data, fil
 		}
 		defer svc.Close()
 	}
-	if err := os.MkdirAll(data, 0o755); err != nil {
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return fmt.Errorf("dev: data dir: %w", err)
 	}
-	cfgPath := filepath.Join(data, "sluice.yaml")
+	cfgPath := filepath.Join(f.data, "sluice.yaml")
 	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		return fmt.Errorf("dev: write example config: %w", err)
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	tuneRuntime()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	// The control plane: embedded NATS and a publisher on the data dir.
+	pub, err := startPublisher(ctx, publisherFlags{embedded: true, natsListen: f.nats, listen: f.publisher, data: f.data}, log)
+	if err != nil {
+		return fmt.Errorf("dev: publisher: %w", err)
+	}
+	defer pub.Close()
+
+	// One edge node following it, exactly as `sluice edge --nats` does.
+	ls, err := listen(f.listen, f.admin, "", "")
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	node := edge.NewNode(edge.Options{NodeID: "dev", DataDir: data, Logger: log, AccessLog: access})
-	err = serveFromFile(ctx, node, log, cfgPath,
-		func() (edge.Listeners, error) { return listen(listenAddr, adminAddr, "", "") },
-		func(ls edge.Listeners) { printDevBanner(out, ls, cfgPath) })
+	nc, err := fleet.Connect(pub.NATSURL, "sluice-edge dev")
 	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer nc.Close()
+	disc := fleet.NewDiscovery(log)
+	node := edge.NewNode(edge.Options{NodeID: "dev", DataDir: f.data, Logger: log, AccessLog: access, PrepareSnapshot: disc.Prepare, NATS: nc})
+	sub, err := fleet.NewSubscriber(fleet.SubscriberOptions{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
+		Labels: map[string]string{"env": "dev"}, Trust: pub.Identity().Public, DataDir: f.data, Logger: log, Discovery: disc})
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	subCtx, stopSub := context.WithCancel(ctx)
+	subDone := make(chan struct{})
+	go func() { defer close(subDone); _ = sub.Run(subCtx) }()
+	defer func() { stopSub(); <-subDone }()
+	served := make(chan error, 1)
+	go func() { served <- node.Run(ctx, ls) }()
+
+	// The example config goes through the publisher like any `sluice apply`.
+	client := &fleet.Client{URL: pub.URL, Token: pub.Identity().Token, Author: "sluice dev"}
+	var applyOut bytes.Buffer
+	if err := runApply(ctx, &applyOut, io.Discard, client, cfgPath, "", false); err != nil {
+		stop()
+		<-served
+		return fmt.Errorf("dev: %w", err)
+	}
+	if err := waitForNode(ctx, sub, devApplyTimeout); err != nil {
+		stop()
+		<-served
+		return fmt.Errorf("dev: %w", err)
+	}
+	printDevBanner(out, ls, cfgPath, pub, f.data)
+	if err := <-served; err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
 	return nil
 }
 
-func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string) {
+// waitForNode waits until the node runs the stable revision or refuses it.
+func waitForNode(ctx context.Context, sub *fleet.Subscriber, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		st := sub.Status()
+		switch {
+		case st.State == fleet.StateReady && st.Revision > 0:
+			return nil
+		case st.State == fleet.StateError:
+			return fmt.Errorf("the node refused the example config: %s", st.Error)
+		case time.Now().After(deadline):
+			return fmt.Errorf("the node did not apply the example config within %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string, pub *runningPublisher, data string) {
 	gw := "http://" + loopbackAddr(ls.Data.Addr())
 	admin := "http://" + loopbackAddr(ls.Admin.Addr())
 	fmt.Fprintf(out, `Sluice dev is running.
@@ -89,7 +170,9 @@ func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string) {
   gateway   %[1]s
   admin     %[2]s   (/healthz /readyz /config /metrics, POST /cache/purge?route=NAME[&key=PATH])
   services  users %[3]s, billing %[4]s, auth %[5]s
-  config    %[6]s   (edit and save: the node reloads it)
+  publisher %[7]s   (fleet page %[7]s/ui, token in %[9]s/token)
+  nats      %[8]s   (more nodes: sluice edge --nats %[8]s --trust %[9]s/signing.pub)
+  config    %[6]s   (edit, then: sluice apply -f %[6]s --data %[9]s --publisher %[7]s)
 
 Try:
   curl -s %[1]s/hello?name=you           # serverless: a wasm filter answers, no upstream
@@ -112,7 +195,7 @@ Try:
 
 Users: alice (admin), bob (viewer), carol (editor), dave (no roles). API key: demo-key.
 Stop with Ctrl-C.
-`, gw, admin, demo.Addrs["users"], demo.Addrs["billing"], demo.Addrs["auth"], cfgPath)
+`, gw, admin, demo.Addrs["users"], demo.Addrs["billing"], demo.Addrs["auth"], cfgPath, pub.URL, pub.NATSURL, data)
 }
 
 // loopbackAddr turns ":8080" into "127.0.0.1:8080" for the printed URLs.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/edge"
+	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
 type edgeFlags struct {
@@ -51,12 +52,13 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		return errors.New("edge: one of --config FILE or --nats URL is required")
 	case f.config != "" && f.nats != "":
 		return errors.New("edge: --config and --nats cannot be used together")
-	case f.nats != "":
-		return errors.New("edge: --nats: fleet mode is not available in this build yet; use --config FILE")
+	case f.nats != "" && f.trust == "":
+		return errors.New("edge: --nats needs --trust PUBKEYFILE (the publisher's signing.pub): unsigned snapshots are never applied")
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return errors.New("edge: --tls-cert and --tls-key go together")
 	}
-	if _, err := parseLabels(f.labels); err != nil {
+	labels, err := parseLabels(f.labels)
+	if err != nil {
 		return err
 	}
 	nodeID := f.node
@@ -67,9 +69,26 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	tuneRuntime()
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	node := edge.NewNode(edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access})
+	opts := edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access}
+	if f.nats != "" {
+		// One connection for the node: snapshots, status, discovery.
+		nc, err := fleet.Connect(f.nats, "sluice-edge "+nodeID)
+		if err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		defer nc.Close()
+		opts.NATS = nc // fleet-scope rate limits and cache purges ride on it too
+		disc := fleet.NewDiscovery(log)
+		opts.PrepareSnapshot = disc.Prepare
+		node := edge.NewNode(opts)
+		if err := serveFromFleet(ctx, node, nc, log, nodeID, labels, disc, f); err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		return nil
+	}
+	node := edge.NewNode(opts)
 
-	err := serveFromFile(ctx, node, log, f.config,
+	err = serveFromFile(ctx, node, log, f.config,
 		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tlsCert, f.tlsKey) },
 		func(ls edge.Listeners) {
 			log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "tls", ls.TLS != nil, "config", f.config)

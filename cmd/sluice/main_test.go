@@ -159,7 +159,17 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 			t.Skipf("%s is in use; sluice dev needs it", a)
 		}
 	}
-	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", sharedDataDir, "--filters", "../../filters", "--policies", "../../policies")
+	// A fresh data dir (keys, JetStream, last good snapshot) that shares
+	// only the wasm compilation cache with the other tests.
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(sharedDataDir, "wasm-cache"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(sharedDataDir, "wasm-cache"), filepath.Join(data, "wasm-cache")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", data,
+		"--publisher-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--filters", "../../filters", "--policies", "../../policies")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -216,6 +226,33 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the printed lines' output lacks %q:\n%s", want, out)
 		}
+	}
+	// The example config came through the publisher: its status shows the
+	// dev node on the stable revision.
+	var pubURL string
+	for _, l := range strings.Split(banner.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "publisher" {
+			pubURL = f[1]
+		}
+	}
+	token, _ := os.ReadFile(filepath.Join(data, "token"))
+	req, _ := http.NewRequest("GET", pubURL+"/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("publisher status at %q: %v", pubURL, err)
+	}
+	var st struct {
+		Nodes []struct {
+			ID       string `json:"id"`
+			Revision int64  `json:"revision"`
+		} `json:"nodes"`
+		Stable int64 `json:"stable"`
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.Stable < 1 || len(st.Nodes) != 1 || st.Nodes[0].ID != "dev" || st.Nodes[0].Revision != st.Stable {
+		t.Fatalf("publisher status: %+v", st)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {

@@ -41,6 +41,12 @@ type Options struct {
 	// clock is what rate limits and the cache read the time from; tests set
 	// it to a clock they move by hand. nil = time.Now.
 	clock func() time.Time
+
+	// PrepareSnapshot, if set, is called with each new snapshot after it
+	// is built and before it is swapped in (under Apply's lock). Fleet
+	// service discovery uses it to hand the new pools the instances known
+	// now, so a swap never serves an upstream without them.
+	PrepareSnapshot func(*Snapshot)
 }
 
 func (o Options) withDefaults() Options {
@@ -120,6 +126,9 @@ func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 		return nil, fmt.Errorf("build snapshot: %w", err)
 	}
 	n.limiters.retain(cfg)
+	if n.opts.PrepareSnapshot != nil {
+		n.opts.PrepareSnapshot(s)
+	}
 	n.revision++
 	s.Revision = n.revision
 	s.start()

@@ -81,7 +81,7 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	e := p.pick(r, nil)
 	if e == nil {
 		return httperr.Wrap(http.StatusServiceUnavailable, reasonNoEndpoint,
-			fmt.Errorf("upstream %q: none of %d endpoints is healthy and not ejected", p.name, len(p.endpoints)))
+			fmt.Errorf("upstream %q: none of %d endpoints is healthy and not ejected", p.name, len(p.set.Load().endpoints)))
 	}
 	var tried []*endpoint
 	for attempt := 0; ; attempt++ {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/config"
@@ -30,10 +31,17 @@ type Options struct {
 // Pool is one upstream: a fixed set of endpoints and the policies that pick,
 // check, eject and retry them. All methods are safe for concurrent use.
 type Pool struct {
-	name      string
-	log       *slog.Logger
+	name string
+	log  *slog.Logger
+	// endpoints are the ones the config lists; set is what requests pick
+	// from: those plus any discovered at runtime (discovery.go). A change
+	// builds a new set and swaps the pointer, so a pick never takes a lock
+	// for it and never sees a half-updated list.
 	endpoints []*endpoint
-	balancer  balancer
+	set       atomic.Pointer[endpointSet]
+	setMu     sync.Mutex // serializes SetDiscovered; readers never take it
+	balance   string
+	hashOn    string
 	// trackLatency is set when the balancer reads per-endpoint latency, so
 	// other strategies do not pay for two clock reads per request.
 	trackLatency bool
@@ -82,10 +90,12 @@ func NewPool(name string, cfg *config.Upstream, opts Options) (*Pool, error) {
 		}
 		p.endpoints = append(p.endpoints, e)
 	}
-	var err error
-	if p.balancer, err = newBalancer(cfg.Balance, cfg.HashOn, p.endpoints); err != nil {
+	p.balance, p.hashOn = cfg.Balance, cfg.HashOn
+	set, err := p.newSet(p.endpoints)
+	if err != nil {
 		return nil, fmt.Errorf("upstream %q: %w", name, err)
 	}
+	p.set.Store(set)
 	p.trackLatency = cfg.Balance == config.BalanceP2CEWMA
 	if p.retry, err = newRetryPolicy(cfg.Retries); err != nil {
 		return nil, fmt.Errorf("upstream %q: retries: %w", name, err)
@@ -127,11 +137,13 @@ func (p *Pool) Close() {
 	})
 }
 
-// Endpoints reports each endpoint's state, in config order.
+// Endpoints reports each endpoint's state: the configured ones in config
+// order, then any discovered ones.
 func (p *Pool) Endpoints() []EndpointState {
 	now := monotonic()
-	out := make([]EndpointState, len(p.endpoints))
-	for i, e := range p.endpoints {
+	eps := p.set.Load().endpoints
+	out := make([]EndpointState, len(eps))
+	for i, e := range eps {
 		out[i] = EndpointState{
 			URL:      e.raw,
 			Weight:   e.weight,
@@ -146,9 +158,10 @@ func (p *Pool) Endpoints() []EndpointState {
 // pick chooses the endpoint for the next attempt: one not yet tried when
 // possible, else any usable one; nil when none is healthy and not ejected.
 func (p *Pool) pick(r *http.Request, tried []*endpoint) *endpoint {
-	e := p.balancer.pick(r, tried)
+	b := p.set.Load().balancer
+	e := b.pick(r, tried)
 	if e == nil && len(tried) > 0 {
-		e = p.balancer.pick(r, nil)
+		e = b.pick(r, nil)
 	}
 	return e
 }

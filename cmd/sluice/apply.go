@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicegw/sluice/runtime/fleet"
+)
+
+func newApplyCmd() *cobra.Command {
+	var (
+		cf     clientFlags
+		file   string
+		canary string
+		wait   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE",
+		Short: "Validate, sign and publish a config to the fleet; prints the new revision",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return errors.New("apply: -f FILE is required")
+			}
+			if canary != "" {
+				if _, err := fleet.ParseSelector(canary); err != nil {
+					return fmt.Errorf("apply: --canary: %w", err)
+				}
+			}
+			c, err := cf.client()
+			if err != nil {
+				return fmt.Errorf("apply: %w", err)
+			}
+			return runApply(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), c, file, canary, wait)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "config file")
+	cmd.Flags().StringVar(&canary, "canary", "", "publish as a canary to the nodes matching SELECTOR (region=eu, or 10%)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "show progress until every live node runs the revision (exit 1 if one reports an error)")
+	cf.add(cmd)
+	return cmd
+}
+
+func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, file, canary string, wait bool) error {
+	// The same checks as `sluice validate` up to building; the publisher
+	// builds it (compiles modules, prepares policies) before publishing.
+	doc, artifacts, err := fleet.FromFile(file)
+	if err != nil {
+		return problemsError(file, err)
+	}
+	uploaded, skipped, err := c.Upload(ctx, artifacts)
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	rev, err := c.Apply(ctx, doc, canary)
+	if err != nil {
+		var ae *fleet.APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
+			return fmt.Errorf("%s: refused by the publisher, nothing published:\n%s", file, ae.Message)
+		}
+		return fmt.Errorf("apply: %w", err)
+	}
+	where := "stable"
+	if canary != "" {
+		where = "canary " + canary
+	}
+	fmt.Fprintf(out, "revision %d published (%s, %s)\n", rev.Revision, where, rev.Digest)
+	if len(artifacts) > 0 {
+		fmt.Fprintf(progress, "artifacts: %d uploaded, %d already stored\n", uploaded, skipped)
+	}
+	if !wait {
+		return nil
+	}
+	return waitForFleet(ctx, progress, c, rev.Revision)
+}
+
+// waitForFleet polls the fleet until every live node that should run rev
+// reports it, or one reports an error with it.
+func waitForFleet(ctx context.Context, progress io.Writer, c *fleet.Client, rev int64) error {
+	tty := false
+	if f, ok := progress.(*os.File); ok {
+		tty = isatty.IsTerminal(f.Fd())
+	}
+	last := ""
+	for {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("apply --wait: %w", err)
+		}
+		want, done := 0, 0
+		for _, n := range st.Nodes {
+			if targetOf(st, n) != rev {
+				continue
+			}
+			want++
+			if n.State == fleet.StateError && n.Wanted == rev {
+				if tty {
+					fmt.Fprintln(progress)
+				}
+				return fmt.Errorf("apply --wait: node %s refused revision %d: %s", n.ID, rev, n.Error)
+			}
+			if n.Revision == rev && n.State == fleet.StateReady {
+				done++
+			}
+		}
+		if st.Stable != rev && (st.Canary == nil || *st.Canary != rev) {
+			return fmt.Errorf("apply --wait: revision %d is no longer published (canary aborted or superseded)", rev)
+		}
+		line := fmt.Sprintf("revision %d: %d/%d live nodes", rev, done, want)
+		if line != last {
+			if tty {
+				fmt.Fprintf(progress, "\r%s", line)
+			} else {
+				fmt.Fprintln(progress, line)
+			}
+			last = line
+		}
+		if done == want {
+			if tty {
+				fmt.Fprintln(progress)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// targetOf is the revision node n should run: the canary when it selects
+// the node, else stable.
+func targetOf(st *fleet.FleetStatus, n fleet.NodeStatus) int64 {
+	if st.Canary != nil && *st.Canary > st.Stable {
+		if sel, err := fleet.ParseSelector(st.CanarySelector); err == nil && sel.Matches(n.ID, n.Labels) {
+			return *st.Canary
+		}
+	}
+	return st.Stable
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicegw/sluice/runtime/fleet"
+)
+
+type publisherFlags struct {
+	nats, natsListen, listen, data string
+	embedded                       bool
+}
+
+func newPublisherCmd() *cobra.Command {
+	var f publisherFlags
+	cmd := &cobra.Command{
+		Use:   "publisher (--nats URL | --embedded-nats)",
+		Short: "Run the control plane: validate, sign and publish snapshots; run rollouts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			p, err := startPublisher(ctx, f, log)
+			if err != nil {
+				return fmt.Errorf("publisher: %w", err)
+			}
+			defer p.Close()
+			log.Info("publisher serving", "api", p.URL, "ui", p.URL+"/ui", "nats", p.NATSURL,
+				"token", filepath.Join(f.data, fleet.TokenFile), "trust", filepath.Join(f.data, fleet.SigningPubFile))
+			fmt.Fprintf(cmd.OutOrStdout(), "publisher on %s (fleet page %s/ui), NATS %s\nedge nodes trust %s\n",
+				p.URL, p.URL, p.NATSURL, filepath.Join(f.data, fleet.SigningPubFile))
+			<-ctx.Done()
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.nats, "nats", "", "NATS URL of an existing cluster (JetStream enabled)")
+	fl.BoolVar(&f.embedded, "embedded-nats", false, "run an embedded NATS server, JetStream stored in --data")
+	fl.StringVar(&f.natsListen, "nats-listen", fleet.DefaultNATSListen, "embedded NATS listen address")
+	fl.StringVar(&f.listen, "listen", ":9900", "API listen address")
+	fl.StringVar(&f.data, "data", ".sluice", "data directory: token, signing keys, artifact cache, embedded JetStream")
+	return cmd
+}
+
+// runningPublisher is a publisher with its API listener (and NATS server,
+// when embedded) up.
+type runningPublisher struct {
+	*fleet.Publisher
+	URL, NATSURL string
+	close        []func()
+}
+
+// Close stops the API, the canary watch, the NATS connection and the
+// embedded server, in that order.
+func (r *runningPublisher) Close() {
+	for i := len(r.close) - 1; i >= 0; i-- {
+		r.close[i]()
+	}
+}
+
+func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ *runningPublisher, err error) {
+	if f.embedded == (f.nats != "") {
+		return nil, errors.New("one of --nats URL or --embedded-nats is required")
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	r := &runningPublisher{NATSURL: f.nats}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	if f.embedded {
+		ns, err := fleet.StartEmbeddedNATS(f.natsListen, filepath.Join(f.data, "jetstream"))
+		if err != nil {
+			return nil, err
+		}
+		r.close = append(r.close, func() { ns.Shutdown(); ns.WaitForShutdown() })
+		r.NATSURL = clientURL(ns)
+	}
+	reconnected := make(chan struct{}, 1)
+	nc, err := nats.Connect(r.NATSURL, nats.Name("sluice-publisher"), nats.MaxReconnects(-1),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			select {
+			case reconnected <- struct{}{}:
+			default:
+			}
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", r.NATSURL, err)
+	}
+	r.close = append(r.close, nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p, err := fleet.NewPublisher(openCtx, fleet.PublisherOptions{DataDir: f.data, JS: js, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	r.Publisher = p
+	r.close = append(r.close, p.Close)
+
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	// The canary watch starts over after a reconnect, as a node's session
+	// does (RATIONALE.md): it replays every status, so an error reported
+	// meanwhile still aborts the canary.
+	go func() {
+		defer close(watched)
+		for watchCtx.Err() == nil {
+			wctx, cancel := context.WithCancel(watchCtx)
+			go func() {
+				select {
+				case <-reconnected:
+					cancel()
+				case <-wctx.Done():
+				}
+			}()
+			err := p.WatchCanary(wctx)
+			cancel()
+			if err != nil {
+				log.Warn("canary watch failed; retrying", "error", err)
+				select {
+				case <-watchCtx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	r.close = append(r.close, func() { stopWatch(); <-watched })
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	r.close = append(r.close, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	r.URL = "http://" + loopbackAddr(ln.Addr())
+	return r, nil
+}
+
+// clientURL is the embedded server's URL, on loopback when it listens on
+// every interface.
+func clientURL(ns *server.Server) string {
+	if a, ok := ns.Addr().(*net.TCPAddr); ok {
+		return "nats://" + loopbackAddr(a)
+	}
+	return ns.ClientURL()
+}

@@ -1,0 +1,234 @@
+package fleet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluicegw/sluice/runtime/edge"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startNATS runs a real embedded NATS server with JetStream on a free port.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
+func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+type testPublisher struct {
+	*Publisher
+	dir    string
+	url    string
+	client *Client
+}
+
+// startPublisher runs a publisher with its HTTP API on loopback and its
+// canary watch.
+func startPublisher(t *testing.T, natsURL string) *testPublisher {
+	t.Helper()
+	_, js := connect(t, natsURL)
+	dir := t.TempDir()
+	p, err := NewPublisher(context.Background(), PublisherOptions{DataDir: dir, JS: js, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	srv := httptest.NewServer(p.Handler())
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.WatchCanary(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &testPublisher{Publisher: p, dir: dir, url: srv.URL,
+		client: &Client{URL: srv.URL, Token: p.Identity().Token, Author: "tester"}}
+}
+
+type testEdge struct {
+	id        string
+	discovery *Discovery
+	node      *edge.Node
+	sub       *Subscriber
+	url       string
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+type edgeSpec struct {
+	id      string
+	labels  map[string]string
+	dataDir string // "" = a fresh temp dir
+	trust   ed25519.PublicKey
+	// discovery: follow the services bucket for `discovery: nats` upstreams
+	discovery bool
+}
+
+// startEdge runs a real edge node on loopback, following the fleet at
+// natsURL (which may be dead: the node then boots from disk and retries).
+func startEdge(t *testing.T, natsURL string, spec edgeSpec) *testEdge {
+	t.Helper()
+	if spec.dataDir == "" {
+		spec.dataDir = t.TempDir()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := edge.Options{NodeID: spec.id, DataDir: spec.dataDir, Logger: quiet, ShutdownTimeout: 2 * time.Second}
+	var disc *Discovery
+	if spec.discovery {
+		disc = NewDiscovery(quiet)
+		opts.PrepareSnapshot = disc.Prepare
+	}
+	node := edge.NewNode(opts)
+	sub, err := NewSubscriber(SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.id, Labels: spec.labels,
+		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: 200 * time.Millisecond, Discovery: disc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Boot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &testEdge{id: spec.id, discovery: disc, node: node, sub: sub, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
+	subDone := make(chan struct{})
+	go func() { defer close(subDone); sub.Run(ctx) }()
+	go func() { defer close(e.done); node.Run(ctx, edge.Listeners{Data: ln}); <-subDone }()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *testEdge) stop() {
+	e.cancel()
+	<-e.done
+}
+
+// get returns the status and body of GET url+path.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// upstream is a real HTTP server answering its name.
+func upstream(t *testing.T, name string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, name+":"+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// routeConfig is a config with one route /NAME to one upstream.
+func routeConfig(name, upstreamURL string) string {
+	return fmt.Sprintf("upstreams: {%[1]s: {endpoints: [%[2]s]}}\nroutes: [{name: %[1]s, match: {path_prefix: /%[1]s}, upstream: %[1]s}]\n", name, upstreamURL)
+}
+
+func writeConfig(t *testing.T, dir, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, fmt.Sprintf("sluice-%d.yaml", time.Now().UnixNano()))
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// apply does what `sluice apply` does: collect, upload, publish.
+func (p *testPublisher) apply(t *testing.T, text, canary string) (*RevisionSummary, error) {
+	t.Helper()
+	path := writeConfig(t, t.TempDir(), text)
+	doc, artifacts, err := FromFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := p.client.Upload(context.Background(), artifacts); err != nil {
+		return nil, err
+	}
+	return p.client.Apply(context.Background(), doc, canary)
+}
+
+func (p *testPublisher) mustApply(t *testing.T, text, canary string) int64 {
+	t.Helper()
+	rev, err := p.apply(t, text, canary)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return rev.Revision
+}
+
+// serves reports whether the edge answers path with the body prefix want.
+func serves(t *testing.T, e *testEdge, path, want string) func() bool {
+	return func() bool {
+		code, body := get(t, e.url+path)
+		return code == 200 && strings.HasPrefix(body, want)
+	}
+}
+
+func nodeState(e *testEdge, rev int64, state string) func() bool {
+	return func() bool {
+		st := e.sub.Status()
+		return st.Revision == rev && st.State == state
+	}
+}
+
+// watGuest compiles testdata/wasm/NAME.wat with wat2wasm into dir.
+func watGuest(t *testing.T, dir, name string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "testdata", "wasm", name+".wat")
+	out := filepath.Join(dir, name+".wasm")
+	if b, err := exec.Command("wat2wasm", src, "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm %s (apt-get install wabt): %v\n%s", src, err, b)
+	}
+	return out
+}

@@ -1,0 +1,517 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluicegw/sluice/runtime/edge"
+	"github.com/sluicegw/sluice/runtime/filter"
+)
+
+// Publisher is the control plane: it validates configs by building them as
+// a node would, stores artifacts, signs and publishes snapshot revisions,
+// and runs canary rollouts.
+type Publisher struct {
+	id    *Identity
+	b     *Buckets
+	cache *Cache
+	log   *slog.Logger
+	data  string
+
+	mu      sync.Mutex // serializes publishing: one revision at a time
+	lastRev int64
+	events  []Event // recent rollout events, newest last
+
+	wasmOnce sync.Once
+	wasm     *filter.Runtime
+	wasmErr  error
+}
+
+// PublisherOptions configure a Publisher.
+type PublisherOptions struct {
+	DataDir string // token, keys, artifact cache, wasm compilation cache
+	JS      jetstream.JetStream
+	Logger  *slog.Logger
+}
+
+// Revision is one published revision as kept in the revision.N keys.
+type Revision struct {
+	Revision int64     `json:"revision"`
+	Digest   string    `json:"digest"`
+	Selector string    `json:"selector,omitempty"` // set for a canary
+	Stable   bool      `json:"stable"`             // published as, or promoted to, stable
+	Aborted  bool      `json:"aborted,omitempty"`  // a canary that was aborted
+	Author   string    `json:"author,omitempty"`
+	Created  time.Time `json:"created"`
+	Note     string    `json:"note,omitempty"`
+	Envelope *Envelope `json:"envelope"`
+}
+
+// Event is one rollout event for the fleet page (promote, abort, rollback).
+type Event struct {
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+}
+
+// NewPublisher loads or creates the identity in opts.DataDir and opens the
+// buckets.
+func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	id, err := LoadOrCreateIdentity(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("publisher identity: %w", err)
+	}
+	b, err := OpenBuckets(ctx, opts.JS)
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{id: id, b: b, log: opts.Logger, data: opts.DataDir,
+		cache: &Cache{Dir: filepath.Join(opts.DataDir, "artifacts"), Store: b.Artifacts}}
+	revs, err := p.Revisions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revs {
+		p.lastRev = max(p.lastRev, r.Revision)
+	}
+	return p, nil
+}
+
+// Identity returns the publisher's token and keys.
+func (p *Publisher) Identity() *Identity { return p.id }
+
+// Buckets returns the fleet's stores.
+func (p *Publisher) Buckets() *Buckets { return p.b }
+
+// Close releases the wasm runtime used for validation.
+func (p *Publisher) Close() {
+	if p.wasm != nil {
+		_ = p.wasm.Close(context.Background())
+	}
+}
+
+// MissingArtifacts returns those of digests the Object Store lacks.
+func (p *Publisher) MissingArtifacts(ctx context.Context, digests []string) ([]string, error) {
+	missing := []string{}
+	for _, d := range digests {
+		if !ValidDigest(d) {
+			return nil, fmt.Errorf("artifact %q: not a sha256 digest", d)
+		}
+		_, err := p.b.Artifacts.GetInfo(ctx, d)
+		switch {
+		case errors.Is(err, jetstream.ErrObjectNotFound):
+			missing = append(missing, d)
+		case err != nil:
+			return nil, fmt.Errorf("artifact %s: %w", d, err)
+		}
+	}
+	return missing, nil
+}
+
+// PutArtifact stores data under digest after checking that it hashes to it.
+func (p *Publisher) PutArtifact(ctx context.Context, digest string, data []byte) error {
+	if got := Digest(data); got != digest {
+		return fmt.Errorf("artifact %s: content hashes to %s: %w", digest, got, ErrDigestMismatch)
+	}
+	if _, err := p.b.Artifacts.PutBytes(ctx, digest, data); err != nil {
+		return fmt.Errorf("artifact %s: store: %w", digest, err)
+	}
+	return nil
+}
+
+// Validate builds the document's snapshot exactly as `sluice validate` and
+// an edge node do (every wasm module compiled and instantiated, every policy
+// prepared) and discards it. Errors wrap ErrInvalidConfig.
+func (p *Publisher) Validate(ctx context.Context, doc *Document) error {
+	cfg, origins, err := p.cache.materialize(ctx, doc)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	env := edge.BuildEnv{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if len(cfg.Filters) > 0 {
+		if env.Filters, err = p.wasmRuntime(); err != nil {
+			return err
+		}
+	}
+	snap, err := edge.Build(ctx, cfg, env)
+	if err != nil {
+		// Name the user's files, not the publisher's artifact cache.
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, origins.Replace(err.Error()))
+	}
+	snap.Discard()
+	return nil
+}
+
+func (p *Publisher) wasmRuntime() (*filter.Runtime, error) {
+	p.wasmOnce.Do(func() {
+		p.wasm, p.wasmErr = filter.NewRuntime(context.Background(), filter.RuntimeOptions{
+			CacheDir: filepath.Join(p.data, "wasm-cache"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	})
+	return p.wasm, p.wasmErr
+}
+
+// Apply validates doc and publishes it as a new revision: to the stable key,
+// or to the canary key when canary (a selector) is set.
+func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*Revision, error) {
+	if canary != "" {
+		if _, err := ParseSelector(canary); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Validate(ctx, doc); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if canary != "" {
+		if _, err := p.envelope(ctx, StableKey); errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("canary: no stable revision to compare with; apply one without --canary first: %w", ErrNoRevision)
+		} else if err != nil {
+			return nil, fmt.Errorf("canary: %w", err)
+		}
+	}
+	if doc.Created.IsZero() {
+		doc.Created = time.Now().UTC()
+	}
+	return p.publish(ctx, doc, canary)
+}
+
+// publish signs doc as the next revision and writes it. p.mu is held.
+func (p *Publisher) publish(ctx context.Context, doc *Document, selector string) (*Revision, error) {
+	rec, err := p.record(ctx, doc, selector)
+	if err != nil {
+		return nil, err
+	}
+	env := rec.Envelope
+	if selector == "" {
+		if _, err := p.b.Config.Put(ctx, StableKey, env.Marshal()); err != nil {
+			return nil, fmt.Errorf("revision %d: publish: %w", rec.Revision, err)
+		}
+		// A new stable revision supersedes any canary in progress.
+		if err := p.deleteCanary(ctx); err != nil {
+			return nil, err
+		}
+	} else if _, err := p.b.Config.Put(ctx, CanaryKey, env.Marshal()); err != nil {
+		return nil, fmt.Errorf("revision %d: publish canary: %w", rec.Revision, err)
+	}
+	p.log.Info("published", "revision", rec.Revision, "digest", env.Digest, "selector", selector, "author", doc.Author)
+	return rec, nil
+}
+
+// record signs doc as the next revision and claims that number by creating
+// its revision.N record. Create, not Put: two publishers on one cluster
+// cannot both take a number; the one that loses catches up and tries the
+// next. p.mu is held.
+func (p *Publisher) record(ctx context.Context, doc *Document, selector string) (*Revision, error) {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		rev := p.lastRev + 1
+		env, err := Seal(p.id.Key, rev, selector, doc)
+		if err != nil {
+			return nil, err
+		}
+		rec := &Revision{Revision: rev, Digest: env.Digest, Selector: selector, Stable: selector == "",
+			Author: doc.Author, Created: doc.Created, Note: doc.Note, Envelope: env}
+		_, err = p.b.Config.Create(ctx, revisionKey(rev), mustJSON(rec))
+		if err == nil {
+			p.lastRev = rev
+			return rec, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt == attempts {
+			return nil, fmt.Errorf("revision %d: record: %w", rev, err)
+		}
+		revs, lerr := p.Revisions(ctx)
+		if lerr != nil {
+			return nil, fmt.Errorf("revision %d: record: %w", rev, lerr)
+		}
+		p.lastRev = rev
+		for _, r := range revs {
+			p.lastRev = max(p.lastRev, r.Revision)
+		}
+	}
+}
+
+// Promote makes the canary revision stable everywhere: it is re-signed
+// with no selector under the same revision, so canary nodes, already on it,
+// do nothing, and every other node moves to it.
+func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	canary, err := p.envelope(ctx, CanaryKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrNoCanary
+	}
+	if err != nil {
+		return nil, err
+	}
+	doc, err := canary.document()
+	if err != nil {
+		return nil, err
+	}
+	env, err := Seal(p.id.Key, canary.Revision, "", doc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.b.Config.Put(ctx, StableKey, env.Marshal()); err != nil {
+		return nil, fmt.Errorf("promote %d: %w", canary.Revision, err)
+	}
+	if err := p.deleteCanary(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := p.updateRevision(ctx, canary.Revision, func(r *Revision) { r.Stable = true })
+	if err != nil {
+		return nil, err
+	}
+	p.event("revision %d promoted from canary (%s) to stable", canary.Revision, canary.Selector)
+	return rec, nil
+}
+
+// Abort ends the canary: canary nodes return to the stable revision.
+func (p *Publisher) Abort(ctx context.Context, reason string) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.abort(ctx, reason)
+}
+
+func (p *Publisher) abort(ctx context.Context, reason string) (int64, error) {
+	canary, err := p.envelope(ctx, CanaryKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, ErrNoCanary
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := p.deleteCanary(ctx); err != nil {
+		return 0, err
+	}
+	p.event("canary revision %d aborted: %s", canary.Revision, reason)
+	// The canary is gone whatever happens next; the mark in its record is
+	// only for the fleet page.
+	if _, err := p.updateRevision(ctx, canary.Revision, func(r *Revision) { r.Aborted = true }); err != nil {
+		p.log.Warn("canary aborted but its revision record not updated", "revision", canary.Revision, "error", err)
+	}
+	return canary.Revision, nil
+}
+
+// Rollback republishes an earlier revision's document as a new stable
+// revision. rev 0 means the stable revision before the current one.
+func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Revision, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	revs, err := p.Revisions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var target *Revision
+	if rev == 0 {
+		stable, err := p.envelope(ctx, StableKey)
+		if err != nil {
+			return nil, fmt.Errorf("rollback: no stable revision: %w", err)
+		}
+		for i := len(revs) - 1; i >= 0; i-- { // newest first
+			if revs[i].Stable && revs[i].Revision < stable.Revision {
+				target = revs[i]
+				break
+			}
+		}
+		if target == nil {
+			return nil, fmt.Errorf("rollback: no stable revision before %d: %w", stable.Revision, ErrNoRevision)
+		}
+	} else {
+		for _, r := range revs {
+			if r.Revision == rev {
+				target = r
+			}
+		}
+		if target == nil {
+			return nil, fmt.Errorf("rollback to %d: %w", rev, ErrNoRevision)
+		}
+	}
+	doc, err := target.Envelope.document()
+	if err != nil {
+		return nil, err
+	}
+	doc.Author, doc.Created, doc.Note = author, time.Now().UTC(), fmt.Sprintf("rollback to %d", target.Revision)
+	rec, err := p.publish(ctx, doc, "")
+	if err != nil {
+		return nil, err
+	}
+	p.event("rolled back to revision %d as revision %d", target.Revision, rec.Revision)
+	return rec, nil
+}
+
+// Revisions lists every published revision, oldest first.
+func (p *Publisher) Revisions(ctx context.Context) ([]*Revision, error) {
+	keys, err := p.b.keys(ctx, ConfigBucket, revisionPrefix+">")
+	if err != nil {
+		return nil, err
+	}
+	var out []*Revision
+	for _, key := range keys {
+		e, err := p.b.Config.Get(ctx, key)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var r Revision
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			p.log.Warn("unreadable revision record", "key", key, "error", err)
+			continue
+		}
+		out = append(out, &r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out, nil
+}
+
+// FleetStatus is the answer of `sluice status --json`.
+type FleetStatus struct {
+	Nodes  []NodeStatus `json:"nodes"`
+	Stable int64        `json:"stable"`
+	Canary *int64       `json:"canary"`
+	// CanarySelector is the selector of the canary in progress, if any.
+	CanarySelector string `json:"canary_selector,omitempty"`
+}
+
+// Status reads the node statuses and the current revisions.
+func (p *Publisher) Status(ctx context.Context) (*FleetStatus, error) {
+	nodes, err := ListNodes(ctx, p.b)
+	if err != nil {
+		return nil, err
+	}
+	st := &FleetStatus{Nodes: nodes}
+	if st.Nodes == nil {
+		st.Nodes = []NodeStatus{}
+	}
+	if e, err := p.envelope(ctx, StableKey); err == nil {
+		st.Stable = e.Revision
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, err
+	}
+	if e, err := p.envelope(ctx, CanaryKey); err == nil {
+		rev := e.Revision
+		st.Canary, st.CanarySelector = &rev, e.Selector
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Events returns recent rollout events, newest last.
+func (p *Publisher) Events() []Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Event(nil), p.events...)
+}
+
+// WatchCanary aborts the canary by itself when a node reports an error
+// applying the canary revision. It runs until ctx is done.
+func (p *Publisher) WatchCanary(ctx context.Context) error {
+	w, err := p.b.Nodes.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			var st NodeStatus
+			if json.Unmarshal(e.Value(), &st) != nil || st.State != StateError || st.Wanted == 0 {
+				continue
+			}
+			p.abortIfCanary(ctx, st)
+		}
+	}
+}
+
+func (p *Publisher) abortIfCanary(ctx context.Context, st NodeStatus) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	canary, err := p.envelope(ctx, CanaryKey)
+	if err != nil || canary.Revision != st.Wanted {
+		return
+	}
+	reason := fmt.Sprintf("node %s failed to apply it: %s", st.ID, firstLine(st.Error))
+	if _, err := p.abort(ctx, reason); err != nil {
+		p.log.Error("canary auto-abort failed", "revision", canary.Revision, "error", err)
+		return
+	}
+	p.log.Warn("canary aborted", "revision", canary.Revision, "reason", reason)
+}
+
+func (p *Publisher) envelope(ctx context.Context, key string) (*Envelope, error) {
+	e, err := p.b.Config.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnvelope(e.Value())
+}
+
+func (p *Publisher) deleteCanary(ctx context.Context) error {
+	err := p.b.Config.Delete(ctx, CanaryKey)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete canary: %w", err)
+	}
+	return nil
+}
+
+func (p *Publisher) updateRevision(ctx context.Context, rev int64, change func(*Revision)) (*Revision, error) {
+	e, err := p.b.Config.Get(ctx, revisionKey(rev))
+	if err != nil {
+		return nil, fmt.Errorf("revision %d: %w", rev, err)
+	}
+	var r Revision
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, fmt.Errorf("revision %d: %w", rev, err)
+	}
+	change(&r)
+	if _, err := p.b.Config.Put(ctx, revisionKey(rev), mustJSON(&r)); err != nil {
+		return nil, fmt.Errorf("revision %d: %w", rev, err)
+	}
+	return &r, nil
+}
+
+// event records a rollout event; p.mu is held.
+func (p *Publisher) event(format string, args ...any) {
+	const keep = 50
+	p.events = append(p.events, Event{Time: time.Now().UTC(), Message: fmt.Sprintf(format, args...)})
+	if len(p.events) > keep {
+		p.events = p.events[len(p.events)-keep:]
+	}
+}
+
+func revisionKey(rev int64) string { return revisionPrefix + strconv.FormatInt(rev, 10) }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own plain structs are encoded
+	}
+	return b
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

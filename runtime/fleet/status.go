@@ -1,0 +1,55 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Node states reported in the node-status bucket.
+const (
+	StateWaiting  = "waiting"  // no snapshot yet
+	StateApplying = "applying" // building a new snapshot beside the running one
+	StateReady    = "ready"    // serving Revision
+	StateError    = "error"    // the last snapshot tried (Wanted) was refused; still serving Revision
+)
+
+// NodeStatus is one node's entry in the sluice_nodes bucket.
+type NodeStatus struct {
+	ID       string            `json:"id"`
+	Labels   map[string]string `json:"labels"`
+	Revision int64             `json:"revision"` // running; 0 = none
+	Digest   string            `json:"digest,omitempty"`
+	State    string            `json:"state"`
+	Error    string            `json:"error,omitempty"`
+	Wanted   int64             `json:"wanted,omitempty"` // the revision last tried
+	LastSeen time.Time         `json:"last_seen"`
+}
+
+// ListNodes reads every live node's status (expired ones are gone), by id.
+func ListNodes(ctx context.Context, b *Buckets) ([]NodeStatus, error) {
+	keys, err := b.keys(ctx, NodesBucket, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []NodeStatus
+	for _, key := range keys {
+		e, err := b.Nodes.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // expired or deleted between list and get
+		}
+		if err != nil {
+			return nil, err
+		}
+		var st NodeStatus
+		if json.Unmarshal(e.Value(), &st) == nil {
+			out = append(out, st)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

@@ -1,0 +1,455 @@
+package fleet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluicegw/sluice/runtime/edge"
+)
+
+// SubscriberOptions configure the fleet side of an edge node.
+type SubscriberOptions struct {
+	// Conn is the node's NATS connection (made with Connect, shared with
+	// the node); nil: the subscriber dials NATSURL itself.
+	Conn    *nats.Conn
+	NATSURL string
+	Node    *edge.Node
+	NodeID  string
+	Labels  map[string]string
+	Trust   ed25519.PublicKey // the publisher's key; every snapshot must verify against it
+	DataDir string            // last good snapshot and its artifacts
+	Logger  *slog.Logger
+	// StatusInterval is how often the node refreshes its status entry;
+	// default StatusInterval.
+	StatusInterval time.Duration
+	// Discovery, when set, follows the services bucket while connected.
+	Discovery *Discovery
+}
+
+// Subscriber keeps an edge node on the revision the fleet wants: it watches
+// the snapshot keys, verifies each envelope, fetches and checks artifacts,
+// has the node build and swap the snapshot, and reports status. It keeps the
+// last good snapshot on disk to boot from when NATS is unreachable.
+type Subscriber struct {
+	opts  SubscriberOptions
+	log   *slog.Logger
+	state string // path of the last good snapshot file
+
+	mu       sync.Mutex // guards the fields below; the status reporter reads them
+	status   NodeStatus
+	current  *Envelope // running
+	floor    int64     // highest stable revision applied: older stable ones are replays
+	failed   *Envelope // the last one refused, not retried until it changes
+	statusCh chan struct{}
+	nodes    jetstream.KeyValue // the status bucket of the latest session, for the goodbye
+}
+
+// lastGood is what the node keeps on disk: the envelope it runs (verified
+// again on boot) and the replay floor.
+type lastGood struct {
+	Envelope *Envelope `json:"envelope"`
+	Floor    int64     `json:"floor"`
+}
+
+// NewSubscriber returns a subscriber; call Boot, then Run.
+func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
+	if len(opts.Trust) != ed25519.PublicKeySize {
+		return nil, errors.New("fleet: a trusted publisher key is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.StatusInterval == 0 {
+		opts.StatusInterval = StatusInterval
+	}
+	if opts.Labels == nil {
+		opts.Labels = map[string]string{}
+	}
+	return &Subscriber{
+		opts:     opts,
+		log:      opts.Logger,
+		state:    filepath.Join(opts.DataDir, "fleet", "last-good.json"),
+		status:   NodeStatus{ID: opts.NodeID, Labels: opts.Labels, State: StateWaiting},
+		statusCh: make(chan struct{}, 1),
+	}, nil
+}
+
+func (s *Subscriber) cache(store jetstream.ObjectStore) *Cache {
+	return &Cache{Dir: filepath.Join(s.opts.DataDir, "artifacts"), Store: store}
+}
+
+// Boot applies the last good snapshot from disk, if there is one, using
+// only local artifacts. It reports whether the node has a snapshot.
+func (s *Subscriber) Boot(ctx context.Context) (bool, error) {
+	data, err := os.ReadFile(s.state)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("last good snapshot: %w", err)
+	}
+	var lg lastGood
+	if err := json.Unmarshal(data, &lg); err != nil || lg.Envelope == nil {
+		return false, fmt.Errorf("last good snapshot %s: unreadable: %v", s.state, err)
+	}
+	s.mu.Lock()
+	s.floor = lg.Floor
+	s.mu.Unlock()
+	if err := s.apply(ctx, lg.Envelope, s.cache(nil)); err != nil {
+		return false, fmt.Errorf("last good snapshot: %w", err)
+	}
+	s.log.Info("booted from the last good snapshot on disk", "revision", lg.Envelope.Revision)
+	return true, nil
+}
+
+// Status returns what the node reports.
+func (s *Subscriber) Status() NodeStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	return st
+}
+
+// Run connects to NATS and follows the fleet until ctx is done,
+// reconnecting forever.
+func (s *Subscriber) Run(ctx context.Context) error {
+	nc := s.opts.Conn
+	if nc == nil {
+		var err error
+		if nc, err = Connect(s.opts.NATSURL, "sluice-edge "+s.opts.NodeID); err != nil {
+			return err
+		}
+		defer nc.Close()
+	}
+	defer s.goodbye()
+	for ctx.Err() == nil {
+		if !nc.IsConnected() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		err := s.session(ctx, nc)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Warn("fleet session ended; starting again", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Connect dials NATS the way every fleet process does: it retries a failed
+// first connect and reconnects forever, so a node started before NATS, or
+// cut off from it, catches up by itself.
+func Connect(url, name string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// reconnectPoll is how often a session checks whether the connection was
+// re-established under it. Polling the connection's counter, rather than
+// installing a reconnect handler, leaves the handlers of a shared
+// connection to its owner.
+const reconnectPoll = 100 * time.Millisecond
+
+var errReconnected = errors.New("reconnected to NATS")
+
+// session follows the fleet over one NATS connection; it returns when the
+// connection is re-established (the watch starts over, replaying the
+// current keys) or something fails.
+func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
+	reconnects := nc.Stats().Reconnects
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	openCtx, openCancel := context.WithTimeout(ctx, 5*time.Second)
+	b, err := OpenBuckets(openCtx, js)
+	openCancel()
+	if err != nil {
+		return err
+	}
+	w, err := b.Config.WatchFiltered(ctx, []string{StableKey, CanaryKey})
+	if err != nil {
+		return fmt.Errorf("watch snapshots: %w", err)
+	}
+	defer w.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.report(ctx, b.Nodes) }()
+	if s.opts.Discovery != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.opts.Discovery.Follow(ctx, b.Services) }()
+	}
+	s.mu.Lock()
+	s.nodes = b.Nodes
+	s.mu.Unlock()
+	cache := s.cache(b.Artifacts)
+	var stable, canary *Envelope
+	// Until the watch has delivered both keys' current values, applying
+	// would be premature: a canary node would build stable first, serve it
+	// briefly, then build the canary.
+	// The watch marks the end of them with a nil entry; should that marker
+	// never come, a short timer stands in for it.
+	initialized := false
+	initTimeout := time.After(2 * time.Second)
+	poll := time.NewTicker(reconnectPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-initTimeout:
+			if !initialized {
+				initialized = true
+				if target := s.target(stable, canary); target != nil {
+					_ = s.apply(ctx, target, cache)
+				}
+			}
+		case <-poll.C:
+			if nc.Stats().Reconnects != reconnects {
+				return errReconnected
+			}
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("snapshot watch closed")
+			}
+			if e == nil { // the initial values are in
+				initialized = true
+				if target := s.target(stable, canary); target != nil {
+					_ = s.apply(ctx, target, cache) // reported in status
+				}
+				continue
+			}
+			env := s.accept(e)
+			switch e.Key() {
+			case StableKey:
+				if env != nil {
+					stable = env
+				}
+			case CanaryKey:
+				if e.Operation() != jetstream.KeyValuePut {
+					if canary != nil {
+						s.forgetFailure(canary.Revision)
+					}
+					canary = nil
+				} else if env != nil {
+					canary = env
+				}
+			}
+			if !initialized {
+				continue
+			}
+			if target := s.target(stable, canary); target != nil {
+				_ = s.apply(ctx, target, cache) // reported in status
+			}
+		}
+	}
+}
+
+// accept parses and verifies a watched envelope; a bad one is reported and
+// dropped, so the node keeps its current snapshot.
+func (s *Subscriber) accept(e jetstream.KeyValueEntry) *Envelope {
+	if e.Operation() != jetstream.KeyValuePut {
+		return nil
+	}
+	env, err := ParseEnvelope(e.Value())
+	if err == nil {
+		err = env.Verify(s.opts.Trust)
+	}
+	s.mu.Lock()
+	if err == nil && e.Key() == StableKey && env.Revision < s.floor {
+		err = fmt.Errorf("snapshot %d: %w %d", env.Revision, ErrStaleRevision, s.floor)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		rev := int64(0)
+		if env != nil {
+			rev = env.Revision
+		}
+		s.refused(rev, err)
+		return nil
+	}
+	return env
+}
+
+// target is the envelope this node should run: the canary when it is newer
+// than stable and selects this node, else stable.
+func (s *Subscriber) target(stable, canary *Envelope) *Envelope {
+	if canary != nil && (stable == nil || canary.Revision > stable.Revision) {
+		if sel, err := ParseSelector(canary.Selector); err == nil && sel.Matches(s.opts.NodeID, s.opts.Labels) {
+			return canary
+		}
+	}
+	return stable
+}
+
+// apply moves the node to env unless it already runs it (or refused it).
+// The node builds the new snapshot beside the running one; on any error the
+// running one keeps serving and the error is reported.
+func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) error {
+	s.mu.Lock()
+	if same(s.failed, env) {
+		s.mu.Unlock()
+		return nil
+	}
+	if same(s.current, env) {
+		// Already running this content. A promoted canary arrives again
+		// as stable: adopt it without rebuilding, raising the floor.
+		promoted := env.Selector == "" && s.current.Selector != ""
+		if promoted {
+			s.current, s.floor = env, max(s.floor, env.Revision)
+		}
+		lg := lastGood{Envelope: s.current, Floor: s.floor}
+		s.mu.Unlock()
+		if promoted {
+			s.keep(lg)
+		}
+		return nil
+	}
+	s.status.State, s.status.Wanted, s.status.Error = StateApplying, env.Revision, ""
+	s.mu.Unlock()
+	s.notify()
+
+	err := func() error {
+		doc, err := env.Open(s.opts.Trust)
+		if err != nil {
+			return err
+		}
+		cfg, err := cache.Materialize(ctx, doc)
+		if err != nil {
+			return fmt.Errorf("snapshot %d: %w", env.Revision, err)
+		}
+		if _, err := s.opts.Node.Apply(cfg); err != nil {
+			return fmt.Errorf("snapshot %d: %w", env.Revision, err)
+		}
+		return nil
+	}()
+	if err != nil {
+		s.mu.Lock()
+		s.failed = env
+		s.mu.Unlock()
+		s.refused(env.Revision, err)
+		return err
+	}
+	s.mu.Lock()
+	s.current, s.failed = env, nil
+	if env.Selector == "" {
+		s.floor = max(s.floor, env.Revision)
+	}
+	s.status.Revision, s.status.Digest, s.status.State, s.status.Error = env.Revision, env.Digest, StateReady, ""
+	lg := lastGood{Envelope: env, Floor: s.floor}
+	s.mu.Unlock()
+	s.notify()
+	s.keep(lg)
+	s.log.Info("fleet snapshot applied", "revision", env.Revision, "digest", env.Digest, "canary", env.Selector)
+	return nil
+}
+
+// forgetFailure clears an error about rev once rev is withdrawn (an
+// aborted canary): the node runs its good snapshot and should say so. The
+// publisher keeps the abort and its reason.
+func (s *Subscriber) forgetFailure(rev int64) {
+	s.mu.Lock()
+	changed := s.status.State == StateError && s.status.Wanted == rev && s.current != nil
+	if changed {
+		s.status.State, s.status.Error, s.status.Wanted = StateReady, "", 0
+		s.failed = nil
+	}
+	s.mu.Unlock()
+	if changed {
+		s.notify()
+	}
+}
+
+// keep writes the last good snapshot to disk for the next boot.
+func (s *Subscriber) keep(lg lastGood) {
+	if err := writeAtomic(s.state, mustJSON(lg)); err != nil {
+		s.log.Error("cannot keep the last good snapshot on disk", "error", err)
+	}
+}
+
+// refused reports an envelope the node would not or could not run.
+func (s *Subscriber) refused(rev int64, err error) {
+	s.log.Error("snapshot refused; keeping the running snapshot", "revision", rev, "error", err)
+	s.mu.Lock()
+	s.status.State, s.status.Wanted, s.status.Error = StateError, rev, err.Error()
+	s.mu.Unlock()
+	s.notify()
+}
+
+func same(a, b *Envelope) bool {
+	return a != nil && b != nil && a.Revision == b.Revision && a.Digest == b.Digest
+}
+
+func (s *Subscriber) notify() { signal(s.statusCh) }
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// goodbye removes the node's status entry when it stops, so `status`
+// lists only running nodes; a node that dies without one is flagged silent
+// and then expires.
+func (s *Subscriber) goodbye() {
+	s.mu.Lock()
+	nodes := s.nodes
+	s.mu.Unlock()
+	if nodes == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := nodes.Delete(ctx, s.opts.NodeID); err != nil {
+		s.log.Warn("status entry not removed on stop", "error", err)
+	}
+}
+
+// report writes the node's status on every change and every interval, so
+// the entry (with its TTL) stays alive while the node is.
+func (s *Subscriber) report(ctx context.Context, nodes jetstream.KeyValue) {
+	t := time.NewTicker(s.opts.StatusInterval)
+	defer t.Stop()
+	for {
+		st := s.Status()
+		st.LastSeen = time.Now().UTC()
+		if _, err := nodes.Put(ctx, st.ID, mustJSON(st)); err != nil && ctx.Err() == nil {
+			s.log.Warn("status report failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.statusCh:
+		}
+	}
+}
