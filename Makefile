@@ -2,7 +2,7 @@
 # every test. Both work on a fresh Debian machine with Go.
 GO        ?= go
 BIN       := bin/sluice
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 5s
 PKGS      := ./...
 QUICK     ?=
 
