@@ -217,3 +217,15 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// artifactsDir is the artifact cache under a data dir, as an absolute path:
+// a materialized config points its modules at files in it, and the snapshot
+// build resolves relative module paths against the config's own directory
+// (so a relative --data such as the default ".sluice" would be joined twice).
+func artifactsDir(dataDir string) string {
+	dir := filepath.Join(dataDir, "artifacts")
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}

@@ -80,7 +80,7 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 		return nil, err
 	}
 	p := &Publisher{id: id, b: b, log: opts.Logger, data: opts.DataDir,
-		cache: &Cache{Dir: filepath.Join(opts.DataDir, "artifacts"), Store: b.Artifacts}}
+		cache: &Cache{Dir: artifactsDir(opts.DataDir), Store: b.Artifacts}}
 	revs, err := p.Revisions(ctx)
 	if err != nil {
 		return nil, err

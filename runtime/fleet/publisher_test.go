@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,4 +239,37 @@ func TestAStoppedNodeLeavesTheStatus(t *testing.T) {
 	eventually(t, 10*time.Second, "two nodes listed", count(2))
 	a.stop()
 	eventually(t, 5*time.Second, "one node listed after a clean stop", count(1))
+}
+
+// Relative data dirs (the default is ".sluice"): the publisher's build and
+// the node's materialized config must find the artifacts they cached.
+func TestRelativeDataDirsFindTheirArtifacts(t *testing.T) {
+	wasm := watGuest(t, t.TempDir(), "answer") // before the chdir: testdata is relative
+	t.Chdir(t.TempDir())
+	natsURL := startNATS(t)
+	_, js := connect(t, natsURL)
+	p, err := NewPublisher(context.Background(), PublisherOptions{DataDir: "pub", JS: js, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	srv := httptest.NewServer(p.Handler())
+	t.Cleanup(srv.Close)
+	client := &Client{URL: srv.URL, Token: p.Identity().Token, Author: "tester"}
+	e := startEdge(t, natsURL, edgeSpec{id: "relative", dataDir: "node", trust: p.Identity().Public})
+
+	doc, artifacts, err := FromFile(writeConfig(t, ".", fmt.Sprintf("filters: {answer: {module: %s}}\nroutes: [{name: fn, match: {path: /fn}, filters: [answer]}]\n", wasm)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Upload(context.Background(), artifacts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Apply(context.Background(), doc, ""); err != nil {
+		t.Fatalf("apply with the publisher's data dir relative: %v", err)
+	}
+	eventually(t, 20*time.Second, "the node serving the filter from its relative data dir", func() bool {
+		code, _ := get(t, e.url+"/fn")
+		return code == 418
+	})
 }

@@ -87,7 +87,7 @@ func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 }
 
 func (s *Subscriber) cache(store jetstream.ObjectStore) *Cache {
-	return &Cache{Dir: filepath.Join(s.opts.DataDir, "artifacts"), Store: store}
+	return &Cache{Dir: artifactsDir(s.opts.DataDir), Store: store}
 }
 
 // Boot applies the last good snapshot from disk, if there is one, using
