@@ -174,6 +174,10 @@ func TestJWKSKeyRotation(t *testing.T) {
 		t.Fatalf("JWKS fetched %d times by New, want 1", got)
 	}
 	newTok := sign(t, newK, claimsAt(t0, nil))
+	oldTok := sign(t, oldKey, claimsAt(t0, nil))
+	if _, err := set.Authenticate(request("Bearer "+oldTok), []string{"j"}); err != nil {
+		t.Fatalf("old key before rotation: %v", err) // and now in the cache of verified tokens
+	}
 
 	// The issuer rotates: the new kid is unknown until the JWKS is refetched.
 	srv.set(jwks(t, oldKey, newK))
@@ -205,6 +209,10 @@ func TestJWKSKeyRotation(t *testing.T) {
 	clk.Advance(unknownKidEvery + time.Second)
 	_, _ = set.Authenticate(request("Bearer "+stranger), []string{"j"}) // triggers the refetch
 	_, err = set.Authenticate(request("Bearer "+sign(t, oldKey, claimsAt(t0, nil))), []string{"j"})
+	wantStatus(t, err, http.StatusUnauthorized, reasonUnknownKey)
+	// A token verified with the retired key earlier is refused too: the
+	// cache of verified tokens does not outlive the key set.
+	_, err = set.Authenticate(request("Bearer "+oldTok), []string{"j"})
 	wantStatus(t, err, http.StatusUnauthorized, reasonUnknownKey)
 	if _, err := set.Authenticate(request("Bearer "+newTok), []string{"j"}); err != nil {
 		t.Fatal(err)
@@ -460,4 +468,25 @@ func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
 	if _, err := parseJWKS([]byte(`not json`), quietLogger()); err == nil {
 		t.Fatal("garbage accepted")
 	}
+}
+
+// A token served from the cache of verified tokens still expires: the
+// claims are checked again on every request.
+func TestVerifiedTokenStillExpires(t *testing.T) {
+	clk := newClock(t0)
+	k := newKey(t, "k1", jwa.ES256())
+	srv := newJWKSServer(t, jwks(t, k))
+	set := newSet(t, map[string]*config.AuthProvider{"j": jwtProviderConfig(srv.URL)}, clk)
+	tok := "Bearer " + sign(t, k, claimsAt(t0, nil))
+	for range 2 { // verified, then from the cache
+		if _, err := set.Authenticate(request(tok), []string{"j"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := set.providers["j"].(*jwtProvider).verified.lru.Get(tok[len("Bearer "):]); !ok {
+		t.Fatal("a verified token was not remembered")
+	}
+	clk.Advance(2 * time.Hour)
+	_, err := set.Authenticate(request(tok), []string{"j"})
+	wantStatus(t, err, http.StatusUnauthorized, reasonExpired)
 }

@@ -56,6 +56,14 @@ type keySet struct {
 	all   []*verifyKey
 }
 
+// holds reports whether key is what the set gives a token with kid.
+func (s *keySet) holds(kid string, key *verifyKey) bool {
+	if kid == "" {
+		return len(s.all) == 1 && s.all[0] == key
+	}
+	return s.byKid[kid] == key
+}
+
 // jwksSource fetches one JWKS URL and holds its latest good key set. A
 // failed fetch keeps the previous keys.
 type jwksSource struct {

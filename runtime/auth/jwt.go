@@ -54,10 +54,11 @@ type jwtProvider struct {
 	secret    *verifyKey  // HS256; nil with a JWKS
 	jwks      *jwksSource // nil with a secret
 	now       func() time.Time
+	verified  *tokenCache
 }
 
 func newJWTProvider(name string, c *config.JWTAuth, opts Options) (*jwtProvider, error) {
-	p := &jwtProvider{name: name, issuer: c.Issuer, audiences: c.Audiences, now: opts.Now}
+	p := &jwtProvider{name: name, issuer: c.Issuer, audiences: c.Audiences, now: opts.Now, verified: newTokenCache()}
 	if c.Issuer == "" {
 		return nil, errors.New("jwt needs an issuer")
 	}
@@ -112,10 +113,22 @@ func bearer(h string) (string, bool) {
 
 func fail(reason string, cause error) *failure { return &failure{reason: reason, cause: cause} }
 
-// verify checks token and returns its claims.
+// verify checks token and returns its claims: from the cache of verified
+// tokens when it verified before against the current keys (the claims are
+// checked again), else the whole way.
 func (p *jwtProvider) verify(r *http.Request, token string) (map[string]any, *failure) {
 	if len(token) > MaxTokenSize {
 		return nil, fail(reasonTooLarge, nil)
+	}
+	var keys *keySet
+	if p.jwks != nil {
+		keys = p.jwks.keys.Load()
+	}
+	if claims, ok := p.verified.get(token, keys); ok {
+		if f := p.checkClaims(claims); f != nil {
+			return nil, f
+		}
+		return claims, nil
 	}
 	dot1 := strings.IndexByte(token, '.')
 	dot2 := strings.LastIndexByte(token, '.')
@@ -157,6 +170,14 @@ func (p *jwtProvider) verify(r *http.Request, token string) (map[string]any, *fa
 	if f := p.checkClaims(claims); f != nil {
 		return nil, f
 	}
+	if p.jwks != nil {
+		// key() may have refetched: cache against the current set, and
+		// only when it still holds the key that verified the token.
+		if keys = p.jwks.keys.Load(); keys == nil || !keys.holds(h.Kid, key) {
+			return claims, nil
+		}
+	}
+	p.verified.add(token, keys, claims)
 	return claims, nil
 }
 
