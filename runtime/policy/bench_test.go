@@ -85,19 +85,30 @@ func policyOf(input string) string {
 }
 
 // BenchmarkDecide is one decision per example policy, input building
-// included (the edge builds it per request too).
+// included (the edge builds it per request too): "eval" evaluates every
+// time, "seen" is an input decided before (remembered, for the policies
+// that allow it; allowlist reads the clock and always evaluates).
 func BenchmarkDecide(b *testing.B) {
 	for _, name := range []string{"rbac", "rbac-deny", "tenant", "plans", "allowlist"} {
-		b.Run(name, func(b *testing.B) {
-			p, in := example(b, policyOf(name)), benchInputs[name]
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := p.Decide(ctx, in); err != nil {
-					b.Fatal(err)
-				}
+		for _, seen := range []bool{false, true} {
+			sub := name + "/eval"
+			if seen {
+				sub = name + "/seen"
 			}
-		})
+			b.Run(sub, func(b *testing.B) {
+				p, in := example(b, policyOf(name)), benchInputs[name]
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					if !seen && p.decisions != nil {
+						p.decisions.lru.Purge()
+					}
+					if _, err := p.Decide(ctx, in); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

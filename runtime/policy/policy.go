@@ -47,6 +47,9 @@ type Policy struct {
 	pq    rego.PreparedEvalQuery
 	noop  metrics.Metrics
 	need  *need // what the policy can read of the input
+	// decisions remembers decisions by input; nil when the policy calls a
+	// nondeterministic builtin.
+	decisions *decisionCache
 }
 
 // Decision is what a policy decided for one request.
@@ -110,7 +113,11 @@ func load(ctx context.Context, name, dir, query string) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{name: name, dir: dir, query: query, where: ruleLocations(rules), pq: pq, noop: metrics.NoOp(), need: needsOf(compiler.Modules)}, nil
+	pol := &Policy{name: name, dir: dir, query: query, where: ruleLocations(rules), pq: pq, noop: metrics.NoOp(), need: needsOf(compiler.Modules)}
+	if deterministic(compiler.Modules) {
+		pol.decisions = newDecisionCache()
+	}
+	return pol, nil
 }
 
 // loadDir reads the .rego files (and, with tests, the *_test.rego files) and
@@ -178,7 +185,19 @@ func ruleLocations(rules []*ast.Rule) string {
 // ErrUndefined, ErrConflict, ErrBadDecision or ErrEval and names the file and
 // line where OPA gives one (or the decision rule's).
 func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
-	return p.decide(ctx, in.build(p.need))
+	input := in.build(p.need)
+	if p.decisions == nil {
+		return p.decide(ctx, input)
+	}
+	key := input.String()
+	if d, ok := p.decisions.lru.Get(key); ok {
+		return d, nil
+	}
+	d, err := p.decide(ctx, input)
+	if err == nil {
+		p.decisions.lru.Add(key, d)
+	}
+	return d, err
 }
 
 func (p *Policy) decide(ctx context.Context, input ast.Value) (Decision, error) {

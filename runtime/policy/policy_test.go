@@ -380,3 +380,29 @@ func TestEval(t *testing.T) {
 		t.Fatalf("undefined: %v", err)
 	}
 }
+
+// Decisions are remembered only for policies that cannot decide differently
+// on the same input: the time-window allow list is evaluated every time.
+func TestDecisionsRememberedOnlyWhenDeterministic(t *testing.T) {
+	for name, want := range map[string]bool{"rbac": true, "tenant": true, "plans": true, "allowlist": false} {
+		if got := example(t, name).decisions != nil; got != want {
+			t.Errorf("%s: decisions remembered = %v, want %v", name, got, want)
+		}
+	}
+	// The same input twice: the second answer comes from the cache and is
+	// the same; a different input is decided on its own.
+	p := example(t, "rbac")
+	p.decisions.lru.Purge()
+	allow, deny := *benchInputs["rbac"], *benchInputs["rbac-deny"]
+	for range 2 {
+		if d, err := p.Decide(context.Background(), &allow); err != nil || !d.Allow {
+			t.Fatalf("viewer GET: %+v %v", d, err)
+		}
+		if d, err := p.Decide(context.Background(), &deny); err != nil || d.Allow {
+			t.Fatalf("viewer DELETE: %+v %v", d, err)
+		}
+	}
+	if n := p.decisions.lru.Len(); n != 2 {
+		t.Errorf("%d decisions remembered, want 2", n)
+	}
+}
