@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // ringHash is consistent hashing on a ring of virtual nodes, pointsPerWeight
@@ -131,18 +133,6 @@ func clientIP(remoteAddr string) string {
 	return host
 }
 
-// hashString is FNV-1a 64 followed by murmur3's fmix64: FNV alone clusters
-// short, similar keys ("user-1", "user-2") and ring points.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
+// hashString is the 64-bit xxHash of s: well spread even for short,
+// similar keys ("user-1", "user-2") and ring points.
+func hashString(s string) uint64 { return xxhash.Sum64String(s) }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // A Limiter is a token bucket per key, kept as GCRA (the generic cell rate
@@ -206,22 +208,9 @@ func Seconds(d time.Duration) int64 {
 	return int64(math.Ceil(d.Seconds()))
 }
 
-// HashKey is FNV-1a 64 followed by murmur3's fmix64, so short similar keys
-// ("10.0.0.1", "10.0.0.2") spread over shards. Every node hashes alike, which
-// fleet-scope limits rely on.
-func HashKey(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
+// HashKey is the 64-bit xxHash of a rate-limit key: fast, well spread over
+// shards, and the same on every node, which fleet-scope limits rely on.
+func HashKey(s string) uint64 { return xxhash.Sum64String(s) }
 
 // Checker is a rate limit as the pipeline sees it: a node-scope Limiter or a
 // fleet-scope FleetLimiter.
