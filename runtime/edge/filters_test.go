@@ -514,20 +514,7 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [wrap]}]
 // released while the session goes on, and a guest that buffers responses
 // does not break the upgrade.
 func TestWebSocketThroughFilters(t *testing.T) {
-	up := startUpstream(t, "ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			mt, msg, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			c.WriteMessage(mt, append([]byte("echo:"), msg...))
-		}
-	}))
+	up := startWebSocketEcho(t)
 	n := startNode(t, render(t, `
 upstreams: {ws: {endpoints: ["{{.Up}}"]}}
 filters:

@@ -139,8 +139,10 @@ routes: [{name: s, match: {path: /s}, upstream: s}]
 	pw.Close()
 }
 
-func TestWebSocketThroughNode(t *testing.T) {
-	up := startUpstream(t, "ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// startWebSocketEcho is an upstream that accepts WebSockets and answers each
+// message with "echo:" and the message.
+func startWebSocketEcho(t *testing.T) *upstream {
+	return startUpstream(t, "ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -154,6 +156,10 @@ func TestWebSocketThroughNode(t *testing.T) {
 			c.WriteMessage(mt, append([]byte("echo:"), msg...))
 		}
 	}))
+}
+
+func TestWebSocketThroughNode(t *testing.T) {
+	up := startWebSocketEcho(t)
 	n := startNode(t, render(t, `
 upstreams: {ws: {endpoints: ["{{.}}"]}}
 routes: [{name: ws, match: {path: /ws}, upstream: ws}]
