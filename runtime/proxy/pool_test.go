@@ -92,7 +92,10 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if probes.Load() != n {
-		t.Fatal("health checks kept running after Close")
+	// No check goroutine is left (above), so no probe can start any more.
+	// One probe may have been on the wire when Close cancelled it: the
+	// server can still hand it to the handler after Close returned.
+	if late := probes.Load() - n; late > 1 {
+		t.Fatalf("%d probes after Close: health checks kept running", late)
 	}
 }
