@@ -2,6 +2,8 @@ package filter
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -89,6 +91,43 @@ func BenchmarkRoundTrip(b *testing.B) {
 			m.Release(i)
 		}
 	})
+}
+
+// BenchmarkRoundTripGoFilter is BenchmarkRoundTrip for a real Go filter,
+// filters/headers (built by `make wasm`): it sets one request and one
+// response header from its config. Acquire, both phases, Release, on one
+// goroutine: what a header-only Go filter adds to a request.
+func BenchmarkRoundTripGoFilter(b *testing.B) {
+	wasm, err := os.ReadFile(filepath.Join("..", "..", "filters", "headers.wasm"))
+	if err != nil {
+		b.Skipf("filters/headers.wasm not built (make wasm): %v", err)
+	}
+	rt, _ := newTestRuntime(b, RuntimeOptions{})
+	ctx := context.Background()
+	m, err := rt.Load(ctx, wasm, ModuleOptions{Name: "headers",
+		Config: []byte(`{"request": {"set": {"X-Team": "edge"}}, "response": {"set": {"X-Frame-Options": "DENY"}}}`)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(ctx)
+	r := newRequest("GET", "/", "")
+	base := r.Header.Clone()
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Header = base.Clone()
+		x := NewExchange(r)
+		i, err := m.Acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := i.HandleRequest(ctx, x); err != nil {
+			b.Fatal(err)
+		}
+		if err := i.HandleResponse(ctx, x, false); err != nil {
+			b.Fatal(err)
+		}
+		m.Release(i)
+	}
 }
 
 // BenchmarkNewInstance measures a cold instance (the first request after a
