@@ -306,3 +306,15 @@ func TestPolicyTestAndEval(t *testing.T) {
 		t.Fatalf("policy eval: %v\n%s", err, out)
 	}
 }
+
+func TestCgroupMemoryLimit(t *testing.T) {
+	for text, want := range map[string]int64{"1073741824\n": 1 << 30, "max\n": 0, "": 0, "-1": 0} {
+		got, ok := cgroupMemoryLimit(writeFile(t, "memory.max", text))
+		if got != want || ok != (want > 0) {
+			t.Errorf("%q: %d %v, want %d", text, got, ok, want)
+		}
+	}
+	if _, ok := cgroupMemoryLimit(filepath.Join(t.TempDir(), "missing")); ok {
+		t.Error("a missing file gave a limit")
+	}
+}
