@@ -6,6 +6,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -77,31 +78,67 @@ func (b *Buckets) keys(ctx context.Context, bucket, filter string) ([]string, er
 // OpenBuckets creates the fleet's buckets if they are missing and binds to
 // them. Publisher and nodes call it alike with the same settings, so
 // whichever starts first creates them.
-func OpenBuckets(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
+//
+// replicas is how many servers of a NATS cluster keep each bucket. 0 keeps
+// whatever an existing bucket has (1 for a new one): nodes and announcers
+// pass 0, so only the publisher decides, and a node's open never scales a
+// replicated bucket down to one copy.
+func OpenBuckets(ctx context.Context, js jetstream.JetStream, replicas int) (*Buckets, error) {
 	b := Buckets{js: js}
-	var err error
-	if b.Config, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: ConfigBucket, Description: "sluice signed snapshots", History: 1, Storage: jetstream.FileStorage,
-	}); err != nil {
+	n, err := replicasOf(ctx, js, "KV_"+ConfigBucket, replicas)
+	if err == nil {
+		b.Config, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: ConfigBucket, Description: "sluice signed snapshots", History: 1, Storage: jetstream.FileStorage, Replicas: n,
+		})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", ConfigBucket, err)
 	}
-	if b.Artifacts, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: ArtifactsBucket, Description: "sluice wasm modules and policy bundles by sha256", Storage: jetstream.FileStorage,
-	}); err != nil {
+	n, err = replicasOf(ctx, js, "OBJ_"+ArtifactsBucket, replicas)
+	if err == nil {
+		b.Artifacts, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket: ArtifactsBucket, Description: "sluice wasm modules and policy bundles by sha256", Storage: jetstream.FileStorage, Replicas: n,
+		})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", ArtifactsBucket, err)
 	}
-	if b.Nodes, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: NodesBucket, Description: "sluice node status", History: 1, TTL: NodeTTL, Storage: jetstream.MemoryStorage,
-	}); err != nil {
+	n, err = replicasOf(ctx, js, "KV_"+NodesBucket, replicas)
+	if err == nil {
+		b.Nodes, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: NodesBucket, Description: "sluice node status", History: 1, TTL: NodeTTL, Storage: jetstream.MemoryStorage, Replicas: n,
+		})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", NodesBucket, err)
 	}
 	// LimitMarkerTTL makes an expired instance visible to watchers as a
 	// delete, so nodes drop it without polling.
-	if b.Services, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: ServicesBucket, Description: "sluice announced service instances", History: 1, TTL: ServiceTTL,
-		LimitMarkerTTL: ServiceTTL, Storage: jetstream.MemoryStorage,
-	}); err != nil {
+	n, err = replicasOf(ctx, js, "KV_"+ServicesBucket, replicas)
+	if err == nil {
+		b.Services, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: ServicesBucket, Description: "sluice announced service instances", History: 1, TTL: ServiceTTL,
+			LimitMarkerTTL: ServiceTTL, Storage: jetstream.MemoryStorage, Replicas: n,
+		})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", ServicesBucket, err)
 	}
 	return &b, nil
+}
+
+// replicasOf is the replica count to open a bucket's stream with: want if
+// set, else the existing stream's, else 1.
+func replicasOf(ctx context.Context, js jetstream.JetStream, stream string, want int) (int, error) {
+	if want > 0 {
+		return want, nil
+	}
+	s, err := js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return max(1, s.CachedInfo().Config.Replicas), nil
 }

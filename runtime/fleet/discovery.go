@@ -186,7 +186,7 @@ func Announce(ctx context.Context, natsURL, service, url string, interval time.D
 	for {
 		if kv == nil {
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if b, err := OpenBuckets(octx, js); err == nil {
+			if b, err := OpenBuckets(octx, js, 0); err == nil {
 				kv = b.Services
 			} else if ctx.Err() == nil {
 				log.Warn("services bucket unavailable; retrying", "error", err)

@@ -44,6 +44,10 @@ type PublisherOptions struct {
 	DataDir string // token, keys, artifact cache, wasm compilation cache
 	JS      jetstream.JetStream
 	Logger  *slog.Logger
+	// Replicas is how many servers of a NATS cluster keep each bucket
+	// (nodes follow what the publisher created); 0 keeps an existing
+	// bucket's count, 1 for a new one.
+	Replicas int
 }
 
 // Revision is one published revision as kept in the revision.N keys.
@@ -75,7 +79,7 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if err != nil {
 		return nil, fmt.Errorf("publisher identity: %w", err)
 	}
-	b, err := OpenBuckets(ctx, opts.JS)
+	b, err := OpenBuckets(ctx, opts.JS, opts.Replicas)
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,7 @@ func TestUploadWithWrongDigestIsRefused(t *testing.T) {
 func TestStatusListsEveryNodeWhileTheyReport(t *testing.T) {
 	_, js := connect(t, startNATS(t))
 	ctx := context.Background()
-	b, err := OpenBuckets(ctx, js)
+	b, err := OpenBuckets(ctx, js, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,7 +188,7 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 		return err
 	}
 	openCtx, openCancel := context.WithTimeout(ctx, 5*time.Second)
-	b, err := OpenBuckets(openCtx, js)
+	b, err := OpenBuckets(openCtx, js, 0)
 	openCancel()
 	if err != nil {
 		return err
