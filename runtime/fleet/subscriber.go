@@ -176,6 +176,18 @@ const reconnectPoll = 100 * time.Millisecond
 
 var errReconnected = errors.New("reconnected to NATS")
 
+// watchCheck is how often a session compares the snapshot keys with what
+// its watch has delivered. The watch is an ordered consumer living on the
+// bucket's stream leader; when a cluster loses that server, a node still
+// connected to another one hears nothing until the client library misses
+// heartbeats and recreates the consumer, measured at ~20 s in
+// TestClusterServerLossLosesNoRevision. Two reads a check interval are
+// cheap, and a watch behind the bucket on two checks in a row is started
+// over, which bounds that gap at about two intervals.
+const watchCheck = time.Second
+
+var errWatchStalled = errors.New("snapshot watch fell behind the bucket")
+
 // session follows the fleet over one NATS connection; it returns when the
 // connection is re-established (the watch starts over, replaying the
 // current keys) or something fails.
@@ -221,6 +233,10 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 	initTimeout := time.After(2 * time.Second)
 	poll := time.NewTicker(reconnectPoll)
 	defer poll.Stop()
+	check := time.NewTicker(watchCheck)
+	defer check.Stop()
+	seen := map[string]uint64{} // key: bucket revision the watch delivered last
+	behind := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -236,6 +252,14 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 			if nc.Stats().Reconnects != reconnects {
 				return errReconnected
 			}
+		case <-check.C:
+			// Updates still queued are not a stall (the node was busy
+			// applying); only an idle watch behind the bucket is.
+			lag := initialized && len(w.Updates()) == 0 && watchBehind(ctx, b.Config, seen)
+			if lag && behind {
+				return errWatchStalled
+			}
+			behind = lag
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("snapshot watch closed")
@@ -247,6 +271,7 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 				}
 				continue
 			}
+			seen[e.Key()] = e.Revision()
 			env := s.accept(e)
 			switch e.Key() {
 			case StableKey:
@@ -271,6 +296,20 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 			}
 		}
 	}
+}
+
+// watchBehind reports whether a snapshot key holds a newer value than the
+// watch delivered. A failed read says nothing: losing the connection is
+// the reconnect check's business.
+func watchBehind(ctx context.Context, kv jetstream.KeyValue, seen map[string]uint64) bool {
+	ctx, cancel := context.WithTimeout(ctx, watchCheck)
+	defer cancel()
+	for _, key := range []string{StableKey, CanaryKey} {
+		if e, err := kv.Get(ctx, key); err == nil && e.Revision() > seen[key] {
+			return true
+		}
+	}
+	return false
 }
 
 // accept parses and verifies a watched envelope; a bad one is reported and
