@@ -25,7 +25,7 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -37,7 +37,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 }
 
 // startNATS runs a real embedded NATS server with JetStream on a free port.
-func startNATS(t *testing.T) string {
+func startNATS(t testing.TB) string {
 	t.Helper()
 	ns, err := StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
 	if err != nil {
@@ -47,7 +47,7 @@ func startNATS(t *testing.T) string {
 	return ns.ClientURL()
 }
 
-func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -70,7 +70,7 @@ type testPublisher struct {
 
 // startPublisher runs a publisher with its HTTP API on loopback and its
 // canary watch.
-func startPublisher(t *testing.T, natsURL string) *testPublisher {
+func startPublisher(t testing.TB, natsURL string) *testPublisher {
 	t.Helper()
 	_, js := connect(t, natsURL)
 	dir := t.TempDir()
@@ -106,11 +106,13 @@ type edgeSpec struct {
 	trust   ed25519.PublicKey
 	// discovery: follow the services bucket for `discovery: nats` upstreams
 	discovery bool
+	// statusInterval: 0 = 200 ms, so tests see status changes quickly
+	statusInterval time.Duration
 }
 
 // startEdge runs a real edge node on loopback, following the fleet at
 // natsURL (which may be dead: the node then boots from disk and retries).
-func startEdge(t *testing.T, natsURL string, spec edgeSpec) *testEdge {
+func startEdge(t testing.TB, natsURL string, spec edgeSpec) *testEdge {
 	t.Helper()
 	if spec.dataDir == "" {
 		spec.dataDir = t.TempDir()
@@ -126,8 +128,11 @@ func startEdge(t *testing.T, natsURL string, spec edgeSpec) *testEdge {
 		opts.PrepareSnapshot = disc.Prepare
 	}
 	node := edge.NewNode(opts)
+	if spec.statusInterval == 0 {
+		spec.statusInterval = 200 * time.Millisecond
+	}
 	sub, err := NewSubscriber(SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.id, Labels: spec.labels,
-		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: 200 * time.Millisecond, Discovery: disc})
+		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: spec.statusInterval, Discovery: disc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +154,7 @@ func (e *testEdge) stop() {
 }
 
 // get returns the status and body of GET url+path.
-func get(t *testing.T, url string) (int, string) {
+func get(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -161,7 +166,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 // upstream is a real HTTP server answering its name.
-func upstream(t *testing.T, name string) string {
+func upstream(t testing.TB, name string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, name+":"+r.URL.Path)
@@ -175,7 +180,7 @@ func routeConfig(name, upstreamURL string) string {
 	return fmt.Sprintf("upstreams: {%[1]s: {endpoints: [%[2]s]}}\nroutes: [{name: %[1]s, match: {path_prefix: /%[1]s}, upstream: %[1]s}]\n", name, upstreamURL)
 }
 
-func writeConfig(t *testing.T, dir, text string) string {
+func writeConfig(t testing.TB, dir, text string) string {
 	t.Helper()
 	p := filepath.Join(dir, fmt.Sprintf("sluice-%d.yaml", time.Now().UnixNano()))
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
@@ -185,7 +190,7 @@ func writeConfig(t *testing.T, dir, text string) string {
 }
 
 // apply does what `sluice apply` does: collect, upload, publish.
-func (p *testPublisher) apply(t *testing.T, text, canary string) (*RevisionSummary, error) {
+func (p *testPublisher) apply(t testing.TB, text, canary string) (*RevisionSummary, error) {
 	t.Helper()
 	path := writeConfig(t, t.TempDir(), text)
 	doc, artifacts, err := FromFile(path)
@@ -198,7 +203,7 @@ func (p *testPublisher) apply(t *testing.T, text, canary string) (*RevisionSumma
 	return p.client.Apply(context.Background(), doc, canary)
 }
 
-func (p *testPublisher) mustApply(t *testing.T, text, canary string) int64 {
+func (p *testPublisher) mustApply(t testing.TB, text, canary string) int64 {
 	t.Helper()
 	rev, err := p.apply(t, text, canary)
 	if err != nil {
@@ -208,7 +213,7 @@ func (p *testPublisher) mustApply(t *testing.T, text, canary string) int64 {
 }
 
 // serves reports whether the edge answers path with the body prefix want.
-func serves(t *testing.T, e *testEdge, path, want string) func() bool {
+func serves(t testing.TB, e *testEdge, path, want string) func() bool {
 	return func() bool {
 		code, body := get(t, e.url+path)
 		return code == 200 && strings.HasPrefix(body, want)
@@ -223,7 +228,7 @@ func nodeState(e *testEdge, rev int64, state string) func() bool {
 }
 
 // watGuest compiles testdata/wasm/NAME.wat with wat2wasm into dir.
-func watGuest(t *testing.T, dir, name string) string {
+func watGuest(t testing.TB, dir, name string) string {
 	t.Helper()
 	src := filepath.Join("..", "..", "testdata", "wasm", name+".wat")
 	out := filepath.Join(dir, name+".wasm")
