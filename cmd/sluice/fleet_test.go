@@ -261,6 +261,7 @@ func TestFleetCommandsFailWithOneLineReason(t *testing.T) {
 		{"edge", "--nats", "nats://127.0.0.1:1"}, // no --trust: refused, fails closed
 		{"publisher"},
 		{"publisher", "--embedded-nats", "--nats", "nats://127.0.0.1:1"},
+		{"publisher", "--embedded-nats", "--replicas", "9"},
 		{"apply"},
 		{"apply", "-f", "x.yaml", "--canary", "200%"},
 		{"rollout", "sideways"},

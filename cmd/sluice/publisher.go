@@ -24,6 +24,7 @@ import (
 type publisherFlags struct {
 	nats, natsListen, listen, data string
 	embedded                       bool
+	replicas                       int
 }
 
 func newPublisherCmd() *cobra.Command {
@@ -55,6 +56,7 @@ func newPublisherCmd() *cobra.Command {
 	fl.StringVar(&f.natsListen, "nats-listen", fleet.DefaultNATSListen, "embedded NATS listen address")
 	fl.StringVar(&f.listen, "listen", ":9900", "API listen address")
 	fl.StringVar(&f.data, "data", ".sluice", "data directory: token, signing keys, artifact cache, embedded JetStream")
+	fl.IntVar(&f.replicas, "replicas", 0, "servers of a NATS cluster that keep each bucket (3 for a three-server cluster); 0 keeps what the buckets have, 1 for new ones")
 	return cmd
 }
 
@@ -77,6 +79,9 @@ func (r *runningPublisher) Close() {
 func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ *runningPublisher, err error) {
 	if f.embedded == (f.nats != "") {
 		return nil, errors.New("one of --nats URL or --embedded-nats is required")
+	}
+	if f.replicas < 0 || f.replicas > 5 {
+		return nil, fmt.Errorf("--replicas %d: JetStream keeps 1 to 5 copies", f.replicas)
 	}
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
@@ -113,7 +118,7 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p, err := fleet.NewPublisher(openCtx, fleet.PublisherOptions{DataDir: f.data, JS: js, Logger: log})
+	p, err := fleet.NewPublisher(openCtx, fleet.PublisherOptions{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas})
 	if err != nil {
 		return nil, err
 	}
