@@ -197,6 +197,35 @@ func (c *Cache) PolicyDir(ctx context.Context, digest string) (string, error) {
 	return dir, nil
 }
 
+// Prune removes the cached artifacts (module bytes, extracted policies) that
+// keep does not list, so a node's data dir holds what its running snapshot
+// needs rather than every artifact it ever ran. What is removed can be
+// fetched again from the Object Store (an abort back to stable, a rollback).
+func (c *Cache) Prune(keep []string) error {
+	wanted := make(map[string]bool, len(keep))
+	for _, d := range keep {
+		wanted[fileName(d)] = true
+	}
+	var errs []error
+	for _, sub := range []string{"blobs", "policies"} {
+		entries, err := os.ReadDir(filepath.Join(c.Dir, sub))
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		for _, e := range entries {
+			if name := e.Name(); !strings.HasPrefix(name, ".") && !wanted[name] {
+				if err := os.RemoveAll(filepath.Join(c.Dir, sub, name)); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // writeAtomic writes data beside path and renames it into place, so a crash
 // never leaves a half-written artifact under its final name.
 func writeAtomic(path string, data []byte) error {

@@ -84,7 +84,9 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 		return nil, err
 	}
 	p := &Publisher{id: id, b: b, log: opts.Logger, data: opts.DataDir,
-		cache: &Cache{Dir: artifactsDir(opts.DataDir), Store: b.Artifacts}}
+		// Its own cache, apart from a node's that may share the data dir
+		// (sluice dev): nodes prune theirs to what they run.
+		cache: &Cache{Dir: artifactsDir(filepath.Join(opts.DataDir, "publisher")), Store: b.Artifacts}}
 	revs, err := p.Revisions(ctx)
 	if err != nil {
 		return nil, err

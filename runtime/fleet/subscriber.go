@@ -377,8 +377,10 @@ func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) err
 	s.mu.Unlock()
 	s.notify()
 
+	var doc *Document
 	err := func() error {
-		doc, err := env.Open(s.opts.Trust)
+		var err error
+		doc, err = env.Open(s.opts.Trust)
 		if err != nil {
 			return err
 		}
@@ -408,6 +410,9 @@ func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) err
 	s.mu.Unlock()
 	s.notify()
 	s.keep(lg)
+	if err := cache.Prune(doc.Artifacts()); err != nil {
+		s.log.Warn("cannot remove artifacts the running snapshot no longer uses", "error", err)
+	}
 	s.log.Info("fleet snapshot applied", "revision", env.Revision, "digest", env.Digest, "canary", env.Selector)
 	return nil
 }

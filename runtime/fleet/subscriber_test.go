@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +193,55 @@ func deadAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// A node keeps the artifacts its running snapshot uses, not every artifact it
+// ever ran: after a config with another module is applied, the old module's
+// bytes are gone from its data dir.
+func TestNodePrunesArtifactsItNoLongerRuns(t *testing.T) {
+	natsURL := startNATS(t)
+	pub := startPublisher(t, natsURL)
+	nodeData := t.TempDir()
+	e := startEdge(t, natsURL, edgeSpec{id: "prune", dataDir: nodeData, trust: pub.Identity().Public})
+	dir := t.TempDir()
+	blobs := func() []string {
+		entries, _ := os.ReadDir(filepath.Join(nodeData, "artifacts", "blobs"))
+		var names []string
+		for _, en := range entries {
+			if !strings.HasPrefix(en.Name(), ".") {
+				names = append(names, en.Name())
+			}
+		}
+		return names
+	}
+	up := upstream(t, "u")
+	apply := func(guest, path string, code int) {
+		t.Helper()
+		wasm := watGuest(t, dir, guest)
+		doc, artifacts, err := FromFile(writeConfig(t, dir, fmt.Sprintf(
+			"upstreams: {u: {endpoints: [%q]}}\nfilters: {f: {module: %s}}\nroutes: [{name: r, match: {path: %s}, upstream: u, filters: [f]}]\n", up, wasm, path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := pub.client.Upload(context.Background(), artifacts); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pub.client.Apply(context.Background(), doc, ""); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "the node serving "+path, func() bool {
+			got, _ := get(t, e.url+path)
+			return got == code
+		})
+	}
+	apply("answer", "/first", 418)
+	first := blobs()
+	if len(first) != 1 {
+		t.Fatalf("artifacts after the first snapshot: %v, want its one module", first)
+	}
+	apply("noop", "/second", 200)
+	eventually(t, 10*time.Second, "the first module removed", func() bool {
+		now := blobs()
+		return len(now) == 1 && now[0] != first[0]
+	})
 }
