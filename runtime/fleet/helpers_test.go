@@ -108,6 +108,8 @@ type edgeSpec struct {
 	discovery bool
 	// statusInterval: 0 = 200 ms, so tests see status changes quickly
 	statusInterval time.Duration
+	// retryAfter: the wait before a failed snapshot is applied again
+	retryAfter time.Duration
 }
 
 // startEdge runs a real edge node on loopback, following the fleet at
@@ -132,7 +134,7 @@ func startEdge(t testing.TB, natsURL string, spec edgeSpec) *testEdge {
 		spec.statusInterval = 200 * time.Millisecond
 	}
 	sub, err := NewSubscriber(SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.id, Labels: spec.labels,
-		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: spec.statusInterval, Discovery: disc})
+		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: spec.statusInterval, Discovery: disc, RetryAfter: spec.retryAfter})
 	if err != nil {
 		t.Fatal(err)
 	}

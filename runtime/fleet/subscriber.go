@@ -36,7 +36,19 @@ type SubscriberOptions struct {
 	StatusInterval time.Duration
 	// Discovery, when set, follows the services bucket while connected.
 	Discovery *Discovery
+	// RetryAfter is how long a node waits before applying again a snapshot
+	// it failed to apply (an artifact it could not fetch, a full disk); the
+	// wait doubles with each failure of the same snapshot, up to
+	// maxRetryAfter. Default DefaultRetryAfter.
+	RetryAfter time.Duration
 }
+
+// DefaultRetryAfter is the first wait before a failed snapshot is applied
+// again; maxRetryAfter bounds the doubling.
+const (
+	DefaultRetryAfter = 10 * time.Second
+	maxRetryAfter     = 5 * time.Minute
+)
 
 // Subscriber keeps an edge node on the revision the fleet wants: it watches
 // the snapshot keys, verifies each envelope, fetches and checks artifacts,
@@ -51,7 +63,9 @@ type Subscriber struct {
 	status   NodeStatus
 	current  *Envelope // running
 	floor    int64     // highest stable revision applied: older stable ones are replays
-	failed   *Envelope // the last one refused, not retried until it changes
+	failed   *Envelope // the last one refused: retried after retryAt, or when it changes
+	retryAt  time.Time
+	retryIn  time.Duration // the wait after the next failure of failed
 	statusCh chan struct{}
 	nodes    jetstream.KeyValue // the status bucket of the latest session, for the goodbye
 }
@@ -76,6 +90,9 @@ func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 	}
 	if opts.Labels == nil {
 		opts.Labels = map[string]string{}
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = DefaultRetryAfter
 	}
 	return &Subscriber{
 		opts:     opts,
@@ -254,6 +271,9 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 				return errReconnected
 			}
 		case <-check.C:
+			if target := s.target(stable, canary); initialized && target != nil && s.retryDue(target) {
+				_ = s.apply(ctx, target, cache) // a failed snapshot, again after its wait
+			}
 			// Updates still queued are not a stall (the node was busy
 			// applying); only an idle watch behind the bucket is.
 			lag := initialized && len(w.Updates()) == 0 && watchBehind(ctx, b.Config, seen)
@@ -355,7 +375,7 @@ func (s *Subscriber) target(stable, canary *Envelope) *Envelope {
 // running one keeps serving and the error is reported.
 func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) error {
 	s.mu.Lock()
-	if same(s.failed, env) {
+	if same(s.failed, env) && time.Now().Before(s.retryAt) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -395,7 +415,11 @@ func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) err
 	}()
 	if err != nil {
 		s.mu.Lock()
-		s.failed = env
+		if !same(s.failed, env) {
+			s.retryIn = s.opts.RetryAfter
+		}
+		s.failed, s.retryAt = env, time.Now().Add(s.retryIn)
+		s.retryIn = min(2*s.retryIn, maxRetryAfter)
 		s.mu.Unlock()
 		s.refused(env.Revision, err)
 		return err
@@ -415,6 +439,14 @@ func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) err
 	}
 	s.log.Info("fleet snapshot applied", "revision", env.Revision, "digest", env.Digest, "canary", env.Selector)
 	return nil
+}
+
+// retryDue reports whether env is the snapshot that failed and its wait is
+// over.
+func (s *Subscriber) retryDue(env *Envelope) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return same(s.failed, env) && !time.Now().Before(s.retryAt)
 }
 
 // forgetFailure clears an error about rev once rev is withdrawn (an

@@ -245,3 +245,42 @@ func TestNodePrunesArtifactsItNoLongerRuns(t *testing.T) {
 		return len(now) == 1 && now[0] != first[0]
 	})
 }
+
+// A snapshot a node failed to apply for a passing reason (here its artifact
+// cache could not be written) is applied again after a wait, without a new
+// revision: the node does not stay behind until the next release.
+func TestFailedSnapshotIsRetried(t *testing.T) {
+	natsURL := startNATS(t)
+	pub := startPublisher(t, natsURL)
+	nodeData := t.TempDir()
+	blocker := filepath.Join(nodeData, "artifacts")
+	if err := os.WriteFile(blocker, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := startEdge(t, natsURL, edgeSpec{id: "retry", dataDir: nodeData, trust: pub.Identity().Public, retryAfter: 50 * time.Millisecond})
+	dir := t.TempDir()
+	wasm := watGuest(t, dir, "answer")
+	doc, artifacts, err := FromFile(writeConfig(t, dir, fmt.Sprintf("filters: {f: {module: %s}}\nroutes: [{name: r, match: {path: /fn}, filters: [f]}]\n", wasm)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := pub.client.Upload(context.Background(), artifacts); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := pub.client.Apply(context.Background(), doc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the node reporting the failure", func() bool {
+		st := e.sub.Status()
+		return st.State == StateError && st.Wanted == sum.Revision
+	})
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the node applying the same revision again", func() bool {
+		code, _ := get(t, e.url+"/fn")
+		return code == 418
+	})
+	eventually(t, 10*time.Second, "the node reporting ready", nodeState(e, sum.Revision, StateReady))
+}
