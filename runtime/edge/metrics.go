@@ -3,6 +3,7 @@ package edge
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,10 @@ type metrics struct {
 	// does one map read instead of hashing label values.
 	mu       sync.RWMutex
 	children map[seriesKey]series
+
+	// Totals for Node.Stats (the fleet status report), kept beside the
+	// Prometheus series because reading those back means a full gather.
+	served, failed5xx, conns atomic.Int64
 }
 
 type seriesKey struct {
@@ -70,6 +75,10 @@ func newMetrics(n *Node) *metrics {
 }
 
 func (m *metrics) observe(route string, status int, d time.Duration) {
+	m.served.Add(1)
+	if status >= 500 {
+		m.failed5xx.Add(1)
+	}
 	k := seriesKey{route, status}
 	m.mu.RLock()
 	s, ok := m.children[k]
@@ -161,4 +170,17 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(filterInstancesDesc, prometheus.GaugeValue, float64(st.Live-st.Idle), name, "busy")
 		ch <- prometheus.MustNewConstMetric(filterInstancesDesc, prometheus.GaugeValue, float64(st.Waiters), name, "waiting")
 	}
+}
+
+// Stats are a node's request totals since it started.
+type Stats struct {
+	Requests        int64 `json:"requests"`
+	Errors5xx       int64 `json:"errors_5xx"`
+	OpenConnections int64 `json:"open_connections"`
+}
+
+// Stats returns the node's request totals, for status reports.
+func (n *Node) Stats() Stats {
+	m := n.metrics
+	return Stats{Requests: m.served.Load(), Errors5xx: m.failed5xx.Load(), OpenConnections: m.conns.Load()}
 }

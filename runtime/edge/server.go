@@ -89,7 +89,9 @@ func (n *Node) trackConn(_ net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateNew:
 		n.metrics.openConn.Inc()
+		n.metrics.conns.Add(1)
 	case http.StateClosed, http.StateHijacked:
 		n.metrics.openConn.Dec()
+		n.metrics.conns.Add(-1)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluicegw/sluice/runtime/edge"
 )
 
 // Node states reported in the node-status bucket.
@@ -28,6 +30,8 @@ type NodeStatus struct {
 	Error    string            `json:"error,omitempty"`
 	Wanted   int64             `json:"wanted,omitempty"` // the revision last tried
 	LastSeen time.Time         `json:"last_seen"`
+	// Stats are the node's request totals since it started.
+	Stats edge.Stats `json:"stats"`
 }
 
 // ListNodes reads every live node's status (expired ones are gone), by id.

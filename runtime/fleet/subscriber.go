@@ -519,6 +519,9 @@ func (s *Subscriber) report(ctx context.Context, nodes jetstream.KeyValue) {
 	for {
 		st := s.Status()
 		st.LastSeen = time.Now().UTC()
+		if s.opts.Node != nil {
+			st.Stats = s.opts.Node.Stats()
+		}
 		if _, err := nodes.Put(ctx, st.ID, mustJSON(st)); err != nil && ctx.Err() == nil {
 			s.log.Warn("status report failed", "error", err)
 		}

@@ -284,3 +284,26 @@ func TestFailedSnapshotIsRetried(t *testing.T) {
 	})
 	eventually(t, 10*time.Second, "the node reporting ready", nodeState(e, sum.Revision, StateReady))
 }
+
+// A node's status report carries its request totals.
+func TestStatusCarriesRequestStats(t *testing.T) {
+	natsURL := startNATS(t)
+	pub := startPublisher(t, natsURL)
+	e := startEdge(t, natsURL, edgeSpec{id: "stats", trust: pub.Identity().Public})
+	rev := pub.mustApply(t, routeConfig("svc", upstream(t, "svc")), "")
+	eventually(t, 20*time.Second, "the node ready", nodeState(e, rev, StateReady))
+	for range 3 {
+		if code, _ := get(t, e.url+"/svc"); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	get(t, e.url+"/nowhere") // a 404 counts as a request, not a 5xx
+	eventually(t, 10*time.Second, "the request totals in the status bucket", func() bool {
+		nodes, err := ListNodes(context.Background(), pub.Buckets())
+		if err != nil || len(nodes) != 1 {
+			return false
+		}
+		st := nodes[0].Stats
+		return st.Requests == 4 && st.Errors5xx == 0 && st.OpenConnections >= 0
+	})
+}
