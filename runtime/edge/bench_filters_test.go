@@ -3,7 +3,6 @@ package edge
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -17,19 +16,12 @@ import (
 // The difference to "none" is what a filter adds per request, both phases,
 // instance acquire and release included.
 func BenchmarkPipelineFilters(b *testing.B) {
-	payload := strings.Repeat("x", 1024)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })}
-	go up.Serve(ln)
-	defer up.Close()
+	upURL := startPayloadUpstream(b)
 
 	tiny := watGuest(b, "headers")
 	goFilter := filepath.Join(repoRoot(b), "filters", "headers.wasm")
 	n := NewNode(Options{DataDir: testDataDir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	cfg := strings.NewReplacer("URL", "http://"+ln.Addr().String(), "TINY", tiny, "GOF", goFilter).Replace(`
+	cfg := strings.NewReplacer("URL", upURL, "TINY", tiny, "GOF", goFilter).Replace(`
 upstreams: {u: {endpoints: ["URL"]}}
 filters:
   tiny: {module: "TINY"}

@@ -24,21 +24,14 @@ func (d *discardWriter) WriteHeader(code int)        { d.status = code }
 // verdict, routing, rewrite, request id, forwarding to a real loopback
 // upstream answering 1 KiB, metrics) without the client side of HTTP.
 func BenchmarkPipeline(b *testing.B) {
-	payload := strings.Repeat("x", 1024)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })}
-	go up.Serve(ln)
-	defer up.Close()
+	upURL := startPayloadUpstream(b)
 
 	n := NewNode(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cfg := strings.ReplaceAll(`
 upstreams: {u: {endpoints: ["URL"]}}
 routes:
   - {name: api, match: {path_prefix: /api}, rewrite: {strip_prefix: /api}, upstream: u}
-`, "URL", "http://"+ln.Addr().String())
+`, "URL", upURL)
 	c := mustParseB(b, cfg)
 	if _, err := n.Apply(c); err != nil {
 		b.Fatal(err)
@@ -56,4 +49,21 @@ routes:
 			b.Fatalf("status %d", w.status)
 		}
 	}
+}
+
+// startPayloadUpstream is a loopback upstream answering every request with
+// 1 KiB of text, the benchmarks' origin; it returns its URL.
+func startPayloadUpstream(b *testing.B) string {
+	payload := strings.Repeat("x", 1024)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, payload)
+	})}
+	go up.Serve(ln)
+	b.Cleanup(func() { up.Close() })
+	return "http://" + ln.Addr().String()
 }

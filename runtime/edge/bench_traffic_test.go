@@ -15,17 +15,7 @@ import (
 // from the route's cache with proxying the same response from a loopback
 // upstream.
 func BenchmarkCacheHit(b *testing.B) {
-	payload := strings.Repeat("x", 1024)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, payload)
-	})}
-	go up.Serve(ln)
-	defer up.Close()
+	upURL := startPayloadUpstream(b)
 
 	n := NewNode(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cfg := strings.ReplaceAll(`
@@ -33,7 +23,7 @@ upstreams: {u: {endpoints: ["URL"]}}
 routes:
   - {name: proxied, match: {path_prefix: /proxied}, upstream: u}
   - {name: cached, match: {path_prefix: /cached}, upstream: u, cache: {ttl: 1h}}
-`, "URL", "http://"+ln.Addr().String())
+`, "URL", upURL)
 	if _, err := n.Apply(mustParseB(b, cfg)); err != nil {
 		b.Fatal(err)
 	}
@@ -86,17 +76,7 @@ routes:
 // over loopback HTTP/1.1 keep-alive to a serving node, 4 concurrent
 // clients.
 func BenchmarkCacheHitHTTP(b *testing.B) {
-	payload := strings.Repeat("x", 1024)
-	upLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, payload)
-	})}
-	go up.Serve(upLn)
-	defer up.Close()
+	upURL := startPayloadUpstream(b)
 
 	n := NewNode(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cfg := strings.ReplaceAll(`
@@ -104,7 +84,7 @@ upstreams: {u: {endpoints: ["URL"]}}
 routes:
   - {name: proxied, match: {path_prefix: /proxied}, upstream: u}
   - {name: cached, match: {path_prefix: /cached}, upstream: u, cache: {ttl: 1h}}
-`, "URL", "http://"+upLn.Addr().String())
+`, "URL", upURL)
 	if _, err := n.Apply(mustParseB(b, cfg)); err != nil {
 		b.Fatal(err)
 	}
