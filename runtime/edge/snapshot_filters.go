@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/config"
@@ -27,13 +28,8 @@ func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filt
 	if rt == nil {
 		return []error{errors.New("filters: no wasm runtime (internal error)")}
 	}
-	names := make([]string, 0, len(cfg.Filters))
-	for name := range cfg.Filters {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var errs []error
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Filters)) { // sorted: errors in a stable order
 		f := cfg.Filters[name]
 		path := f.Module
 		if !filepath.IsAbs(path) {

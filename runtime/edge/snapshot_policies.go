@@ -3,8 +3,9 @@ package edge
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/policy"
@@ -14,13 +15,8 @@ import (
 // Module directories are relative to the config file's directory.
 func loadPolicies(ctx context.Context, cfg *config.Config) (map[string]*policy.Policy, []error) {
 	out := make(map[string]*policy.Policy, len(cfg.Policies))
-	names := make([]string, 0, len(cfg.Policies))
-	for name := range cfg.Policies {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var errs []error
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Policies)) { // sorted: errors in a stable order
 		p := cfg.Policies[name]
 		dir := p.Module
 		if !filepath.IsAbs(dir) {
