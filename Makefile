@@ -26,6 +26,8 @@ test-unit:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -run '^(TestEveryExampleFilterLoads|TestDevPrintsWorkingCurlLines|TestFilterNewBuildTest|TestScaffoldedFilterBuildsAndRuns)$$' ./runtime/edge ./runtime/filterkit ./cmd/sluice
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+	@echo "edge and guard tests again on the net/http HTTP/1.1 engine"
+	SLUICE_TEST_ENGINE=net/http $(GO) test -race -count=1 -timeout 10m ./runtime/edge
 
 test-guests:
 	cd sdk && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -race -count=1 ./...

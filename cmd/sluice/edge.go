@@ -20,6 +20,7 @@ type edgeFlags struct {
 	config, nats, node, labels string
 	listen, tlsCert, tlsKey    string
 	admin, data, trust         string
+	engine                     string
 }
 
 func newEdgeCmd() *cobra.Command {
@@ -43,6 +44,7 @@ func newEdgeCmd() *cobra.Command {
 	fl.StringVar(&f.admin, "admin", "", "admin listener address (/healthz, /readyz, /config, /metrics); empty: off")
 	fl.StringVar(&f.data, "data", ".sluice", "data directory")
 	fl.StringVar(&f.trust, "trust", "", "publisher public key file for snapshot signatures")
+	fl.StringVar(&f.engine, "http1-engine", string(edge.EngineFast), "what serves HTTP/1.1: fasthttp or net/http (HTTP/2 is always net/http)")
 	return cmd
 }
 
@@ -61,6 +63,10 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	if err != nil {
 		return err
 	}
+	engine, err := edge.ParseEngine(f.engine)
+	if err != nil {
+		return fmt.Errorf("edge: --http1-engine: %w", err)
+	}
 	nodeID := f.node
 	if nodeID == "" {
 		nodeID, _ = os.Hostname()
@@ -69,7 +75,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	tuneRuntime()
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	opts := edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access}
+	opts := edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access, Engine: engine}
 	if f.nats != "" {
 		// One connection for the node: snapshots, status, discovery.
 		nc, err := fleet.Connect(f.nats, "sluice-edge "+nodeID)

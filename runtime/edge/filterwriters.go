@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // maxBufferedResponse bounds the upstream body kept in memory for a filter
@@ -127,24 +129,66 @@ func (h *headerHookWriter) Unwrap() http.ResponseWriter { return h.ResponseWrite
 // are released instead of being held for the whole session. A 101 carries
 // no body and no other status: what a guest writes there is ignored.
 func (h *headerHookWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !h.done {
-		h.done = true
-		resp := h.run.x.Resp
-		hdr := h.ResponseWriter.Header()
-		for k, vs := range resp.Header {
-			if _, ok := hdr[k]; !ok {
-				hdr[k] = vs
-			}
-		}
-		resp.Header, resp.Status = hdr, http.StatusSwitchingProtocols
-		if err := h.run.runResponseFilters(false); err != nil {
-			h.err, h.swallow = err, true
-			clear(hdr)
-			httperr.WriteError(h.ResponseWriter, err, h.rid)
-			return nil, nil, err
-		}
+	if err := h.switching(); err != nil {
+		return nil, nil, err
 	}
 	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
+
+// SwitchProtocols is Hijack for an engine that sends the 101 itself.
+func (h *headerHookWriter) SwitchProtocols(session func(net.Conn)) bool {
+	sw, ok := h.ResponseWriter.(proxy.ProtocolSwitcher)
+	if !ok {
+		return false
+	}
+	if h.switching() != nil {
+		// The filter's error is the answer: the session ends before it
+		// began, which releases the upstream side.
+		session(nil)
+		return true
+	}
+	return sw.SwitchProtocols(session)
+}
+
+// switching runs the response phase at a 101.
+func (h *headerHookWriter) switching() error {
+	if h.done {
+		return nil
+	}
+	h.done = true
+	resp := h.run.x.Resp
+	hdr := h.ResponseWriter.Header()
+	for k, vs := range resp.Header {
+		if _, ok := hdr[k]; !ok {
+			hdr[k] = vs
+		}
+	}
+	resp.Header, resp.Status = hdr, http.StatusSwitchingProtocols
+	if err := h.run.runResponseFilters(false); err != nil {
+		h.err, h.swallow = err, true
+		clear(hdr)
+		httperr.WriteError(h.ResponseWriter, err, h.rid)
+		return err
+	}
+	return nil
+}
+
+// StreamBody passes the upstream body on to an engine that streams it,
+// once the header hook ran (at WriteHeader); a body the filters replaced
+// is dropped.
+func (h *headerHookWriter) StreamBody(body io.ReadCloser, size int64, trailers func() http.Header) bool {
+	bs, ok := h.ResponseWriter.(proxy.BodyStreamer)
+	if !ok {
+		return false
+	}
+	if !h.done {
+		h.WriteHeader(http.StatusOK)
+	}
+	if h.swallow {
+		body.Close()
+		return true
+	}
+	return bs.StreamBody(body, size, trailers)
 }
 
 // fillFromBuffer moves a captured upstream response into the exchange for

@@ -95,10 +95,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testEngine is the HTTP/1.1 engine the edge tests run on: fasthttp by
+// default, net/http with SLUICE_TEST_ENGINE=net/http (`make test` runs the
+// package once with each).
+var testEngine = func() Engine {
+	e, err := ParseEngine(os.Getenv("SLUICE_TEST_ENGINE"))
+	if err != nil {
+		panic(err)
+	}
+	return e
+}()
+
 func startNode(t *testing.T, yamlText string, opts ...func(*Options, *Listeners)) *testNode {
 	t.Helper()
 	logs := &syncBuffer{}
 	o := Options{
+		Engine:          testEngine,
 		NodeID:          "test",
 		DataDir:         testDataDir,
 		Logger:          slog.New(slog.NewJSONHandler(logs, nil)),

@@ -29,6 +29,7 @@ type Options struct {
 	ReadHeaderTimeout time.Duration // default 10s
 	IdleTimeout       time.Duration // keep-alive idle limit; default 120s
 	ShutdownTimeout   time.Duration // drain deadline on stop; default 30s
+	Engine            Engine        // HTTP/1.1 engine; default EngineFast
 
 	// NATS, when set, carries fleet-scope rate limits between nodes
 	// (subjects under sluice.ratelimit.) and fleet-wide cache purges
@@ -64,6 +65,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.Engine == "" {
+		o.Engine = EngineFast
 	}
 	if o.clock == nil {
 		o.clock = time.Now

@@ -2,9 +2,12 @@ package edge
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // recorder remembers the status and size of a response for logs and
@@ -65,4 +68,30 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		r.status, r.wroteHeader = http.StatusSwitchingProtocols, true
 	}
 	return c, rw, err
+}
+
+// StreamBody passes a body handed over as a reader to an engine that
+// streams it after the handler (fasthttp); the size logged is the one
+// announced, since the copy ends after the log line is written.
+func (r *recorder) StreamBody(body io.ReadCloser, size int64, trailers func() http.Header) bool {
+	bs, ok := r.ResponseWriter.(proxy.BodyStreamer)
+	if !ok || !bs.StreamBody(body, size, trailers) {
+		return false
+	}
+	r.wroteHeader = true
+	if size > 0 {
+		r.bytes += size
+	}
+	return true
+}
+
+// SwitchProtocols passes an upgrade to an engine that hands the connection
+// over after the handler (fasthttp); the 101 is what gets logged.
+func (r *recorder) SwitchProtocols(session func(net.Conn)) bool {
+	sw, ok := r.ResponseWriter.(proxy.ProtocolSwitcher)
+	if !ok || !sw.SwitchProtocols(session) {
+		return false
+	}
+	r.status, r.wroteHeader = http.StatusSwitchingProtocols, true
+	return true
 }

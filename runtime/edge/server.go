@@ -6,6 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/sluicegw/sluice/runtime/httpguard"
 )
@@ -36,8 +39,22 @@ func (n *Node) Run(ctx context.Context, l Listeners) error {
 	// h2c and for TLS connections that negotiated h2.
 	ln = httpguard.Listener{Listener: ln, MaxHead: n.opts.MaxHeaderBytes}
 
-	errc := make(chan error, 2)
-	go func() { errc <- data.Serve(ln) }()
+	errc := make(chan error, 3)
+	var fast *fasthttp.Server
+	if n.opts.Engine == EngineNetHTTP {
+		go func() { errc <- data.Serve(ln) }()
+	} else {
+		// HTTP/1 goes to fasthttp, HTTP/2 (h2c, or TLS with ALPN h2) to
+		// net/http: one port, two engines behind one guard.
+		d := &dispatcher{
+			ln: ln, h1: newConnQueue(ln.Addr()), h2: newConnQueue(ln.Addr()),
+			deadline: n.opts.ReadHeaderTimeout, log: n.log.Debug,
+		}
+		fast = n.fastServer()
+		go func() { errc <- d.serve() }()
+		go func() { errc <- data.Serve(d.h2) }()
+		go func() { errc <- fast.Serve(fastListener{d.h1}) }()
+	}
 	var admin *http.Server
 	if l.Admin != nil {
 		admin = &http.Server{Handler: n.AdminHandler(), ReadHeaderTimeout: n.opts.ReadHeaderTimeout}
@@ -48,7 +65,7 @@ func (n *Node) Run(ctx context.Context, l Listeners) error {
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
+		if !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			runErr = err
 		}
 	}
@@ -56,10 +73,22 @@ func (n *Node) Run(ctx context.Context, l Listeners) error {
 	n.log.Info("draining", "deadline", n.opts.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), n.opts.ShutdownTimeout)
 	defer cancel()
+	var wg sync.WaitGroup
+	if fast != nil {
+		_ = ln.Close() // the dispatcher's listener; the engines close their queues
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fast.ShutdownWithContext(sctx); err != nil {
+				n.log.Warn("drain deadline passed; closing remaining HTTP/1 connections", "error", err)
+			}
+		}()
+	}
 	if err := data.Shutdown(sctx); err != nil {
 		n.log.Warn("drain deadline passed; closing remaining connections", "error", err)
 		_ = data.Close()
 	}
+	wg.Wait()
 	if admin != nil {
 		_ = admin.Shutdown(sctx)
 	}

@@ -14,6 +14,7 @@ package httpguard
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 )
@@ -34,7 +35,21 @@ type Conn struct {
 	net.Conn
 	mu sync.Mutex
 	t  tracker
+	// endAtBad ends the stream at the first bad request (see EndAtBad).
+	endAtBad bool
 }
+
+// ErrRefused is what Read returns, with EndAtBad, once a request on the
+// connection was judged bad.
+var ErrRefused = errors.New("httpguard: request refused; the connection's framing is lost")
+
+// EndAtBad makes reads after a bad verdict fail with ErrRefused instead of
+// waiting for more bytes. An engine stricter than the guard may otherwise
+// sit waiting for the end of a head it cannot parse (fasthttp with a bare
+// LF head) while the guard already knows the answer; with the stream ended
+// it reports a parse error, and the edge answers with the verdict. Call it
+// before the first Read.
+func (c *Conn) EndAtBad() { c.endAtBad = true }
 
 // NewConn starts guarding c. maxHead bounds one request head (request line
 // and headers) in bytes; a longer one gets a 431 verdict. maxHead <= 0 means
@@ -51,6 +66,14 @@ func NewConn(c net.Conn, maxHead int) *Conn {
 
 // Read passes bytes through unchanged while following the framing.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.endAtBad {
+		c.mu.Lock()
+		bad := c.t.firstBad >= 0
+		c.mu.Unlock()
+		if bad {
+			return 0, ErrRefused
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.mu.Lock()

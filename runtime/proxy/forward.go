@@ -67,7 +67,14 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	default:
 		ctx, cancel = context.WithCancel(r.Context())
 	}
-	defer cancel()
+	// A response body or an upgraded connection handed to the engine
+	// outlives this call: its end cancels the context instead.
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			cancel()
+		}
+	}()
 
 	rp := replayOf(r)
 	if !rp.empty && r.ProtoMajor == 1 {
@@ -121,7 +128,8 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 			if headerTimer != nil {
 				headerTimer.Stop()
 			}
-			return p.switchProtocols(ctx, w, resp, e, upgrade)
+			handedOff, err = p.switchProtocols(ctx, cancel, w, resp, e, upgrade)
+			return err
 		}
 		if attempt < p.retry.attempts && rp.anyFail && p.retry.onStatus(resp.StatusCode) {
 			tried = append(tried, e)
@@ -134,7 +142,8 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 				continue
 			}
 		}
-		return p.writeResponse(ctx, w, r, resp, e)
+		handedOff = p.writeResponse(ctx, cancel, w, r, resp, e)
+		return nil
 	}
 }
 
@@ -216,11 +225,10 @@ func discard(body io.ReadCloser) {
 // writeResponse streams resp to the client. Responses of unknown length and
 // event streams are flushed after every read, so each chunk reaches the
 // client as soon as the upstream sent it; others go through the server's
-// buffering.
-func (p *Pool) writeResponse(ctx context.Context, w http.ResponseWriter, r *http.Request, resp *http.Response, e *endpoint) error {
-	defer e.inflight.Add(-1)
-	defer resp.Body.Close()
-
+// buffering. A writer that takes the body as a reader (BodyStreamer) gets
+// it, with the endpoint and the context released when it is closed; then
+// writeResponse reports true.
+func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request, resp *http.Response, e *endpoint) bool {
 	removeHopByHop(resp.Header)
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
@@ -237,6 +245,19 @@ func (p *Pool) writeResponse(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	w.WriteHeader(resp.StatusCode)
 
+	if bs, ok := w.(BodyStreamer); ok {
+		var trailers func() http.Header
+		if len(resp.Trailer) > 0 {
+			trailers = func() http.Header { return resp.Trailer }
+		}
+		body := &handedBody{p: p, ctx: ctx, cancel: cancel, resp: resp, e: e, rid: r.Header.Get("X-Request-Id")}
+		if bs.StreamBody(body, resp.ContentLength, trailers) {
+			return true
+		}
+	}
+	defer e.inflight.Add(-1)
+	defer resp.Body.Close()
+
 	stream := resp.ContentLength < 0 || isEventStream(resp.Header)
 	var rc *http.ResponseController
 	if stream {
@@ -250,7 +271,7 @@ func (p *Pool) writeResponse(ctx context.Context, w http.ResponseWriter, r *http
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil // the client went away; nobody is left to answer
+				return false // the client went away; nobody is left to answer
 			}
 			if stream {
 				_ = rc.Flush() // a failure shows up on the next Write
@@ -261,12 +282,9 @@ func (p *Pool) writeResponse(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		if rerr != nil {
 			if r.Context().Err() != nil && !timedOut(ctx) {
-				return nil // the client went away, which canceled the read
+				return false // the client went away, which canceled the read
 			}
-			p.outlierFailure(e, "response body failed")
-			p.log.Warn("upstream response cut short, aborting client response",
-				"endpoint", e.raw, "request_id", r.Header.Get("X-Request-Id"),
-				"timeout", timedOut(ctx), "err", rerr)
+			p.bodyFailed(ctx, e, r.Header.Get("X-Request-Id"), rerr)
 			panic(http.ErrAbortHandler)
 		}
 	}
@@ -275,5 +293,47 @@ func (p *Pool) writeResponse(ctx context.Context, w http.ResponseWriter, r *http
 	for k, vv := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vv
 	}
-	return nil
+	return false
+}
+
+// bodyFailed records an upstream body that broke off after its headers.
+func (p *Pool) bodyFailed(ctx context.Context, e *endpoint, rid string, err error) {
+	p.outlierFailure(e, "response body failed")
+	p.log.Warn("upstream response cut short, aborting client response",
+		"endpoint", e.raw, "request_id", rid, "timeout", timedOut(ctx), "err", err)
+}
+
+// handedBody is an upstream response body an engine streams after the
+// handler returned. A read error other than the end reaches the engine,
+// which cuts the client connection so a truncated body is never taken for
+// a whole one; Close gives back the endpoint and the request's context.
+type handedBody struct {
+	p      *Pool
+	ctx    context.Context
+	cancel context.CancelFunc
+	resp   *http.Response
+	e      *endpoint
+	rid    string
+	failed bool
+	closed bool
+}
+
+func (b *handedBody) Read(buf []byte) (int, error) {
+	n, err := b.resp.Body.Read(buf)
+	if err != nil && err != io.EOF && !b.failed {
+		b.failed = true
+		b.p.bodyFailed(b.ctx, b.e, b.rid, err)
+	}
+	return n, err
+}
+
+func (b *handedBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	err := b.resp.Body.Close()
+	b.e.inflight.Add(-1)
+	b.cancel()
+	return err
 }

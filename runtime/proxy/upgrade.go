@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 
@@ -14,18 +15,24 @@ import (
 // accepted with a 101: it takes over the client's connection, sends it the
 // 101, then copies bytes both ways until either side closes or the request's
 // context ends. HTTP/1 only: HTTP/2 requests never carry an upgrade here.
-func (p *Pool) switchProtocols(ctx context.Context, w http.ResponseWriter, resp *http.Response, e *endpoint, upgrade string) error {
-	defer e.inflight.Add(-1)
+//
+// A writer that sends the 101 itself after the handler returns
+// (ProtocolSwitcher) gets the session instead; then the endpoint, the
+// upstream connection and cancel are released when the session ends, and
+// switchProtocols reports true.
+func (p *Pool) switchProtocols(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, resp *http.Response, e *endpoint, upgrade string) (handedOff bool, err error) {
 	backend, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok {
 		resp.Body.Close()
-		return httperr.Wrap(http.StatusBadGateway, reasonFailed,
+		e.inflight.Add(-1)
+		return false, httperr.Wrap(http.StatusBadGateway, reasonFailed,
 			fmt.Errorf("upstream %q: endpoint %s: 101 response without a writable connection", p.name, e.raw))
 	}
-	defer backend.Close()
 	got := resp.Header.Get("Upgrade")
 	if !strings.EqualFold(got, upgrade) {
-		return httperr.Wrap(http.StatusBadGateway, reasonFailed,
+		backend.Close()
+		e.inflight.Add(-1)
+		return false, httperr.Wrap(http.StatusBadGateway, reasonFailed,
 			fmt.Errorf("upstream %q: endpoint %s: switched to %q, the client asked for %q", p.name, e.raw, got, upgrade))
 	}
 
@@ -38,9 +45,21 @@ func (p *Pool) switchProtocols(ctx context.Context, w http.ResponseWriter, resp 
 	h["Upgrade"] = []string{got}
 	addVia(h)
 
+	if sw, ok := w.(ProtocolSwitcher); ok && sw.SwitchProtocols(func(client net.Conn) {
+		defer cancel()
+		defer e.inflight.Add(-1)
+		defer backend.Close()
+		if client != nil {
+			splice(client, backend, nil)
+		}
+	}) {
+		return true, nil
+	}
+	defer e.inflight.Add(-1)
+	defer backend.Close()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		return httperr.Wrap(http.StatusInternalServerError, "cannot switch protocols",
+		return false, httperr.Wrap(http.StatusInternalServerError, "cannot switch protocols",
 			fmt.Errorf("upstream %q: hijack client connection for %s upgrade: %w", p.name, upgrade, err))
 	}
 	defer conn.Close()
@@ -49,17 +68,24 @@ func (p *Pool) switchProtocols(ctx context.Context, w http.ResponseWriter, resp 
 	_ = h.Write(brw)
 	_, _ = brw.WriteString("\r\n")
 	if err := brw.Flush(); err != nil {
-		return nil // the client is gone; the 101 was as far as we got
+		return false, nil // the client is gone; the 101 was as far as we got
 	}
 	// Bytes the client sent right after its request sit in the server's
 	// buffer; they go first.
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		if _, err := backend.Write(b); err != nil {
-			return nil
+			return false, nil
 		}
 	}
+	splice(conn, backend, ctx.Done())
+	return false, nil
+}
 
+// splice copies bytes both ways between the client and the upstream until
+// either side closes or stop is closed; then it closes both and waits for
+// both copies, so no goroutine outlives it.
+func splice(conn net.Conn, backend io.ReadWriteCloser, stop <-chan struct{}) {
 	done := make(chan struct{}, 2)
 	go pipe(backend, conn, done)
 	go pipe(conn, backend, done)
@@ -67,7 +93,7 @@ func (p *Pool) switchProtocols(ctx context.Context, w http.ResponseWriter, resp 
 	select {
 	case <-done:
 		waiting--
-	case <-ctx.Done():
+	case <-stop:
 	}
 	// Either side closing ends the session: closing both unblocks the
 	// other copy, which is waited for so no goroutine outlives the call.
@@ -76,7 +102,6 @@ func (p *Pool) switchProtocols(ctx context.Context, w http.ResponseWriter, resp 
 	for ; waiting > 0; waiting-- {
 		<-done
 	}
-	return nil
 }
 
 // pipe copies src to dst with a pooled buffer and reports when it stops.
