@@ -21,12 +21,19 @@ type routePolicy struct {
 	sample       float64
 }
 
+// stageAccess lets through only callers the route's auth and policy admit.
+func stageAccess(x *Exchange) error {
+	id, err := x.node.checkAccess(x.R.Context(), x.snap, x.R, x.route.name, x.rid, x.route)
+	x.identity = id
+	return err
+}
+
 // checkAccess authenticates the caller with the route's providers (any one
 // suffices) and asks the route's policy. It fails closed: an error at either
 // step refuses the request. On allow, headers the decision names are added
 // to the upstream request. It returns who the caller authenticated as (nil
 // without auth) for the stages after it (rate-limit keys).
-func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName, rid string, x *routeExtras) (*auth.Identity, error) {
+func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName, rid string, x *compiledRoute) (*auth.Identity, error) {
 	var id *auth.Identity
 	if len(x.auth) > 0 {
 		var err error

@@ -85,7 +85,7 @@ func (n *Node) purge(req purgeRequest) (int, int, string) {
 func (s *Snapshot) routeCache(name string) (*traffic.Cache, bool) {
 	for i, rc := range s.Config.Routes {
 		if rc.Name == name {
-			return s.extras[i].cache, true
+			return s.compiled[i].cache, true
 		}
 	}
 	return nil, false

@@ -58,7 +58,7 @@ routes:
 		b.Fatal(err)
 	}
 	defer n.Close()
-	x := &n.Current().extras[0]
+	x := &n.Current().compiled[0]
 	r, _ := http.NewRequest(http.MethodGet, "http://gw/x", nil)
 	r.RemoteAddr = "127.0.0.1:5555"
 	w := &discardWriter{h: http.Header{}}

@@ -253,7 +253,7 @@ func TestCacheSingleflight(t *testing.T) {
 			}
 		}()
 	}
-	c := tn.Current().extras[0].cache
+	c := tn.Current().compiled[0].cache
 	eventually(t, 5*time.Second, "one request upstream, the others waiting", func() bool {
 		return u.count("/c/slow") == 1 && c.Stats().Waiting == n-1
 	})
@@ -344,7 +344,7 @@ func TestCachePurgeFleet(t *testing.T) {
 		t.Fatalf("purge: %d", resp.StatusCode)
 	}
 	for _, tn := range nodes {
-		c := tn.Current().extras[0].cache
+		c := tn.Current().compiled[0].cache
 		eventually(t, 5*time.Second, "the purge on every node", func() bool { return c.Stats().Keys == 0 })
 		expectCache(t, tn.url+"/c/data", "MISS", "")
 	}

@@ -41,6 +41,26 @@ type pinnedFilter struct {
 	inst *filter.Instance // nil once released
 }
 
+// stageRequestFilters runs the request phase of the route's filters. A
+// filter that answers ends the pipeline: the filters before it see the
+// answer in their response phase.
+func stageRequestFilters(x *Exchange) error {
+	run, err := runRequestFilters(x.R.Context(), x.route.filters, x.W, x.R, x.node.log)
+	x.filters = run
+	x.onDone(run.release)
+	if err != nil {
+		return err
+	}
+	if run.answered {
+		if err := run.runResponseFilters(false); err != nil {
+			return err
+		}
+		writeFilterResponse(x.W, run.x.Resp)
+		return errAnswered
+	}
+	return nil
+}
+
 // runRequestFilters runs the request phase of chain in order. It stops at
 // the first filter that answers (next=0); handle_response is then called
 // only for the filters before it, as the http-wasm ABI says.

@@ -154,7 +154,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for i, r := range s.Config.Routes {
-		c := s.extras[i].cache
+		c := s.compiled[i].cache
 		if c == nil {
 			continue
 		}

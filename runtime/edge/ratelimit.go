@@ -30,6 +30,11 @@ func newRouteLimit(rl *config.RateLimit, checker traffic.Checker) (*routeLimit, 
 	}, nil
 }
 
+// stageRateLimit takes a token for the request from the route's limiter.
+func stageRateLimit(x *Exchange) error {
+	return checkRateLimit(x.W, x.R, x.route.limit, x.identity, x.node.now())
+}
+
 // checkRateLimit takes a token for the request. Every response of the route
 // carries the RateLimit headers; a refused request gets a 429 with
 // Retry-After.

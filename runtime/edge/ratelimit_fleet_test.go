@@ -58,7 +58,7 @@ func TestRateLimitFleet(t *testing.T) {
 			o.fleetSync = time.Hour // the test reports by hand, once per step
 		})
 		nodes = append(nodes, tn)
-		limiters = append(limiters, tn.Current().extras[0].limit.checker.(*traffic.FleetLimiter))
+		limiters = append(limiters, tn.Current().compiled[0].limit.checker.(*traffic.FleetLimiter))
 	}
 	// sync reports every node's admissions and waits until every other
 	// node has taken them in.
@@ -128,8 +128,8 @@ func TestRateLimitFleet(t *testing.T) {
 func TestRateLimitFleetWithoutNATS(t *testing.T) {
 	up := startUpstream(t, "svc", nil)
 	tn := startNode(t, render(t, fleetConfig, up.url), withClock(newTestClock()))
-	if _, ok := tn.Current().extras[0].limit.checker.(*traffic.Limiter); !ok {
-		t.Fatalf("checker %T", tn.Current().extras[0].limit.checker)
+	if _, ok := tn.Current().compiled[0].limit.checker.(*traffic.Limiter); !ok {
+		t.Fatalf("checker %T", tn.Current().compiled[0].limit.checker)
 	}
 	for i := range 101 {
 		resp, _ := get(t, tn.url+"/shared", "X-Tenant", "acme")

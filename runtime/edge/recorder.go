@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 
 	"github.com/sluicegw/sluice/runtime/proxy"
 )
@@ -19,19 +18,6 @@ type recorder struct {
 	bytes       int64
 	wroteHeader bool
 	err         error
-}
-
-var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
-
-func getRecorder(w http.ResponseWriter) *recorder {
-	r := recorderPool.Get().(*recorder)
-	*r = recorder{ResponseWriter: w, status: http.StatusOK}
-	return r
-}
-
-func putRecorder(r *recorder) {
-	*r = recorder{}
-	recorderPool.Put(r)
 }
 
 func (r *recorder) WriteHeader(code int) {

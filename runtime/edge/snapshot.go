@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,32 +32,14 @@ type Snapshot struct {
 	Revision int64     // increases by one with each snapshot a node applies
 	Built    time.Time // when it was built
 
-	routes  *route.Table
-	pools   map[string]*proxy.Pool
-	modules map[string]*filter.Module
-	auth    *auth.Set     // nil when the config has no auth providers
-	extras  []routeExtras // per route, by route index
+	routes   *route.Table
+	pools    map[string]*proxy.Pool
+	modules  map[string]*filter.Module
+	auth     *auth.Set       // nil when the config has no auth providers
+	compiled []compiledRoute // per route, by route index
 
 	refs      atomic.Int64 // in-flight requests + 1 while current
 	closeOnce sync.Once
-}
-
-// routeExtras holds what the pipeline needs per route, resolved once at build.
-type routeExtras struct {
-	pool        *proxy.Pool
-	timeout     time.Duration
-	deprecation string // preformatted Deprecation header value, "" if none
-	sunset      string // preformatted Sunset header value, "" if none
-	filters     []routeFilter
-	auth        []string            // provider names; any one suffices
-	policy      *routePolicy        // nil when the route has none
-	limit       *routeLimit         // nil when the route has no rate_limit
-	compress    *traffic.Compressor // nil when the route does not compress
-	cache       *traffic.Cache      // nil when the route does not cache
-	// origin answers what the stages before it let through: the upstream
-	// pool or the aggregation; nil for a serverless route.
-	origin    traffic.Origin
-	aggregate bool // origin is an aggregation: it needs the path params
 }
 
 // BuildEnv is what building a snapshot needs from the node.
@@ -68,7 +49,8 @@ type BuildEnv struct {
 	// config has filters.
 	Filters *filter.Runtime
 	// Limiters returns the rate limiter of a route, so a node keeps its
-	// buckets across snapshots; nil builds fresh ones.
+	// buckets across snapshots; nil builds fresh ones (node scope), as for
+	// offline validation.
 	Limiters func(r *config.Route) (traffic.Checker, error)
 }
 
@@ -113,9 +95,14 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 	if s.routes, err = route.New(cfg.Routes); err != nil {
 		errs = append(errs, err)
 	}
-	s.extras = make([]routeExtras, len(cfg.Routes))
+	limiters := env.Limiters
+	if limiters == nil {
+		limiters = (&limiterSet{now: time.Now, log: log}).get
+	}
+	cenv := compileEnv{cfg: cfg, pools: s.pools, modules: s.modules, policies: policies, limiters: limiters}
+	s.compiled = make([]compiledRoute, len(cfg.Routes))
 	for i, r := range cfg.Routes {
-		if err := s.buildTraffic(&s.extras[i], r, env); err != nil {
+		if s.compiled[i], err = compileRoute(r, cenv); err != nil {
 			errs = append(errs, fmt.Errorf("route %q: %w", r.Name, err))
 		}
 	}
@@ -123,85 +110,8 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 		s.closePools()
 		return nil, errors.Join(errs...)
 	}
-	for i, r := range cfg.Routes {
-		x := &s.extras[i]
-		x.pool = s.pools[r.Upstream]
-		x.timeout = r.Timeout.D()
-		x.deprecation = deprecationHeader(r.Deprecation)
-		x.sunset = sunsetHeader(r.Sunset)
-		x.auth = r.Auth
-		if r.Policy != "" {
-			x.policy = &routePolicy{name: r.Policy, policy: policies[r.Policy]}
-			if dl := cfg.Policies[r.Policy].DecisionLog; dl != nil {
-				x.policy.logDecisions, x.policy.sample = true, dl.Sample
-			}
-		}
-		for _, name := range r.Filters {
-			x.filters = append(x.filters, routeFilter{
-				name:     name,
-				module:   s.modules[name],
-				failOpen: cfg.Filters[name].OnError == config.FailOpen,
-			})
-		}
-	}
 	s.refs.Store(1)
 	return s, nil
-}
-
-// buildTraffic resolves a route's traffic stages: rate limit, cache,
-// compression, aggregation.
-func (s *Snapshot) buildTraffic(x *routeExtras, r *config.Route, env BuildEnv) error {
-	if rl := r.RateLimit; rl != nil {
-		var c traffic.Checker
-		if env.Limiters != nil {
-			var err error
-			if c, err = env.Limiters(r); err != nil {
-				return fmt.Errorf("rate_limit: %w", err)
-			}
-		} else {
-			c = traffic.NewLimiter(rl.Requests, rl.Per.D(), rl.Burst, 0)
-		}
-		l, err := newRouteLimit(rl, c)
-		if err != nil {
-			return fmt.Errorf("rate_limit: %w", err)
-		}
-		x.limit = l
-	}
-	if len(r.Compress) > 0 {
-		c, err := traffic.NewCompressor(r.Compress)
-		if err != nil {
-			return fmt.Errorf("compress: %w", err)
-		}
-		x.compress = c
-	}
-	if r.Cache != nil {
-		x.cache = traffic.NewCache(r.Cache.TTL.D(), traffic.CacheOptions{})
-	}
-	if p := s.pools[r.Upstream]; p != nil {
-		opts := proxy.ForwardOptions{Timeout: r.Timeout.D()}
-		x.origin = func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, opts) }
-	}
-	if len(r.Aggregate) > 0 {
-		var backends []traffic.AggregateBackend
-		for key, t := range r.Aggregate {
-			p := s.pools[t.Upstream]
-			if p == nil {
-				return fmt.Errorf("aggregate %q: unknown upstream %q", key, t.Upstream)
-			}
-			opts := proxy.ForwardOptions{Timeout: r.Timeout.D()}
-			backends = append(backends, traffic.AggregateBackend{
-				Key:     key,
-				Path:    t.Path,
-				Forward: func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, opts) },
-			})
-		}
-		a, err := traffic.NewAggregator(backends)
-		if err != nil {
-			return err
-		}
-		x.origin, x.aggregate = a.Serve, true
-	}
-	return nil
 }
 
 // start begins the snapshot's background work (health checks).

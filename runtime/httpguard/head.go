@@ -56,7 +56,11 @@ func (t *tracker) headLine(line []byte) {
 			return
 		}
 	case asciiEqualFold(name, "Upgrade"):
-		h.upgrade = true
+		if h.upgradeTo == "" {
+			h.upgradeTo = string(bytes.TrimSpace(value))
+		}
+	case asciiEqualFold(name, "Connection"):
+		h.connUpgrade = h.connUpgrade || hasToken(string(value), "upgrade")
 	}
 }
 
@@ -103,7 +107,7 @@ func (t *tracker) endHead() {
 		t.heads++
 	}
 	switch {
-	case h.upgrade:
+	case upgradeOf(h.connUpgrade, h.upgradeTo) != "":
 		// After a successful upgrade the stream is no longer HTTP; the edge
 		// closes the connection when an upgrade is refused, so nothing
 		// after this head is trusted as framing.

@@ -30,7 +30,8 @@ type headState struct {
 	contentLengths int
 	length         int64
 	transferEnc    int
-	upgrade        bool
+	upgradeTo      string // the first Upgrade value
+	connUpgrade    bool   // Connection lists "upgrade"
 }
 
 const (

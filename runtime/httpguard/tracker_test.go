@@ -144,7 +144,12 @@ var trackerCases = []trackerCase{
 		heads: 0, pass: true},
 	{name: "upgrade", in: "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" +
 		"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58\n\n" + clte, heads: 1, pass: true},
-	{name: "upgrade after good", in: get + "GET /ws HTTP/1.1\r\nHost: a\r\nupgrade: h2c\r\n\r\n\n\n", heads: 2, pass: true},
+	{name: "upgrade after good", in: get + "GET /ws HTTP/1.1\r\nHost: a\r\nupgrade: x\r\nconnection: keep-alive, Upgrade\r\n\r\n\n\n", heads: 2, pass: true},
+
+	// An Upgrade header alone, or an h2c upgrade, is no upgrade (UpgradeOf):
+	// what follows is still judged as HTTP/1.1.
+	{name: "stray upgrade header", in: "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n" + clte, status: 400, index: 1},
+	{name: "h2c upgrade", in: "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n" + clte, status: 400, index: 1},
 
 	// Ambiguous framing.
 	{name: "CL.TE", in: clte, status: 400, heads: -1},

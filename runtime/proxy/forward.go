@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/httpguard"
 )
 
 // ForwardOptions are the per-route settings of one Forward call.
@@ -49,7 +50,7 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	if timeout <= 0 {
 		timeout = p.timeout
 	}
-	upgrade := upgradeProtocol(r)
+	upgrade := httpguard.UpgradeOf(r) // the edge dropped a stray Upgrade header already
 
 	var ctx context.Context
 	var cancel context.CancelFunc

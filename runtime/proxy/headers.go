@@ -38,20 +38,6 @@ func removeHopByHop(h http.Header) {
 	}
 }
 
-// hasToken reports whether a comma-separated header holds token, ignoring case.
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(tok), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // Constant header values, shared between requests. Each slice has len ==
 // cap, so an Add on a header holding one reallocates instead of writing
 // into the shared array.
@@ -157,19 +143,4 @@ func isEventStream(h http.Header) bool {
 	}
 	const es = "text/event-stream"
 	return len(ct[0]) >= len(es) && strings.EqualFold(ct[0][:len(es)], es)
-}
-
-// upgradeProtocol returns the protocol an HTTP/1 request asks to switch to
-// (Connection: upgrade plus Upgrade: X), or "". HTTP/2 has no Upgrade, and
-// an h2c upgrade is refused (dropped as a hop-by-hop header): it would hand
-// the client's connection to the upstream's HTTP/2 server, bypassing the
-// gateway for every later request on it.
-func upgradeProtocol(r *http.Request) string {
-	if r.ProtoMajor != 1 || !hasToken(r.Header["Connection"], "upgrade") {
-		return ""
-	}
-	if vs := r.Header["Upgrade"]; len(vs) > 0 && !strings.EqualFold(strings.TrimSpace(vs[0]), "h2c") {
-		return vs[0]
-	}
-	return ""
 }

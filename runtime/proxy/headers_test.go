@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/http"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/httpguard"
 )
 
 func TestUpgradeProtocol(t *testing.T) {
@@ -26,7 +28,7 @@ func TestUpgradeProtocol(t *testing.T) {
 		if tc.upgrade != "" {
 			r.Header.Set("Upgrade", tc.upgrade)
 		}
-		if got := upgradeProtocol(r); got != tc.want {
+		if got := httpguard.UpgradeOf(r); got != tc.want {
 			t.Errorf("HTTP/%d Connection %q Upgrade %q: %q, want %q", tc.proto, tc.connection, tc.upgrade, got, tc.want)
 		}
 	}

@@ -100,10 +100,9 @@ func NewCache(ttl time.Duration, opts CacheOptions) *Cache {
 // (an Authorization header counts too): their responses are stored only
 // when marked public.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, authorized bool, now time.Time, origin Origin) error {
+	// The edge never sends an upgrade here: it classifies those once
+	// (httpguard.UpgradeOf) and goes straight to the origin.
 	p := requestCachePolicy(r)
-	if r.Header.Get("Upgrade") != "" {
-		p = requestPolicy{}
-	}
 	if !p.lookup && !p.store {
 		c.misses.Add(1)
 		w.Header()["X-Cache"] = missHeader

@@ -1,0 +1,130 @@
+package edge
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sluicegw/sluice/runtime/auth"
+	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/proxy"
+	"github.com/sluicegw/sluice/runtime/route"
+)
+
+// Exchange is one request on its way through the pipeline: the request
+// view and response writer both engines fill (net/http's types, which the
+// policy input, the filter host and every stage already read), and what the
+// stages learn about it as they go. A stage reads and changes it; nothing
+// keeps it after the request (it is pooled).
+type Exchange struct {
+	node  *Node
+	W     http.ResponseWriter // the response; a stage may wrap it (compression)
+	R     *http.Request
+	rec   recorder // what the access log and metrics see of the response
+	start time.Time
+	rid   string // request id, also sent upstream and to the client
+
+	snap    *Snapshot
+	matched *route.Route   // what the router matched (its rewrite)
+	route   *compiledRoute // the same route as the snapshot compiled it
+	// upgrade is the protocol the client asked to switch to, classified
+	// once (httpguard.UpgradeOf); "" for every other request, whose stray
+	// Upgrade header is then dropped.
+	upgrade  string
+	guard    guardCheck
+	identity *auth.Identity // who authenticated; nil without auth
+	filters  *filterRun     // the route's request-phase filters; nil without
+	body     *bodyWatch     // the client's request body, watched for errors
+
+	logPath  string // the path as the client sent it, for the access log
+	upstream string // the pool that answered, for the access log
+
+	cleanups []func() // run in reverse order when the request ends
+}
+
+// stage is one step of a route's pipeline. It returns nil to go on,
+// errAnswered when it wrote the whole response itself, or an error whose
+// *httperr.Error status is the answer.
+type stage func(*Exchange) error
+
+// errAnswered stops the pipeline without an error: the stage answered.
+var errAnswered = errors.New("answered")
+
+var exchanges = sync.Pool{New: func() any { return new(Exchange) }}
+
+func getExchange(n *Node, w http.ResponseWriter, r *http.Request) *Exchange {
+	x := exchanges.Get().(*Exchange)
+	x.node, x.R, x.start = n, r, time.Now()
+	x.rec = recorder{ResponseWriter: w, status: http.StatusOK}
+	x.W = &x.rec
+	x.logPath = r.URL.Path
+	return x
+}
+
+func (x *Exchange) release() {
+	cleanups := x.cleanups[:0]
+	*x = Exchange{cleanups: cleanups}
+	exchanges.Put(x)
+}
+
+// onDone registers f to run when the request ends, before it is logged;
+// the last registered runs first.
+func (x *Exchange) onDone(f func()) { x.cleanups = append(x.cleanups, f) }
+
+// run passes x through stages in order until one answers or fails.
+func (x *Exchange) run(stages []stage) error {
+	for _, s := range stages {
+		if err := s(x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish answers a failed request. It is the pipeline's one failure exit:
+// the error's status and reason go to the client unless the client left
+// (499, logged only) or the response has already begun; a 400 then cuts
+// the connection, since its framing can no longer be trusted.
+func (x *Exchange) finish(err error) {
+	if err == nil || err == errAnswered {
+		return
+	}
+	x.rec.err = err
+	status := httperr.StatusOf(err)
+	if status == proxy.StatusClientClosedRequest {
+		x.rec.status = proxy.StatusClientClosedRequest // nobody is left to answer
+		return
+	}
+	if x.rec.wroteHeader {
+		if status == http.StatusBadRequest {
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	if status == http.StatusBadRequest {
+		x.W.Header().Set("Connection", "close")
+	}
+	httperr.WriteError(x.W, err, x.rid)
+}
+
+// done runs the cleanups and records the request in metrics and the
+// access log.
+func (x *Exchange) done() {
+	for i := len(x.cleanups) - 1; i >= 0; i-- {
+		x.cleanups[i]()
+	}
+	if x.snap != nil {
+		x.snap.release()
+	}
+	routeName := ""
+	if x.route != nil {
+		routeName = x.route.name
+	}
+	n := x.node
+	elapsed := time.Since(x.start)
+	n.metrics.observe(routeName, x.rec.status, elapsed)
+	if n.opts.AccessLog != nil {
+		n.accessLog(x.R, &x.rec, logFields{routeName, x.upstream, x.logPath, x.rid}, elapsed)
+	}
+}
