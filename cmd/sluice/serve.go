@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -82,7 +83,7 @@ func cgroupMemoryLimit(path string) (int64, bool) {
 
 // newAccessLog returns the JSON access logger on stdout, buffered; close the
 // buffer on exit so the last lines are written.
-func newAccessLog() (*slog.Logger, *edge.LogBuffer) {
+func newAccessLog() (io.Writer, *edge.LogBuffer) {
 	buf := edge.NewLogBuffer(os.Stdout)
-	return slog.New(slog.NewJSONHandler(buf, nil)), buf
+	return buf, buf
 }

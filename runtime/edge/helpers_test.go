@@ -114,7 +114,7 @@ func startNode(t *testing.T, yamlText string, opts ...func(*Options, *Listeners)
 		NodeID:          "test",
 		DataDir:         testDataDir,
 		Logger:          slog.New(slog.NewJSONHandler(logs, nil)),
-		AccessLog:       slog.New(slog.NewJSONHandler(logs, nil)),
+		AccessLog:       logs,
 		ShutdownTimeout: 5 * time.Second,
 	}
 	data, err := net.Listen("tcp", "127.0.0.1:0")

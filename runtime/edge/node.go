@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -22,8 +23,10 @@ type Options struct {
 	// (so a restart does not recompile filters). "" keeps it in memory.
 	DataDir string
 	Logger  *slog.Logger // operational log; nil = slog.Default()
-	// AccessLog receives one JSON line per request; nil disables access logs.
-	AccessLog *slog.Logger
+	// AccessLog receives one JSON line per request, each in one Write
+	// call (so concurrent requests never interleave; it must be safe for
+	// concurrent use, as LogBuffer is); nil disables access logs.
+	AccessLog io.Writer
 
 	MaxHeaderBytes    int           // request head limit (431 beyond); default 64 KiB
 	ReadHeaderTimeout time.Duration // default 10s
