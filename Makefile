@@ -11,7 +11,7 @@ QUICK     ?=
 all: build
 
 build: wasm
-	$(GO) build -o $(BIN) ./cmd/sluice
+	$(GO) build -ldflags "-X main.buildCommit=$$(git rev-parse --short=12 HEAD 2>/dev/null)" -o $(BIN) ./cmd/sluice
 
 run: build
 	./$(BIN) dev
