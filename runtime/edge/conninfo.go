@@ -19,8 +19,16 @@ type connInfo struct {
 
 // connContext attaches connInfo to every request of a connection.
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connStateKey, &connInfo{guard: guardOf(c)})
+}
+
+// guardOf finds the guard under a connection the dispatcher handed over.
+func guardOf(c net.Conn) *httpguard.Conn {
+	if pc, ok := c.(*peekedConn); ok {
+		c = pc.Conn
+	}
 	g, _ := c.(*httpguard.Conn)
-	return context.WithValue(ctx, connStateKey, &connInfo{guard: g})
+	return g
 }
 
 // guardCheck is one request's handle on its connection's guard.

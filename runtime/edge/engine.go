@@ -138,12 +138,6 @@ func (p *peekedConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// guard returns the guard under the connection.
-func (p *peekedConn) guard() *httpguard.Conn {
-	g, _ := p.Conn.(*httpguard.Conn)
-	return g
-}
-
 // connQueue is a net.Listener fed by the dispatcher, one per engine.
 type connQueue struct {
 	addr  net.Addr

@@ -121,11 +121,7 @@ type fastConn struct {
 
 func newFastConn(c net.Conn) *fastConn {
 	fc := &fastConn{Conn: c, remote: c.RemoteAddr().String()}
-	if pc, ok := c.(*peekedConn); ok {
-		fc.info.guard = pc.guard()
-	} else {
-		fc.info.guard, _ = c.(*httpguard.Conn)
-	}
+	fc.info.guard = guardOf(c)
 	if fc.info.guard != nil {
 		fc.info.guard.EndAtBad()
 	}

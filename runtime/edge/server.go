@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -34,25 +35,28 @@ func (n *Node) Run(ctx context.Context, l Listeners) error {
 		}
 		ln = tls.NewListener(ln, cfg)
 	}
-	// The guard wraps the (decrypted) stream. The engine then sees a plain
-	// connection and serves HTTP/2 by its prior-knowledge preface, both for
-	// h2c and for TLS connections that negotiated h2.
+	// The guard wraps the (decrypted) stream: every engine reads through it.
 	ln = httpguard.Listener{Listener: ln, MaxHead: n.opts.MaxHeaderBytes}
 
-	errc := make(chan error, 3)
+	// One port, engines by protocol: the dispatcher sends HTTP/2 (h2c, or
+	// TLS with ALPN h2) to x/net/http2 and HTTP/1 to the HTTP/1.1 engine,
+	// all behind one guard.
+	d := &dispatcher{
+		ln: ln, h1: newConnQueue(ln.Addr()), h2: newConnQueue(ln.Addr()),
+		deadline: n.opts.ReadHeaderTimeout, log: n.log.Debug,
+	}
+	h2, err := newH2Server(n, data)
+	if err != nil {
+		return fmt.Errorf("edge: HTTP/2 server: %w", err)
+	}
+	errc := make(chan error, 4)
 	var fast *fasthttp.Server
+	go func() { errc <- d.serve() }()
+	go func() { errc <- h2.serve(d.h2) }()
 	if n.opts.Engine == EngineNetHTTP {
-		go func() { errc <- data.Serve(ln) }()
+		go func() { errc <- data.Serve(d.h1) }()
 	} else {
-		// HTTP/1 goes to fasthttp, HTTP/2 (h2c, or TLS with ALPN h2) to
-		// net/http: one port, two engines behind one guard.
-		d := &dispatcher{
-			ln: ln, h1: newConnQueue(ln.Addr()), h2: newConnQueue(ln.Addr()),
-			deadline: n.opts.ReadHeaderTimeout, log: n.log.Debug,
-		}
 		fast = n.fastServer()
-		go func() { errc <- d.serve() }()
-		go func() { errc <- data.Serve(d.h2) }()
 		go func() { errc <- fast.Serve(fastListener{d.h1}) }()
 	}
 	var admin *http.Server
@@ -73,9 +77,9 @@ func (n *Node) Run(ctx context.Context, l Listeners) error {
 	n.log.Info("draining", "deadline", n.opts.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), n.opts.ShutdownTimeout)
 	defer cancel()
+	_ = ln.Close() // the dispatcher's; the engines close their queues
 	var wg sync.WaitGroup
 	if fast != nil {
-		_ = ln.Close() // the dispatcher's listener; the engines close their queues
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -88,6 +92,7 @@ func (n *Node) Run(ctx context.Context, l Listeners) error {
 		n.log.Warn("drain deadline passed; closing remaining connections", "error", err)
 		_ = data.Close()
 	}
+	h2.wait(sctx) // data.Shutdown sent them GOAWAY
 	wg.Wait()
 	if admin != nil {
 		_ = admin.Shutdown(sctx)
@@ -98,8 +103,7 @@ func (n *Node) Run(ctx context.Context, l Listeners) error {
 
 func (n *Node) dataServer() *http.Server {
 	var protos http.Protocols
-	protos.SetHTTP1(true)
-	protos.SetUnencryptedHTTP2(true)
+	protos.SetHTTP1(true) // HTTP/2 connections never reach it (h2server.go)
 	return &http.Server{
 		Handler:           n,
 		Protocols:         &protos,
