@@ -6,15 +6,20 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/sluicegw/sluice/runtime/config"
 )
 
 // Defaults for the zero values of ModuleOptions.
 const (
-	// DefaultMemoryLimit is the memory limit of a module that sets none.
-	DefaultMemoryLimit = 64 << 20
-	// DefaultTimeout is the per-call deadline of a module that sets none. It
-	// is a safety net, not an SLA: configure tighter limits per filter.
-	DefaultTimeout = time.Second
+	// DefaultMemoryLimit and DefaultTimeout are the limits of a module that
+	// sets none. They are the node's defaults, owned by the config package
+	// (what a filter without a limits block gets), not a second set of
+	// numbers: `sluice filter build` and `sluice filter test` load with
+	// zero options, and must refuse or stop a filter exactly where a node
+	// would.
+	DefaultMemoryLimit = config.DefaultFilterMemory
+	DefaultTimeout     = config.DefaultFilterTimeout
 	// DefaultIdleTimeout is how long an unused instance is kept.
 	DefaultIdleTimeout = 60 * time.Second
 	// An instance is pinned to its request from handle_request until
