@@ -141,6 +141,7 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 				name:     name,
 				module:   s.modules[name],
 				failOpen: cfg.Filters[name].OnError == config.FailOpen,
+				wait:     filterWait(cfg, r),
 			})
 		}
 	}

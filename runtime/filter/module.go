@@ -28,11 +28,10 @@ type ModuleOptions struct {
 	// forever.
 	Timeout time.Duration
 	// MaxInstances caps live instances (idle and in use). 0 sizes the cap
-	// from the guest's memory after initialisation (defaultMaxInstances).
+	// by the rule at MinDefaultInstances: from the guest's memory after
+	// initialisation for a pinned filter, from the cores for an unpinned
+	// one.
 	MaxInstances int
-	// AcquireWait is how long Acquire waits for an instance at the cap
-	// before failing with ErrBusy. 0 fails at once.
-	AcquireWait time.Duration
 	// IdleTimeout is how long an unused instance is kept before it is
 	// closed, so a filter without traffic costs no instances. 0 means
 	// DefaultIdleTimeout.
@@ -54,6 +53,10 @@ type Module struct {
 	initFunc  string // exportInitialize, exportStart or ""
 	features  Features
 	stats     wasmrewrite.Stats
+	// pinned: a request holds one instance from handle_request to
+	// handle_response (the guest may keep per-request state in its
+	// memory). Every module is pinned today.
+	pinned bool
 
 	pool pool
 }
@@ -71,6 +74,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 		name:   opts.Name,
 		opts:   opts,
 		logger: r.logger.With("filter", opts.Name),
+		pinned: true,
 	}
 	invalid := func(format string, args ...any) error {
 		return filterError(m.name, "load", ErrInvalidModule, fmt.Sprintf(format, args...))
@@ -134,7 +138,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 	}
 	m.features = first.base
 	if opts.MaxInstances <= 0 {
-		m.opts.MaxInstances = defaultMaxInstances(first.mem.Size())
+		m.opts.MaxInstances = defaultMaxInstances(m.pinned, first.mem.Size())
 	}
 	m.pool.init(m, m.opts.MaxInstances, opts.IdleTimeout)
 	m.pool.seed(first)
@@ -152,9 +156,6 @@ func withDefaults(o ModuleOptions) ModuleOptions {
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
-	}
-	if o.AcquireWait < 0 {
-		o.AcquireWait = 0
 	}
 	return o
 }

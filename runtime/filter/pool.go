@@ -2,6 +2,8 @@ package filter
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -55,9 +57,13 @@ func (m *Module) Stats() PoolStats {
 	return PoolStats{Live: p.live, Idle: len(p.idle), Waiters: len(p.waiters)}
 }
 
-// Acquire returns an idle instance, or a new one below the cap, or waits up
-// to AcquireWait for one to be released, then fails with ErrBusy. Creating an
-// instance takes from ~100 µs (small guests) to a few ms (Go guests).
+// Acquire returns an idle instance, or a new one below the cap, or waits in
+// line for one to be released until ctx is done: the caller's deadline (at
+// the edge, the route's timeout) is the only bound, so a burst above the cap
+// queues instead of failing. A wait that ends at the deadline fails with
+// ErrBusy (and context.DeadlineExceeded); a cancelled one with
+// context.Canceled. Creating an instance takes from ~100 µs (small guests) to
+// a few ms (Go guests).
 func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 	p := &m.pool
 	p.mu.Lock()
@@ -77,30 +83,24 @@ func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 		p.mu.Unlock()
 		return p.create(ctx)
 	}
-	if m.opts.AcquireWait <= 0 {
+	if ctx.Err() != nil {
 		p.mu.Unlock()
-		return nil, filterError(m.name, "acquire", ErrBusy, "all instances in use")
+		return nil, p.gaveUp(ctx)
 	}
 	ch := make(chan *Instance, 1)
 	p.waiters = append(p.waiters, ch)
 	p.mu.Unlock()
 
-	t := time.NewTimer(m.opts.AcquireWait)
-	defer t.Stop()
-	var cause error
 	select {
 	case i := <-ch:
 		return p.received(ctx, i)
-	case <-t.C:
-		cause = filterError(m.name, "acquire", ErrBusy, "no instance freed within "+m.opts.AcquireWait.String())
 	case <-ctx.Done():
-		cause = filterError(m.name, "acquire", ctx.Err(), "")
 	}
 	p.mu.Lock()
 	if k := slices.Index(p.waiters, ch); k >= 0 {
 		p.waiters = slices.Delete(p.waiters, k, k+1)
 		p.mu.Unlock()
-		return nil, cause
+		return nil, p.gaveUp(ctx)
 	}
 	p.mu.Unlock()
 	// A Release handed us something just as we gave up: pass it on.
@@ -109,7 +109,18 @@ func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 	} else {
 		p.dropSlot()
 	}
-	return nil, cause
+	return nil, p.gaveUp(ctx)
+}
+
+// gaveUp is the error of an Acquire whose ctx ended while every instance was
+// in use: ErrBusy at a deadline, the context's error otherwise (the client
+// went away: nothing is at capacity as far as it is concerned).
+func (p *pool) gaveUp(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("filter %q: acquire: %w: all %d instances in use until the deadline: %w",
+			p.m.name, ErrBusy, p.max, context.DeadlineExceeded)
+	}
+	return filterError(p.m.name, "acquire", ctx.Err(), "")
 }
 
 // received handles what a waiter got: an instance, or a slot (nil).
