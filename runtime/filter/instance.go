@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -32,6 +33,7 @@ type Instance struct {
 	m          *Module
 	mod        api.Module
 	mem        api.Memory
+	lin        linearMemory // what backs mem (outside the Go heap on Linux)
 	handleReq  api.Function
 	handleResp api.Function
 	watch      *watchdog // nil when the module has no deadline
@@ -72,7 +74,8 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		stderr: &logWriter{logger: m.logger, level: slog.LevelWarn, stream: "stderr"},
 	}
 	i.cc.inst = i
-	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, m.moduleConfig(i.stdout, i.stderr))
+	actx := experimental.WithMemoryAllocator(ctx, m.allocator(&i.lin))
+	mod, err := m.rt.rt.InstantiateModule(actx, m.compiled, m.moduleConfig(i.stdout, i.stderr))
 	if err != nil {
 		return nil, filterError(m.name, "instantiate", ErrInvalidModule, firstLine(err))
 	}
