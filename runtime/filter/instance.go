@@ -33,7 +33,8 @@ type Instance struct {
 	m          *Module
 	mod        api.Module
 	mem        api.Memory
-	lin        linearMemory // what backs mem (outside the Go heap on Linux)
+	lin        linearMemory        // what backs mem (outside the Go heap on Linux)
+	globals    []api.MutableGlobal // the image's globals in this instance; nil without an image
 	handleReq  api.Function
 	handleResp api.Function
 	watch      *watchdog // nil when the module has no deadline
@@ -90,6 +91,17 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			return nil, filterError(m.name, "instantiate", ErrInvalidModule, "interrupt flag missing")
 		}
 		i.watch = newWatchdog(flag)
+	}
+	if img := m.image; img != nil {
+		if err := i.fromImage(ctx, img); err != nil {
+			i.close(ctx)
+			return nil, err
+		}
+		return i, nil
+	}
+	if err := i.writeData(m.data); err != nil {
+		i.close(ctx)
+		return nil, err
 	}
 	timeout := max(m.opts.Timeout, minInitTimeout)
 	var inits []string

@@ -50,4 +50,9 @@ func (m *Module) allocator(dst *linearMemory) experimental.MemoryAllocator {
 // linearMemory is one instance's memory as the allocator made it.
 type linearMemory interface {
 	experimental.LinearMemory
+	// overlay makes the memory's first bytes the module's image.
+	overlay(im *memImage) error
+	// reset puts an overlaid memory back to the image, giving back the
+	// RAM of the pages the instance wrote, and reports whether it could.
+	reset(im *memImage) bool
 }

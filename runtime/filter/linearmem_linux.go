@@ -1,6 +1,12 @@
 package filter
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // mmapMemory is a linear memory in its own anonymous mapping, outside the
 // Go heap. Its whole maximum (the filter's memory limit) is reserved at
@@ -18,6 +24,7 @@ type mmapMemory struct {
 	mem       []byte // the reservation: len is the maximum
 	committed int    // bytes made readable and writable, from 0
 	size      int    // bytes the guest sees
+	imaged    int    // bytes mapped from a memImage, from 0
 	heap      []byte // fallback when mmap failed: a Go slice, as wazero does
 }
 
@@ -88,4 +95,76 @@ func (m *mmapMemory) Free() {
 	}
 	m.stats.committed.Add(-int64(m.size))
 	m.heap = nil
+}
+
+// memImage is a module's linear memory as its first instance left it after
+// initialisation, in a sealed memfd. New instances map it copy-on-write
+// (overlay) instead of running the guest's initialisation: mapping is a few
+// microseconds whatever the size, a page is copied only when an instance
+// writes to it, and pages it only reads are shared by every instance (page
+// cache). MADV_DONTNEED on such a mapping drops the instance's private
+// copies, which puts it back to the image and gives their RAM back.
+type memImage struct {
+	fd   int
+	size int
+}
+
+func newMemImage(name string, b []byte) (*memImage, error) {
+	fd, err := unix.MemfdCreate("sluice-filter-"+name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	for off := 0; off < len(b); {
+		n, err := unix.Pwrite(fd, b[off:], int64(off))
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("write the memory image: %w", err)
+		}
+		off += n
+	}
+	// Sealed: nothing can change the image under the instances mapping it.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE|unix.F_SEAL_SEAL); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("seal the memory image: %w", err)
+	}
+	return &memImage{fd: fd, size: len(b)}, nil
+}
+
+func (im *memImage) close() { _ = unix.Close(im.fd) }
+
+// overlay replaces the first im.size bytes of the memory, which must be
+// committed, with a private copy-on-write mapping of the image, at the same
+// address (MAP_FIXED): wazero's view of the memory does not change, its
+// content becomes the image's. Whatever the pages held before (the data
+// segments wazero wrote at instantiation) is discarded with them.
+func (m *mmapMemory) overlay(im *memImage) error {
+	if m.mem == nil { // the Go-heap fallback
+		if len(m.heap) < im.size {
+			return errors.New("memory smaller than its image")
+		}
+		_, err := unix.Pread(im.fd, m.heap[:im.size], 0)
+		return err
+	}
+	if m.committed < im.size {
+		return errors.New("memory smaller than its image")
+	}
+	_, err := unix.MmapPtr(im.fd, 0, unsafe.Pointer(unsafe.SliceData(m.mem)), uintptr(im.size),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+	if err != nil {
+		return fmt.Errorf("map the memory image: %w", err)
+	}
+	m.imaged = im.size
+	return nil
+}
+
+// reset puts a memory overlaid with im back to the image and gives the RAM
+// of every page the instance wrote back to the OS. It reports false, and
+// changes nothing, when that is not possible: the memory is not mapped from
+// the image, or has grown past it (wazero cannot shrink it, and zeroing the
+// growth would not make it the image).
+func (m *mmapMemory) reset(im *memImage) bool {
+	if m.mem == nil || m.imaged != im.size || m.size != im.size {
+		return false
+	}
+	return unix.Madvise(m.mem[:im.size], unix.MADV_DONTNEED) == nil
 }

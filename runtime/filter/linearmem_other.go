@@ -2,7 +2,11 @@
 
 package filter
 
-import "github.com/tetratelabs/wazero/experimental"
+import (
+	"errors"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
 
 // heapMemory is wazero's default behaviour (a Go slice that is reallocated
 // and copied as it grows), for platforms without the mmap implementation.
@@ -37,5 +41,28 @@ func (h *heapMemory) Free() {
 	h.stats.reserved.Add(-int64(h.max))
 	h.buf = nil
 }
+
+// memImage is a module's initialised memory, copied into each new instance.
+type memImage struct {
+	data []byte
+	size int
+}
+
+func newMemImage(_ string, b []byte) (*memImage, error) {
+	return &memImage{data: b, size: len(b)}, nil
+}
+
+func (im *memImage) close() {}
+
+func (h *heapMemory) overlay(im *memImage) error {
+	if len(h.buf) < im.size {
+		return errors.New("memory smaller than its image")
+	}
+	copy(h.buf, im.data)
+	return nil
+}
+
+// reset is not possible without mmap: the instance keeps its pages.
+func (h *heapMemory) reset(*memImage) bool { return false }
 
 var _ experimental.LinearMemory = (*heapMemory)(nil)
