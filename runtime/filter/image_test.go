@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicegw/sluice/runtime/filter/internal/wattest"
 )
@@ -118,6 +119,27 @@ func TestGoGuestInstancesFromImage(t *testing.T) {
 	if s := m.Stats(); s.Live < 2 {
 		t.Errorf("stats %+v: the test wanted several instances", s)
 	}
+
+	// Idle, each gives its pages back: reset to the image if its memory
+	// is still the image's size, else (its Go heap grew) closed.
+	grown := 0
+	p := &m.pool
+	p.mu.Lock()
+	for _, i := range p.idle {
+		if i.mem.Size() > m.image.pages*wasmPageSize {
+			grown++
+		}
+	}
+	live := p.live
+	p.mu.Unlock()
+	m.pool.releaseIdle(time.Now().Add(time.Minute))
+	if s := m.Stats(); s.Live != live-grown || s.Idle != live-grown {
+		t.Errorf("after releasing pages: %+v, want %d live and idle (%d of %d had grown)", s, live-grown, grown, live)
+	}
+	x := NewExchange(newRequest("GET", "/", ""))
+	if _, err := roundTrip(t, m, x, nil); err != nil || x.Req.Header.Get("X-Go-Guest") != "edge:xx" {
+		t.Errorf("after releasing pages: %v, %q", err, x.Req.Header.Get("X-Go-Guest"))
+	}
 }
 
 // filters/request-id seeds its generator at its first id, not in its
@@ -157,5 +179,41 @@ func TestRequestIDsDifferAcrossInstancesFromImage(t *testing.T) {
 	}
 	if ida, idb := id(a), id(b); ida == "" || ida == idb {
 		t.Errorf("two instances' first ids: %q and %q, want two different ids", ida, idb)
+	}
+}
+
+// An instance left idle gives the pages it wrote back: it is reset to the
+// image (madvise), so its next request sees the initialised state again,
+// on the same instance.
+func TestIdleInstancesGiveTheirPagesBack(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "initstate", ModuleOptions{MaxInstances: 1})
+	ctx := context.Background()
+	i, err := m.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, i); got != "11" {
+		t.Fatalf("first request %q", got)
+	}
+	m.Release(i)
+	m.pool.releaseIdle(time.Now()) // not idle long enough: kept as it is
+	j, _ := m.Acquire(ctx)
+	if got := state(t, j); j != i || got != "22" {
+		t.Fatalf("a recently used instance was reset: same %v, state %q", j == i, got)
+	}
+	m.Release(j)
+
+	m.pool.releaseIdle(time.Now().Add(time.Minute))
+	if s := m.Stats(); s.Idle != 1 || s.Live != 1 {
+		t.Fatalf("stats %+v after releasing pages, want the instance back in the pool", s)
+	}
+	k, _ := m.Acquire(ctx)
+	defer m.Release(k)
+	if k != i {
+		t.Fatal("releasing pages replaced the instance")
+	}
+	if got := state(t, k); got != "11" {
+		t.Errorf("after its pages went back, the instance saw %q, want the image's 11", got)
 	}
 }

@@ -47,6 +47,7 @@ type Instance struct {
 	poisoned bool     // trapped, timed out or misused the ABI: never reuse
 	fault    *guestFault
 	lastUsed time.Time // when it was last released (pool idle reaping)
+	released bool      // idle, and its pages went back to the OS since its last use
 
 	// Per-exchange state, reset by begin.
 	x           *Exchange

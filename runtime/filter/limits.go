@@ -23,6 +23,13 @@ const (
 	DefaultTimeout     = config.DefaultFilterTimeout
 	// DefaultIdleTimeout is how long an unused instance is kept.
 	DefaultIdleTimeout = 60 * time.Second
+	// idleReleaseAfter is how long an unused instance keeps the pages it
+	// wrote before it is reset to its module's image, which gives them
+	// back to the OS (at most half the idle timeout). Long enough that a
+	// filter under steady load does not pay the page faults again on
+	// every request; short enough that a burst's memory does not outlive
+	// it by a minute.
+	idleReleaseAfter = time.Second
 	// The instance cap of a module whose config sets none follows from how
 	// long a request holds an instance (defaultMaxInstances):
 	//

@@ -16,15 +16,18 @@ import (
 // that a Release hands its instance (or, when the released instance is
 // dropped, its slot) to directly, first come first served.
 type pool struct {
-	m        *Module
-	max      int
-	idleTTL  time.Duration
-	mu       sync.Mutex
-	idle     []*Instance
-	live     int
-	waiters  []chan *Instance // a nil receive means: a slot is yours, create one
-	closed   bool
-	stopReap chan struct{}
+	m       *Module
+	max     int
+	idleTTL time.Duration
+	// idleRelease is how long an idle instance keeps its pages before
+	// they go back to the OS (releaseIdle).
+	idleRelease time.Duration
+	mu          sync.Mutex
+	idle        []*Instance
+	live        int
+	waiters     []chan *Instance // a nil receive means: a slot is yours, create one
+	closed      bool
+	stopReap    chan struct{}
 }
 
 // PoolStats is a snapshot of a module's pool.
@@ -36,6 +39,7 @@ type PoolStats struct {
 
 func (p *pool) init(m *Module, max int, idleTTL time.Duration) {
 	p.m, p.max, p.idleTTL = m, max, idleTTL
+	p.idleRelease = min(idleReleaseAfter, idleTTL/2)
 	p.stopReap = make(chan struct{})
 	go p.reap()
 }
@@ -75,6 +79,7 @@ func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 		i := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		i.released = false
 		p.mu.Unlock()
 		return i, nil
 	}
@@ -191,11 +196,13 @@ func (m *Module) Release(i *Instance) {
 	p.mu.Unlock()
 }
 
-// reap closes instances idle for longer than idleTTL. They sit at the
-// bottom of the LIFO stack. It checks every idleTTL/4 (at least every
-// 10 ms), so an instance lives at most 1.25×idleTTL unused.
+// reap closes instances idle for longer than idleTTL, and makes those idle
+// for longer than idleRelease give their memory's pages back. They sit at
+// the bottom of the LIFO stack. It checks every idleTTL/4 or idleRelease/2,
+// whichever is sooner (at least every 10 ms), so an instance lives at most
+// 1.25×idleTTL unused.
 func (p *pool) reap() {
-	tick := max(p.idleTTL/4, 10*time.Millisecond)
+	tick := max(min(p.idleTTL/4, p.idleRelease/2), 10*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -203,20 +210,82 @@ func (p *pool) reap() {
 		case <-p.stopReap:
 			return
 		case now := <-t.C:
-			p.mu.Lock()
-			k := 0
-			for k < len(p.idle) && now.Sub(p.idle[k].lastUsed) >= p.idleTTL {
-				k++
-			}
-			stale := slices.Clone(p.idle[:k])
-			p.idle = slices.Delete(p.idle, 0, k)
-			p.live -= k
-			p.mu.Unlock()
-			for _, i := range stale {
-				i.close(context.Background())
-			}
+			p.closeStale(now)
+			p.releaseIdle(now)
 		}
 	}
+}
+
+func (p *pool) closeStale(now time.Time) {
+	p.mu.Lock()
+	k := 0
+	for k < len(p.idle) && now.Sub(p.idle[k].lastUsed) >= p.idleTTL {
+		k++
+	}
+	stale := slices.Clone(p.idle[:k])
+	p.idle = slices.Delete(p.idle, 0, k)
+	p.live -= k
+	p.mu.Unlock()
+	for _, i := range stale {
+		i.close(context.Background())
+	}
+}
+
+// releaseIdle resets the instances unused since idleRelease to the module's
+// image (Instance.reset): the RAM of every page they wrote goes back to the
+// OS, and the next request on them starts as on a new instance. They leave
+// the stack while that runs, outside the lock, and go back to its bottom,
+// where they were, keeping their lastUsed for closeStale. One that cannot be
+// reset is closed.
+func (p *pool) releaseIdle(now time.Time) {
+	if p.m.image == nil {
+		return
+	}
+	p.mu.Lock()
+	var cold []*Instance
+	p.idle = slices.DeleteFunc(p.idle, func(i *Instance) bool {
+		if i.released || now.Sub(i.lastUsed) < p.idleRelease {
+			return false
+		}
+		cold = append(cold, i)
+		return true
+	})
+	p.mu.Unlock()
+	if len(cold) == 0 {
+		return
+	}
+	kept := cold[:0]
+	for _, i := range cold {
+		if !i.reset() {
+			// Its memory grew past the image (a Go guest's heap grows
+			// with its first requests), which cannot be undone: it is
+			// closed instead, since a new one from the image costs
+			// well under a millisecond.
+			i.close(context.Background())
+			p.dropSlot()
+			continue
+		}
+		i.released = true
+		kept = append(kept, i)
+	}
+	cold = kept
+	p.mu.Lock()
+	if p.closed {
+		p.live -= len(cold)
+		p.mu.Unlock()
+		for _, i := range cold {
+			i.close(context.Background())
+		}
+		return
+	}
+	for len(p.waiters) > 0 && len(cold) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		ch <- cold[len(cold)-1] // buffered: never blocks
+		cold = cold[:len(cold)-1]
+	}
+	p.idle = append(cold, p.idle...)
+	p.mu.Unlock()
 }
 
 // close marks the pool closed, wakes the waiters, and closes idle
