@@ -41,14 +41,24 @@ func newRequestID() (sluice.Filter, error) {
 	if !httpx.ValidName(c.Header) {
 		return nil, errors.New("config: header: not a valid header name")
 	}
-	// A fast generator seeded once per instance from the host's randomness:
-	// ids must be unique, not secret, and a per-request random_get call into
-	// the host would cost more than the rest of the filter.
-	var seed [32]byte
-	if _, err := crand.Read(seed[:]); err != nil {
-		return nil, err
+	return &requestID{header: c.Header, override: c.Override}, nil
+}
+
+// generator is a fast generator seeded once per instance from the host's
+// randomness: ids must be unique, not secret, and a per-request random_get
+// call into the host would cost more than the rest of the filter. It is
+// seeded at the first id, not in the constructor: the constructor runs once
+// per module load and every instance starts as a copy of that state (see
+// the SDK docs), so a seed drawn there would be every instance's seed.
+func (f *requestID) generator() *rand.ChaCha8 {
+	if f.rng == nil {
+		var seed [32]byte
+		if _, err := crand.Read(seed[:]); err != nil {
+			panic("request-id: no randomness from the host: " + err.Error())
+		}
+		f.rng = rand.NewChaCha8(seed)
 	}
-	return &requestID{header: c.Header, override: c.Override, rng: rand.NewChaCha8(seed)}, nil
+	return f.rng
 }
 
 func (f *requestID) HandleRequest(req sluice.Request, _ sluice.Response) bool {
@@ -68,8 +78,9 @@ func (f *requestID) HandleResponse(_ sluice.Request, resp sluice.Response, _ boo
 // newID returns a random (version 4) UUID.
 func (f *requestID) newID() string {
 	var u [16]byte
-	binary.LittleEndian.PutUint64(u[:8], f.rng.Uint64())
-	binary.LittleEndian.PutUint64(u[8:], f.rng.Uint64())
+	rng := f.generator()
+	binary.LittleEndian.PutUint64(u[:8], rng.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rng.Uint64())
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
 	var b [36]byte

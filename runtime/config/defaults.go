@@ -15,10 +15,14 @@ const (
 	DefaultUnhealthyThreshold = 2
 	DefaultOutlier5xx         = 5
 	DefaultOutlierEject       = 30 * time.Second
-	DefaultFilterMemory       = 16 << 20
-	DefaultFilterTimeout      = 50 * time.Millisecond
-	DefaultPolicyQuery        = "data.sluice.authz.decision"
-	DefaultAPIKeyHeader       = "X-API-Key"
+	// The filter limits are also the wasm host's own defaults
+	// (filter.DefaultMemoryLimit, filter.DefaultTimeout), so that
+	// `sluice filter build` and `sluice filter test` check a filter
+	// against the limits a node gives it. Defined here only.
+	DefaultFilterMemory  = 16 << 20
+	DefaultFilterTimeout = 50 * time.Millisecond
+	DefaultPolicyQuery   = "data.sluice.authz.decision"
+	DefaultAPIKeyHeader  = "X-API-Key"
 )
 
 // applyDefaults fills what the file left out. It runs after validation, so

@@ -64,6 +64,7 @@ func compileRoute(r *config.Route, env compileEnv) (compiledRoute, error) {
 			name:     name,
 			module:   env.modules[name],
 			failOpen: env.cfg.Filters[name].OnError == config.FailOpen,
+			wait:     filterWait(env.cfg, r),
 		})
 	}
 	if rl := r.RateLimit; rl != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/httperr"
@@ -19,6 +20,7 @@ type routeFilter struct {
 	name     string
 	module   *filter.Module
 	failOpen bool
+	wait     time.Duration // the longest a request waits for an instance: the route's timeout
 }
 
 // filterRun is one request's pass through a route's filter chain. Instances
@@ -67,9 +69,14 @@ func stageRequestFilters(x *Exchange) error {
 func runRequestFilters(ctx context.Context, chain []routeFilter, w http.ResponseWriter, r *http.Request, log *slog.Logger) (*filterRun, error) {
 	run := &filterRun{ctx: context.WithoutCancel(ctx), x: filter.NewExchange(r), pinned: make([]pinnedFilter, 0, len(chain)), log: log}
 	run.x.SetReadDeadline = http.NewResponseController(w).SetReadDeadline
+	// Acquire waits for an instance at a filter's cap until its context is
+	// done; the request's context has no deadline here (the route's timeout
+	// is applied around the upstream call), so the wait gets one.
+	actx, cancel := context.WithTimeout(ctx, chain[0].wait)
+	defer cancel()
 	for i := range chain {
 		f := &chain[i]
-		inst, err := f.module.Acquire(ctx)
+		inst, err := f.module.Acquire(actx)
 		if err != nil {
 			if run.skip(f, "acquire", err) {
 				continue

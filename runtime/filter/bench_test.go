@@ -2,10 +2,12 @@ package filter
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -190,20 +192,20 @@ func BenchmarkInstanceMemory(b *testing.B) {
 			rt, _ := newTestRuntime(b, RuntimeOptions{})
 			ctx := context.Background()
 			wasm := g.wasm(b)
-			var idle, busy float64
+			var idle, busy, rssIdle, rssBusy, rssReleased float64
 			for b.Loop() {
 				m, err := rt.Load(ctx, wasm, ModuleOptions{Name: g.name, MaxInstances: held + 1})
 				if err != nil {
 					b.Fatal(err)
 				}
-				before := heapInUse()
+				before, rssBefore := heapInUse(), rss(b)
 				insts := make([]*Instance, held)
 				for k := range insts {
 					if insts[k], err = m.newInstance(ctx); err != nil {
 						b.Fatal(err)
 					}
 				}
-				afterInit := heapInUse()
+				afterInit, rssInit := heapInUse(), rss(b)
 				for _, i := range insts {
 					x := NewExchange(newRequest("GET", "/", ""))
 					if _, err := i.HandleRequest(ctx, x); err != nil {
@@ -213,9 +215,24 @@ func BenchmarkInstanceMemory(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				afterCall := heapInUse()
+				afterCall, rssCall := heapInUse(), rss(b)
+				for k, i := range insts {
+					// What releaseIdle does to an idle instance: reset
+					// it, or close one whose memory grew (counted as a
+					// new one from the image, which it is replaced by).
+					if !i.reset() {
+						i.close(ctx)
+						if insts[k], err = m.newInstance(ctx); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				rssReset := rss(b)
 				idle += float64(afterInit-before) / held
 				busy += float64(afterCall-before) / held
+				rssIdle += float64(rssInit-rssBefore) / held
+				rssBusy += float64(rssCall-rssBefore) / held
+				rssReleased += float64(rssReset-rssBefore) / held
 				for _, i := range insts {
 					i.close(ctx)
 				}
@@ -223,8 +240,27 @@ func BenchmarkInstanceMemory(b *testing.B) {
 			}
 			b.ReportMetric(idle/float64(b.N), "idle-B/instance")
 			b.ReportMetric(busy/float64(b.N), "busy-B/instance")
+			b.ReportMetric(rssIdle/float64(b.N), "idle-RSS-B/instance")
+			b.ReportMetric(rssBusy/float64(b.N), "busy-RSS-B/instance")
+			b.ReportMetric(rssReleased/float64(b.N), "released-RSS-B/instance")
 		})
 	}
+}
+
+// rss is the process's resident set (Linux), after a collection that
+// returns freed heap to the OS so that garbage does not count: Go heap and
+// linear memory alike.
+func rss(b *testing.B) int64 {
+	debug.FreeOSMemory()
+	statm, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Skipf("no /proc/self/statm: %v", err)
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(statm), &size, &resident); err != nil {
+		b.Fatal(err)
+	}
+	return resident * int64(os.Getpagesize())
 }
 
 func heapInUse() int64 {

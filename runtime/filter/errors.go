@@ -13,7 +13,7 @@ import (
 // so that the edge can choose a status and log a reason without parsing text.
 var (
 	// ErrBusy: every instance of the module is in use, the cap is reached,
-	// and none was freed within AcquireWait. The edge answers 503.
+	// and none was freed before the caller's deadline. The edge answers 503.
 	ErrBusy = errors.New("busy")
 	// ErrTimeout: the guest ran past its deadline and was stopped.
 	ErrTimeout = errors.New("timeout")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -32,6 +33,8 @@ type Instance struct {
 	m          *Module
 	mod        api.Module
 	mem        api.Memory
+	lin        linearMemory        // what backs mem (outside the Go heap on Linux)
+	globals    []api.MutableGlobal // the image's globals in this instance; nil without an image
 	handleReq  api.Function
 	handleResp api.Function
 	watch      *watchdog // nil when the module has no deadline
@@ -44,6 +47,7 @@ type Instance struct {
 	poisoned bool     // trapped, timed out or misused the ABI: never reuse
 	fault    *guestFault
 	lastUsed time.Time // when it was last released (pool idle reaping)
+	released bool      // idle, and its pages went back to the OS since its last use
 
 	// Per-exchange state, reset by begin.
 	x           *Exchange
@@ -72,7 +76,8 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		stderr: &logWriter{logger: m.logger, level: slog.LevelWarn, stream: "stderr"},
 	}
 	i.cc.inst = i
-	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, m.moduleConfig(i.stdout, i.stderr))
+	actx := experimental.WithMemoryAllocator(ctx, m.allocator(&i.lin))
+	mod, err := m.rt.rt.InstantiateModule(actx, m.compiled, m.moduleConfig(i.stdout, i.stderr))
 	if err != nil {
 		return nil, filterError(m.name, "instantiate", ErrInvalidModule, firstLine(err))
 	}
@@ -87,6 +92,17 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			return nil, filterError(m.name, "instantiate", ErrInvalidModule, "interrupt flag missing")
 		}
 		i.watch = newWatchdog(flag)
+	}
+	if img := m.image; img != nil {
+		if err := i.fromImage(ctx, img); err != nil {
+			i.close(ctx)
+			return nil, err
+		}
+		return i, nil
+	}
+	if err := i.writeData(m.data); err != nil {
+		i.close(ctx)
+		return nil, err
 	}
 	timeout := max(m.opts.Timeout, minInitTimeout)
 	var inits []string

@@ -2,29 +2,53 @@ package filter
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/sluicegw/sluice/runtime/config"
 )
 
 // Defaults for the zero values of ModuleOptions.
 const (
-	// DefaultMemoryLimit is the memory limit of a module that sets none.
-	DefaultMemoryLimit = 64 << 20
-	// DefaultTimeout is the per-call deadline of a module that sets none. It
-	// is a safety net, not an SLA: configure tighter limits per filter.
-	DefaultTimeout = time.Second
+	// DefaultMemoryLimit and DefaultTimeout are the limits of a module that
+	// sets none. They are the node's defaults, owned by the config package
+	// (what a filter without a limits block gets), not a second set of
+	// numbers: `sluice filter build` and `sluice filter test` load with
+	// zero options, and must refuse or stop a filter exactly where a node
+	// would.
+	DefaultMemoryLimit = config.DefaultFilterMemory
+	DefaultTimeout     = config.DefaultFilterTimeout
 	// DefaultIdleTimeout is how long an unused instance is kept.
 	DefaultIdleTimeout = 60 * time.Second
-	// An instance is pinned to its request from handle_request until
-	// handle_response, so across the upstream's whole answer: the cap on a
-	// module's instances bounds requests in flight through the filter, not
-	// CPU (a cap per core turned a slow upstream into 503s). Without a
-	// configured cap, instancesMemoryBudget divided by an instance's
-	// memory, within [MinDefaultInstances, MaxDefaultInstances]: 64 for a
-	// Go guest (~4 MiB each), 1024 for a small one (64 KiB). Idle
-	// instances are released after DefaultIdleTimeout.
+	// idleReleaseAfter is how long an unused instance keeps the pages it
+	// wrote before it is reset to its module's image, which gives them
+	// back to the OS (at most half the idle timeout). Long enough that a
+	// filter under steady load does not pay the page faults again on
+	// every request; short enough that a burst's memory does not outlive
+	// it by a minute.
+	idleReleaseAfter = time.Second
+	// The instance cap of a module whose config sets none follows from how
+	// long a request holds an instance (defaultMaxInstances):
+	//
+	//   - pinned (the http-wasm reference host's rule, for guests that keep
+	//     per-request state in their memory): held from handle_request
+	//     until handle_response, across the upstream's whole answer, so the
+	//     cap bounds requests in flight through the filter and comes from
+	//     memory: instancesMemoryBudget over an initialised instance's
+	//     linear memory, within [MinDefaultInstances, MaxDefaultInstances]
+	//     (64 for a Go guest of ~4 MiB, 1024 for a 64 KiB one). A cap per
+	//     core turned a slow upstream into 503s;
+	//   - unpinned: held only while one guest call runs, which computes and
+	//     is bounded by the filter's timeout, so no more than GOMAXPROCS
+	//     calls make progress at once and more instances would only hold
+	//     memory: the cap is GOMAXPROCS.
+	//
+	// Either way a request that finds every instance busy waits in line
+	// until its own deadline (Acquire), and idle instances are released
+	// after DefaultIdleTimeout.
 	MinDefaultInstances   = 64
 	MaxDefaultInstances   = 1024
 	instancesMemoryBudget = 256 << 20
@@ -128,8 +152,13 @@ func (w *watchdog) stop() {
 }
 
 // defaultMaxInstances is the instance cap of a module whose config sets
-// none, from the linear memory one initialised instance holds.
-func defaultMaxInstances(memBytes uint32) int {
+// none, from whether its instances are pinned across the upstream round trip
+// and the linear memory one initialised instance holds (see
+// MinDefaultInstances for the rule).
+func defaultMaxInstances(pinned bool, memBytes uint32) int {
+	if !pinned {
+		return runtime.GOMAXPROCS(0)
+	}
 	if memBytes == 0 {
 		return MaxDefaultInstances
 	}

@@ -74,8 +74,8 @@ func TestTimeoutWithContextDoneMechanism(t *testing.T) {
 // watchdog (the race detector cannot see the JIT-compiled guest's reads).
 func TestWatchdogRace(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadWAT(t, rt, "loop10k", ModuleOptions{Timeout: 20 * time.Microsecond, MaxInstances: 8, AcquireWait: time.Second})
-	loop := loadWAT(t, rt, "loop", ModuleOptions{Timeout: 5 * time.Millisecond, MaxInstances: 8, AcquireWait: time.Second})
+	m := loadWAT(t, rt, "loop10k", ModuleOptions{Timeout: 20 * time.Microsecond, MaxInstances: 8})
+	loop := loadWAT(t, rt, "loop", ModuleOptions{Timeout: 5 * time.Millisecond, MaxInstances: 8})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	counts := map[string]int{}

@@ -2,6 +2,8 @@ package filter
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -14,15 +16,18 @@ import (
 // that a Release hands its instance (or, when the released instance is
 // dropped, its slot) to directly, first come first served.
 type pool struct {
-	m        *Module
-	max      int
-	idleTTL  time.Duration
-	mu       sync.Mutex
-	idle     []*Instance
-	live     int
-	waiters  []chan *Instance // a nil receive means: a slot is yours, create one
-	closed   bool
-	stopReap chan struct{}
+	m       *Module
+	max     int
+	idleTTL time.Duration
+	// idleRelease is how long an idle instance keeps its pages before
+	// they go back to the OS (releaseIdle).
+	idleRelease time.Duration
+	mu          sync.Mutex
+	idle        []*Instance
+	live        int
+	waiters     []chan *Instance // a nil receive means: a slot is yours, create one
+	closed      bool
+	stopReap    chan struct{}
 }
 
 // PoolStats is a snapshot of a module's pool.
@@ -34,6 +39,7 @@ type PoolStats struct {
 
 func (p *pool) init(m *Module, max int, idleTTL time.Duration) {
 	p.m, p.max, p.idleTTL = m, max, idleTTL
+	p.idleRelease = min(idleReleaseAfter, idleTTL/2)
 	p.stopReap = make(chan struct{})
 	go p.reap()
 }
@@ -55,9 +61,13 @@ func (m *Module) Stats() PoolStats {
 	return PoolStats{Live: p.live, Idle: len(p.idle), Waiters: len(p.waiters)}
 }
 
-// Acquire returns an idle instance, or a new one below the cap, or waits up
-// to AcquireWait for one to be released, then fails with ErrBusy. Creating an
-// instance takes from ~100 µs (small guests) to a few ms (Go guests).
+// Acquire returns an idle instance, or a new one below the cap, or waits in
+// line for one to be released until ctx is done: the caller's deadline (at
+// the edge, the route's timeout) is the only bound, so a burst above the cap
+// queues instead of failing. A wait that ends at the deadline fails with
+// ErrBusy (and context.DeadlineExceeded); a cancelled one with
+// context.Canceled. Creating an instance takes from ~100 µs (small guests) to
+// a few ms (Go guests).
 func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 	p := &m.pool
 	p.mu.Lock()
@@ -69,6 +79,7 @@ func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 		i := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		i.released = false
 		p.mu.Unlock()
 		return i, nil
 	}
@@ -77,30 +88,24 @@ func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 		p.mu.Unlock()
 		return p.create(ctx)
 	}
-	if m.opts.AcquireWait <= 0 {
+	if ctx.Err() != nil {
 		p.mu.Unlock()
-		return nil, filterError(m.name, "acquire", ErrBusy, "all instances in use")
+		return nil, p.gaveUp(ctx)
 	}
 	ch := make(chan *Instance, 1)
 	p.waiters = append(p.waiters, ch)
 	p.mu.Unlock()
 
-	t := time.NewTimer(m.opts.AcquireWait)
-	defer t.Stop()
-	var cause error
 	select {
 	case i := <-ch:
 		return p.received(ctx, i)
-	case <-t.C:
-		cause = filterError(m.name, "acquire", ErrBusy, "no instance freed within "+m.opts.AcquireWait.String())
 	case <-ctx.Done():
-		cause = filterError(m.name, "acquire", ctx.Err(), "")
 	}
 	p.mu.Lock()
 	if k := slices.Index(p.waiters, ch); k >= 0 {
 		p.waiters = slices.Delete(p.waiters, k, k+1)
 		p.mu.Unlock()
-		return nil, cause
+		return nil, p.gaveUp(ctx)
 	}
 	p.mu.Unlock()
 	// A Release handed us something just as we gave up: pass it on.
@@ -109,7 +114,18 @@ func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 	} else {
 		p.dropSlot()
 	}
-	return nil, cause
+	return nil, p.gaveUp(ctx)
+}
+
+// gaveUp is the error of an Acquire whose ctx ended while every instance was
+// in use: ErrBusy at a deadline, the context's error otherwise (the client
+// went away: nothing is at capacity as far as it is concerned).
+func (p *pool) gaveUp(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("filter %q: acquire: %w: all %d instances in use until the deadline: %w",
+			p.m.name, ErrBusy, p.max, context.DeadlineExceeded)
+	}
+	return filterError(p.m.name, "acquire", ctx.Err(), "")
 }
 
 // received handles what a waiter got: an instance, or a slot (nil).
@@ -180,11 +196,13 @@ func (m *Module) Release(i *Instance) {
 	p.mu.Unlock()
 }
 
-// reap closes instances idle for longer than idleTTL. They sit at the
-// bottom of the LIFO stack. It checks every idleTTL/4 (at least every
-// 10 ms), so an instance lives at most 1.25×idleTTL unused.
+// reap closes instances idle for longer than idleTTL, and makes those idle
+// for longer than idleRelease give their memory's pages back. They sit at
+// the bottom of the LIFO stack. It checks every idleTTL/4 or idleRelease/2,
+// whichever is sooner (at least every 10 ms), so an instance lives at most
+// 1.25×idleTTL unused.
 func (p *pool) reap() {
-	tick := max(p.idleTTL/4, 10*time.Millisecond)
+	tick := max(min(p.idleTTL/4, p.idleRelease/2), 10*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -192,20 +210,82 @@ func (p *pool) reap() {
 		case <-p.stopReap:
 			return
 		case now := <-t.C:
-			p.mu.Lock()
-			k := 0
-			for k < len(p.idle) && now.Sub(p.idle[k].lastUsed) >= p.idleTTL {
-				k++
-			}
-			stale := slices.Clone(p.idle[:k])
-			p.idle = slices.Delete(p.idle, 0, k)
-			p.live -= k
-			p.mu.Unlock()
-			for _, i := range stale {
-				i.close(context.Background())
-			}
+			p.closeStale(now)
+			p.releaseIdle(now)
 		}
 	}
+}
+
+func (p *pool) closeStale(now time.Time) {
+	p.mu.Lock()
+	k := 0
+	for k < len(p.idle) && now.Sub(p.idle[k].lastUsed) >= p.idleTTL {
+		k++
+	}
+	stale := slices.Clone(p.idle[:k])
+	p.idle = slices.Delete(p.idle, 0, k)
+	p.live -= k
+	p.mu.Unlock()
+	for _, i := range stale {
+		i.close(context.Background())
+	}
+}
+
+// releaseIdle resets the instances unused since idleRelease to the module's
+// image (Instance.reset): the RAM of every page they wrote goes back to the
+// OS, and the next request on them starts as on a new instance. They leave
+// the stack while that runs, outside the lock, and go back to its bottom,
+// where they were, keeping their lastUsed for closeStale. One that cannot be
+// reset is closed.
+func (p *pool) releaseIdle(now time.Time) {
+	if p.m.image == nil {
+		return
+	}
+	p.mu.Lock()
+	var cold []*Instance
+	p.idle = slices.DeleteFunc(p.idle, func(i *Instance) bool {
+		if i.released || now.Sub(i.lastUsed) < p.idleRelease {
+			return false
+		}
+		cold = append(cold, i)
+		return true
+	})
+	p.mu.Unlock()
+	if len(cold) == 0 {
+		return
+	}
+	kept := cold[:0]
+	for _, i := range cold {
+		if !i.reset() {
+			// Its memory grew past the image (a Go guest's heap grows
+			// with its first requests), which cannot be undone: it is
+			// closed instead, since a new one from the image costs
+			// well under a millisecond.
+			i.close(context.Background())
+			p.dropSlot()
+			continue
+		}
+		i.released = true
+		kept = append(kept, i)
+	}
+	cold = kept
+	p.mu.Lock()
+	if p.closed {
+		p.live -= len(cold)
+		p.mu.Unlock()
+		for _, i := range cold {
+			i.close(context.Background())
+		}
+		return
+	}
+	for len(p.waiters) > 0 && len(cold) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		ch <- cold[len(cold)-1] // buffered: never blocks
+		cold = cold[:len(cold)-1]
+	}
+	p.idle = append(cold, p.idle...)
+	p.mu.Unlock()
 }
 
 // close marks the pool closed, wakes the waiters, and closes idle

@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -91,24 +92,38 @@ func TestDroppedInstancesLeaveThePool(t *testing.T) {
 
 func TestCapAndBusy(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadWAT(t, rt, "noop", ModuleOptions{MaxInstances: 1, AcquireWait: 20 * time.Millisecond})
+	m := loadWAT(t, rt, "noop", ModuleOptions{MaxInstances: 1})
 	ctx := context.Background()
 	held, err := m.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// At the cap, a request waits until its own deadline, not less
+	// (the edge's deadline is the route's timeout), then gets ErrBusy.
+	const wait = 150 * time.Millisecond
+	dctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	start := time.Now()
-	if _, err := m.Acquire(ctx); !errors.Is(err, ErrBusy) {
-		t.Fatalf("err = %v, want ErrBusy at the cap", err)
+	if _, err := m.Acquire(dctx); !errors.Is(err, ErrBusy) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrBusy and DeadlineExceeded at the cap", err)
 	}
-	if waited := time.Since(start); waited < 20*time.Millisecond {
-		t.Errorf("gave up after %v, want the bounded wait of 20ms", waited)
+	if waited := time.Since(start); waited < wait {
+		t.Errorf("gave up after %v, want the caller's deadline of %v", waited, wait)
 	}
 	if s := m.Stats(); s.Waiters != 0 || s.Live != 1 {
 		t.Errorf("stats %+v after a timed-out wait", s)
 	}
+	// A waiter whose client goes away gets context.Canceled, not ErrBusy.
+	cctx, ccancel := context.WithCancel(ctx)
+	gone := make(chan error)
+	go func() { _, err := m.Acquire(cctx); gone <- err }()
+	waitFor(t, 5*time.Second, "a waiter", func() bool { return m.Stats().Waiters == 1 })
+	ccancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) || errors.Is(err, ErrBusy) {
+		t.Errorf("cancelled wait: %v, want context.Canceled only", err)
+	}
 	// A waiter gets the instance released while it waits.
-	m2 := loadWAT(t, rt, "noop", ModuleOptions{Name: "wait", MaxInstances: 1, AcquireWait: 10 * time.Second})
+	m2 := loadWAT(t, rt, "noop", ModuleOptions{Name: "wait", MaxInstances: 1})
 	held2, _ := m2.Acquire(ctx)
 	got := make(chan *Instance)
 	go func() {
@@ -177,7 +192,7 @@ func TestIdleInstancesReleased(t *testing.T) {
 
 func TestConcurrentRequests(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadWAT(t, rt, "headers", ModuleOptions{MaxInstances: 3, AcquireWait: 10 * time.Second})
+	m := loadWAT(t, rt, "headers", ModuleOptions{MaxInstances: 3})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -202,7 +217,7 @@ func TestConcurrentRequests(t *testing.T) {
 
 func TestModuleClose(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadWAT(t, rt, "noop", ModuleOptions{MaxInstances: 1, AcquireWait: 10 * time.Second})
+	m := loadWAT(t, rt, "noop", ModuleOptions{MaxInstances: 1})
 	ctx := context.Background()
 	i, _ := m.Acquire(ctx)
 	waiter := make(chan error)
@@ -237,8 +252,15 @@ func TestDefaultMaxInstances(t *testing.T) {
 		{4 << 20, MinDefaultInstances},  // a Go guest
 		{32 << 20, MinDefaultInstances}, // never below the floor
 	} {
-		if got := defaultMaxInstances(c.mem); got != c.want {
+		if got := defaultMaxInstances(true, c.mem); got != c.want {
 			t.Errorf("defaultMaxInstances(%d) = %d, want %d", c.mem, got, c.want)
+		}
+	}
+	// An unpinned filter's instances are busy only inside a call: as many
+	// as the cores, whatever their memory.
+	for _, mem := range []uint32{0, 64 << 10, 4 << 20} {
+		if got, want := defaultMaxInstances(false, mem), runtime.GOMAXPROCS(0); got != want {
+			t.Errorf("defaultMaxInstances(unpinned, %d) = %d, want GOMAXPROCS %d", mem, got, want)
 		}
 	}
 	// A loaded module gets it from its first instance.

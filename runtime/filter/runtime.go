@@ -52,6 +52,7 @@ type Runtime struct {
 	cache              wazero.CompilationCache
 	logger             *slog.Logger
 	closeOnContextDone bool
+	mem                memStats // linear memory of the live instances
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.

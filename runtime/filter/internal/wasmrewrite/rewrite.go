@@ -29,6 +29,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -348,6 +349,16 @@ type Options struct {
 	// removes the start section and exports the start function under this
 	// name, for the host to call.
 	StartExport string
+	// GlobalsExportPrefix, when non-empty, exports every global the module
+	// defines (its own and those Encode adds) under the prefix followed by
+	// the global's index, so that the host can read and restore an
+	// instance's complete state, which non-exported globals (a Go guest's
+	// stack pointer) are part of.
+	GlobalsExportPrefix string
+	// DropData leaves the data section out, for a host that writes the
+	// segments itself (see ActiveData) or not at all (it restores an
+	// image of the initialised memory instead).
+	DropData bool
 }
 
 // Stats says what Encode did.
@@ -360,7 +371,8 @@ type Stats struct {
 func (m *Module) Encode(o Options) ([]byte, Stats, error) {
 	var st Stats
 	for _, ex := range m.Exports {
-		if (o.InterruptExport != "" && ex.Name == o.InterruptExport) || (o.StartExport != "" && m.HasStart && ex.Name == o.StartExport) {
+		if (o.InterruptExport != "" && ex.Name == o.InterruptExport) || (o.StartExport != "" && m.HasStart && ex.Name == o.StartExport) ||
+			(o.GlobalsExportPrefix != "" && strings.HasPrefix(ex.Name, o.GlobalsExportPrefix)) {
 			return nil, st, fmt.Errorf("module already exports %q, a name reserved by the host", ex.Name)
 		}
 	}
@@ -395,6 +407,14 @@ func (m *Module) Encode(o Options) ([]byte, Stats, error) {
 	if o.YieldEvery > 0 {
 		newGlobals = append(newGlobals, 0x7f, 0x01, opI32Const, 0x00, opEnd)
 		nNewGlobals++
+	}
+	if o.GlobalsExportPrefix != "" {
+		for g := m.importedGlobals; g < globalIdx+nNewGlobals; g++ {
+			newExports = appendName(newExports, o.GlobalsExportPrefix+strconv.FormatUint(uint64(g), 10))
+			newExports = append(newExports, byte(KindGlobal))
+			newExports = appendU32(newExports, g)
+			nNewExports++
+		}
 	}
 	if o.YieldEvery&(o.YieldEvery-1) != 0 {
 		return nil, st, fmt.Errorf("YieldEvery must be a power of two, not %d", o.YieldEvery)
@@ -458,6 +478,10 @@ func (m *Module) Encode(o Options) ([]byte, Stats, error) {
 			p = append(p, s.payload[r.pos:]...)
 			emit(s.id, append(p, newExports...))
 			wroteExport = true
+		case secData:
+			if !o.DropData {
+				emit(s.id, s.payload)
+			}
 		case secStart:
 			if o.StartExport == "" {
 				emit(s.id, s.payload)
@@ -479,6 +503,13 @@ func (m *Module) Encode(o Options) ([]byte, Stats, error) {
 	emitMissing(rank(secData) + 1)
 	return out, st, nil
 }
+
+// Globals is the number of globals in the module's index space before
+// Encode adds any: imported, then defined.
+func (m *Module) Globals() uint32 { return m.importedGlobals + m.definedGlobals }
+
+// ImportsMemory reports whether the module imports its memory.
+func (m *Module) ImportsMemory() bool { return m.importsMemory() }
 
 func (m *Module) importsMemory() bool {
 	for _, im := range m.Imports {

@@ -250,3 +250,73 @@ func FuzzRewrite(f *testing.F) {
 		c.Close(ctx)
 	})
 }
+
+// Every defined global, the module's own (exported or not) and the ones
+// Encode adds, is exported under the prefix and its index; an export that
+// already uses the prefix is refused.
+func TestGlobalsExported(t *testing.T) {
+	// (module (global (mut i32) (i32.const 7)) (global i64 (i64.const 9))
+	//   (memory 1) (func (loop (br 0))))
+	wasm := []byte{
+		0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+		0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: () -> ()
+		0x03, 0x02, 0x01, 0x00, // function: type 0
+		0x05, 0x03, 0x01, 0x00, 0x01, // memory: min 1
+		0x06, 0x0b, 0x02, 0x7f, 0x01, 0x41, 0x07, 0x0b, 0x7e, 0x00, 0x42, 0x09, 0x0b, // globals
+		0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // code
+	}
+	out, _ := rewrite(t, wasm, Options{InterruptExport: "flag", YieldEvery: 128, GlobalsExportPrefix: "g."})
+	mod := instantiate(t, newRuntime(t), out)
+	want := map[string]uint64{"g.0": 7, "g.1": 9, "g.2": 0, "g.3": 0} // then the flag and the loop counter
+	for name, v := range want {
+		g := mod.ExportedGlobal(name)
+		if g == nil || g.Get() != v {
+			t.Errorf("global %s = %v, want %d", name, g, v)
+		}
+	}
+	if _, ok := mod.ExportedGlobal("g.0").(api.MutableGlobal); !ok {
+		t.Error("g.0 is not mutable")
+	}
+	if mod.ExportedGlobal("g.4") != nil {
+		t.Error("g.4 exported: there are four globals")
+	}
+
+	m, err := Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Encode(Options{GlobalsExportPrefix: "g."}); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("re-encoding with the prefix in use: %v, want a reserved-name error", err)
+	}
+}
+
+// ActiveData returns what instantiation would write, and DropData leaves it
+// out: the module's memory then starts zeroed.
+func TestActiveDataAndDropData(t *testing.T) {
+	// (module (memory 1) (data (i32.const 0) "x-stamp") (data (i32.const 8) "1")
+	//   (data (i32.const 200) "z"))
+	wasm := append([]byte{
+		0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+		0x05, 0x03, 0x01, 0x00, 0x01, // memory: min 1
+		0x0b, 0x1a, 0x03, // data: 3 segments
+		0x00, 0x41, 0x00, 0x0b, 0x07}, "x-stamp"...)
+	wasm = append(wasm, 0x00, 0x41, 0x08, 0x0b, 0x01, '1')
+	wasm = append(wasm, 0x00, 0x41, 0xc8, 0x01, 0x0b, 0x01, 'z')
+	m, err := Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, ok := m.ActiveData()
+	if !ok || len(segs) != 3 || segs[0].Offset != 0 || string(segs[0].Bytes) != "x-stamp" ||
+		segs[1].Offset != 8 || string(segs[1].Bytes) != "1" || segs[2].Offset != 200 || string(segs[2].Bytes) != "z" {
+		t.Fatalf("ActiveData = %+v, %v", segs, ok)
+	}
+	rt := newRuntime(t)
+	if b, _ := instantiate(t, rt, wasm).Memory().Read(0, 9); string(b) != "x-stamp\x001" {
+		t.Fatalf("the module as written starts %q", b)
+	}
+	out, _ := rewrite(t, wasm, Options{DropData: true})
+	if b, _ := instantiate(t, rt, out).Memory().Read(0, 9); string(b) != string(make([]byte, 9)) {
+		t.Errorf("memory after DropData starts %q, want zeros", b)
+	}
+}
