@@ -28,6 +28,7 @@ func main() {
 		newFilterCmd(),
 		newPolicyCmd(),
 		newAnnounceCmd(),
+		newTokenCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		// The contract: a failing command exits non-zero with a one-line

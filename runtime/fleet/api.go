@@ -1,7 +1,7 @@
 package fleet
 
 import (
-	"crypto/subtle"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,20 +14,34 @@ import (
 )
 
 // The publisher's HTTP API, used by the CLI and the fleet page. Every /v1
-// route needs "Authorization: Bearer TOKEN"; anything else is a 401.
+// route needs "Authorization: Bearer TOKEN" (a 401 naming what is wrong
+// otherwise) and a token whose role allows it (a 403 naming the role it
+// needs otherwise). Roles: read < deploy < admin.
 //
-//	POST /v1/artifacts/missing  {"digests": [...]}        → {"missing": [...]}
-//	PUT  /v1/artifacts/{digest} body: the bytes           → 204
-//	POST /v1/apply              {"document", "canary"}    → revision summary; 422 when invalid
-//	POST /v1/rollout/promote                              → revision summary; 409 without a canary
-//	POST /v1/rollout/abort                                → {"aborted": REV}; 409 without a canary
-//	POST /v1/rollback           {"revision": N|0}         → revision summary; 404 unknown revision
-//	GET  /v1/status                                       → FleetStatus
-//	GET  /v1/fleet                                        → status, recent revisions, events (fleet page)
-//	GET  /ui                                              → the fleet page (asks for the token)
+//	POST   /v1/artifacts/missing  {"digests": [...]}        → {"missing": [...]}          deploy
+//	PUT    /v1/artifacts/{digest} body: the bytes           → 204                         deploy
+//	POST   /v1/apply              {"document", "canary"}    → revision summary; 422 when invalid  deploy
+//	POST   /v1/rollout/promote                              → revision summary; 409 without a canary  deploy
+//	POST   /v1/rollout/abort                                → {"aborted": REV}; 409 without a canary  deploy
+//	POST   /v1/rollback           {"revision": N|0}         → revision summary; 404 unknown revision  deploy
+//	GET    /v1/status                                       → FleetStatus                 read
+//	GET    /v1/fleet                                        → status, recent revisions, events (fleet page)  read
+//	GET    /v1/whoami                                       → TokenInfo of the caller     read
+//	POST   /v1/tokens             {"name", "role"}          → NewToken (201); 409 if the name is taken  admin
+//	GET    /v1/tokens                                       → {"tokens": [TokenInfo]}     admin
+//	DELETE /v1/tokens/{name}                                → 204; 404 unknown name       admin
+//	GET    /ui                                              → the fleet page (asks for the token)
 
-// AuthorHeader carries who runs the CLI, recorded with each revision.
+// AuthorHeader carries who runs the CLI (the user name, as the CLI's
+// machine knows it). It is a hint, not a proof: what a revision records as
+// its author is the name of the token that made it.
 const AuthorHeader = "X-Sluice-Author"
+
+// NewToken is the answer of POST /v1/tokens: the token, shown only once.
+type NewToken struct {
+	TokenInfo
+	Token string `json:"token"`
+}
 
 // ApplyRequest is the body of POST /v1/apply.
 type ApplyRequest struct {
@@ -59,7 +73,7 @@ type apiError struct {
 // Handler serves the publisher's API and fleet page.
 func (p *Publisher) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/artifacts/missing", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /v1/artifacts/missing", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Digests []string `json:"digests"`
 		}
@@ -72,8 +86,8 @@ func (p *Publisher) Handler() http.Handler {
 			return
 		}
 		reply(w, http.StatusOK, map[string][]string{"missing": missing})
-	})
-	mux.HandleFunc("PUT /v1/artifacts/{digest}", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("PUT /v1/artifacts/{digest}", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		digest := r.PathValue("digest")
 		if !ValidDigest(digest) {
 			fail(w, http.StatusBadRequest, fmt.Errorf("artifact %q: not a sha256 digest", digest))
@@ -89,8 +103,8 @@ func (p *Publisher) Handler() http.Handler {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /v1/apply", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("POST /v1/apply", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		var req ApplyRequest
 		if !decode(w, r, &req) {
 			return
@@ -99,7 +113,7 @@ func (p *Publisher) Handler() http.Handler {
 			fail(w, http.StatusBadRequest, errors.New("apply: no config in the request"))
 			return
 		}
-		req.Document.Author = r.Header.Get(AuthorHeader)
+		req.Document.Author = caller(r).Name
 		req.Document.Created = time.Now().UTC()
 		rec, err := p.Apply(r.Context(), req.Document, req.Canary)
 		if err != nil {
@@ -107,46 +121,46 @@ func (p *Publisher) Handler() http.Handler {
 			return
 		}
 		reply(w, http.StatusOK, summary(rec))
-	})
-	mux.HandleFunc("POST /v1/rollout/promote", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("POST /v1/rollout/promote", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		rec, err := p.Promote(r.Context())
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
 		}
 		reply(w, http.StatusOK, summary(rec))
-	})
-	mux.HandleFunc("POST /v1/rollout/abort", func(w http.ResponseWriter, r *http.Request) {
-		rev, err := p.Abort(r.Context(), "aborted by "+author(r))
+	}))
+	mux.HandleFunc("POST /v1/rollout/abort", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
+		rev, err := p.Abort(r.Context(), "aborted by "+caller(r).Name)
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
 		}
 		reply(w, http.StatusOK, map[string]int64{"aborted": rev})
-	})
-	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("POST /v1/rollback", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Revision int64 `json:"revision"`
 		}
 		if !decode(w, r, &req) {
 			return
 		}
-		rec, err := p.Rollback(r.Context(), req.Revision, r.Header.Get(AuthorHeader))
+		rec, err := p.Rollback(r.Context(), req.Revision, caller(r).Name)
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
 		}
 		reply(w, http.StatusOK, summary(rec))
-	})
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("GET /v1/status", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
 		st, err := p.Status(r.Context())
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
 		reply(w, http.StatusOK, st)
-	})
-	mux.HandleFunc("GET /v1/fleet", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("GET /v1/fleet", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
 		st, err := p.Status(r.Context())
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
@@ -163,47 +177,106 @@ func (p *Publisher) Handler() http.Handler {
 			out = append(out, summary(revs[i]))
 		}
 		reply(w, http.StatusOK, map[string]any{"status": st, "revisions": out, "events": p.Events()})
-	})
+	}))
 
-	authed := requireToken(p.id.Token, mux)
+	mux.HandleFunc("GET /v1/whoami", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, caller(r))
+	}))
+	mux.HandleFunc("POST /v1/tokens", need(RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name string `json:"name"`
+			Role string `json:"role"`
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		token, info, err := p.tokens.create(req.Name, req.Role, caller(r).Name)
+		if err != nil {
+			fail(w, statusOf(err), err)
+			return
+		}
+		p.log.Info("token created", "name", info.Name, "role", info.Role, "by", info.CreatedBy)
+		reply(w, http.StatusCreated, NewToken{TokenInfo: *info, Token: token})
+	}))
+	mux.HandleFunc("GET /v1/tokens", need(RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, map[string][]TokenInfo{"tokens": p.tokens.list()})
+	}))
+	mux.HandleFunc("DELETE /v1/tokens/{name}", need(RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+		info, err := p.tokens.revoke(r.PathValue("name"))
+		if err != nil {
+			fail(w, statusOf(err), err)
+			return
+		}
+		p.log.Info("token revoked", "name", info.Name, "role", info.Role, "by", caller(r).Name)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+
 	root := http.NewServeMux()
-	root.Handle("/v1/", authed)
+	root.Handle("/v1/", p.authenticate(mux))
 	root.HandleFunc("GET /ui", servePage)
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui", http.StatusFound) })
 	return root
 }
 
-// requireToken fails closed: no header, another scheme or a wrong token is
-// a 401. The compare takes the same time whatever the token's prefix.
-func requireToken(token string, next http.Handler) http.Handler {
-	want := []byte("Bearer " + token)
+type callerKey struct{}
+
+// caller is the token a request was authenticated with.
+func caller(r *http.Request) *TokenInfo {
+	return r.Context().Value(callerKey{}).(*TokenInfo)
+}
+
+// authenticate fails closed: no Authorization header, another scheme, or a
+// token the publisher does not know is a 401 that says which. A known
+// token goes on in the request's context for need and for the record of
+// who did what.
+func (p *Publisher) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+		h := r.Header.Get("Authorization")
+		scheme, token, _ := strings.Cut(h, " ")
+		var why string
+		var info *TokenInfo
+		switch {
+		case h == "":
+			why = "no Authorization header: send Authorization: Bearer TOKEN (the CLI reads $SLUICE_TOKEN, else the token file in --data)"
+		case !strings.EqualFold(scheme, "Bearer"):
+			why = fmt.Sprintf("the Authorization header uses the %q scheme: want Bearer TOKEN", scheme)
+		default:
+			if info = p.tokens.lookup(strings.TrimSpace(token)); info == nil {
+				why = "the bearer token is not one this publisher issued (mistyped, revoked, or another publisher's)"
+			}
+		}
+		if info == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-			fail(w, http.StatusUnauthorized, fmt.Errorf("%w: a valid bearer token is required", ErrUnauthorized))
+			fail(w, http.StatusUnauthorized, fmt.Errorf("%w: %s", ErrUnauthorized, why))
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, info)))
 	})
 }
 
-func author(r *http.Request) string {
-	if a := r.Header.Get(AuthorHeader); a != "" {
-		return a
+// need refuses, with a 403 naming the role missing, a caller whose token's
+// role does not allow the call.
+func need(role string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := caller(r)
+		if !roleAllows(c.Role, role) {
+			fail(w, http.StatusForbidden, fmt.Errorf("%w: %s %s needs a token with role %s or above; token %q has role %s",
+				ErrForbidden, r.Method, r.URL.Path, role, c.Name, c.Role))
+			return
+		}
+		h(w, r)
 	}
-	return "an operator"
 }
 
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrInvalidConfig):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrNoCanary):
+	case errors.Is(err, ErrNoCanary), errors.Is(err, ErrTokenExists):
 		return http.StatusConflict
-	case errors.Is(err, ErrNoRevision), errors.Is(err, jetstream.ErrKeyNotFound):
+	case errors.Is(err, ErrNoRevision), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, ErrNoToken):
 		return http.StatusNotFound
-	case errors.Is(err, ErrDigestMismatch):
+	case errors.Is(err, ErrDigestMismatch), errors.Is(err, ErrBadRequest):
 		return http.StatusBadRequest
 	}
 	var se selectorError

@@ -49,10 +49,10 @@ func TestFleetPageAndItsData(t *testing.T) {
 		t.Fatalf("status: %+v", data.Status)
 	}
 	if len(data.Revisions) != 2 || data.Revisions[0].Revision != rev+1 || !data.Revisions[0].Aborted || data.Revisions[0].Selector != "region=eu" ||
-		data.Revisions[1].Author != "tester" || !strings.HasPrefix(data.Revisions[1].Digest, "sha256:") || data.Revisions[1].Created.IsZero() {
+		data.Revisions[1].Author != BootstrapTokenName || !strings.HasPrefix(data.Revisions[1].Digest, "sha256:") || data.Revisions[1].Created.IsZero() {
 		t.Fatalf("revisions, newest first: %+v", data.Revisions)
 	}
-	if len(data.Events) != 1 || !strings.Contains(data.Events[0].Message, "aborted by tester") {
+	if len(data.Events) != 1 || !strings.Contains(data.Events[0].Message, "aborted by bootstrap") {
 		t.Fatalf("events: %+v", data.Events)
 	}
 }

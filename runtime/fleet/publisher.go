@@ -24,11 +24,12 @@ import (
 // a node would, stores artifacts, signs and publishes snapshot revisions,
 // and runs canary rollouts.
 type Publisher struct {
-	id    *Identity
-	b     *Buckets
-	cache *Cache
-	log   *slog.Logger
-	data  string
+	id     *Identity
+	tokens *tokenStore
+	b      *Buckets
+	cache  *Cache
+	log    *slog.Logger
+	data   string
 
 	mu      sync.Mutex // serializes publishing: one revision at a time
 	lastRev int64
@@ -79,11 +80,15 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if err != nil {
 		return nil, fmt.Errorf("publisher identity: %w", err)
 	}
+	tokens, err := openTokens(opts.DataDir, id.Token)
+	if err != nil {
+		return nil, err
+	}
 	b, err := OpenBuckets(ctx, opts.JS, opts.Replicas)
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{id: id, b: b, log: opts.Logger, data: opts.DataDir,
+	p := &Publisher{id: id, tokens: tokens, b: b, log: opts.Logger, data: opts.DataDir,
 		// Its own cache, apart from a node's that may share the data dir
 		// (sluice dev): nodes prune theirs to what they run.
 		cache: &Cache{Dir: artifactsDir(filepath.Join(opts.DataDir, "publisher")), Store: b.Artifacts}}
