@@ -21,6 +21,7 @@ import (
 //	POST   /v1/artifacts/missing  {"digests": [...]}        → {"missing": [...]}          deploy
 //	PUT    /v1/artifacts/{digest} body: the bytes           → 204                         deploy
 //	POST   /v1/apply              {"document", "canary"}    → revision summary; 422 when invalid  deploy
+//	POST   /v1/diff               {"document"}              → Diff against the stable revision; 422 when invalid  read
 //	POST   /v1/rollout/promote                              → revision summary; 409 without a canary  deploy
 //	POST   /v1/rollout/abort                                → {"aborted": REV}; 409 without a canary  deploy
 //	POST   /v1/rollback           {"revision": N|0}         → revision summary; 404 unknown revision  deploy
@@ -59,10 +60,13 @@ type RevisionSummary struct {
 	Author   string    `json:"author,omitempty"`
 	Created  time.Time `json:"created"`
 	Note     string    `json:"note,omitempty"`
+	// Diff is what an apply changed against the stable revision (only in
+	// the answer to POST /v1/apply).
+	Diff *Diff `json:"diff,omitempty"`
 }
 
 func summary(r *Revision) RevisionSummary {
-	return RevisionSummary{r.Revision, r.Digest, r.Selector, r.Stable, r.Aborted, r.Author, r.Created, r.Note}
+	return RevisionSummary{r.Revision, r.Digest, r.Selector, r.Stable, r.Aborted, r.Author, r.Created, r.Note, r.Diff}
 }
 
 // apiError is every error answer: {"error": "..."}.
@@ -121,6 +125,22 @@ func (p *Publisher) Handler() http.Handler {
 			return
 		}
 		reply(w, http.StatusOK, summary(rec))
+	}))
+	mux.HandleFunc("POST /v1/diff", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
+		var req ApplyRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if req.Document == nil || strings.TrimSpace(req.Document.Config) == "" {
+			fail(w, http.StatusBadRequest, errors.New("diff: no config in the request"))
+			return
+		}
+		d, err := p.Diff(r.Context(), req.Document)
+		if err != nil {
+			fail(w, statusOf(err), err)
+			return
+		}
+		reply(w, http.StatusOK, d)
 	}))
 	mux.HandleFunc("POST /v1/rollout/promote", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		rec, err := p.Promote(r.Context())

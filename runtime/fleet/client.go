@@ -104,6 +104,13 @@ func (c *Client) Apply(ctx context.Context, doc *Document, canary string) (*Revi
 	return &out, c.post(ctx, "/v1/apply", ApplyRequest{Document: doc, Canary: canary}, &out)
 }
 
+// Diff reports what doc changes against the running stable revision. The
+// artifacts need not be uploaded: filters and policies compare by digest.
+func (c *Client) Diff(ctx context.Context, doc *Document) (*Diff, error) {
+	var out Diff
+	return &out, c.post(ctx, "/v1/diff", ApplyRequest{Document: doc}, &out)
+}
+
 // Promote makes the canary stable.
 func (c *Client) Promote(ctx context.Context) (*RevisionSummary, error) {
 	var out RevisionSummary

@@ -62,6 +62,8 @@ type Revision struct {
 	Created  time.Time `json:"created"`
 	Note     string    `json:"note,omitempty"`
 	Envelope *Envelope `json:"envelope"`
+	// Diff is what an apply changed; only in Apply's answer, not stored.
+	Diff *Diff `json:"-"`
 }
 
 // Event is one rollout event for the fleet page (promote, abort, rollback).
@@ -175,8 +177,32 @@ func (p *Publisher) wasmRuntime() (*filter.Runtime, error) {
 	return p.wasm, p.wasmErr
 }
 
+// Diff compares doc with the running stable revision.
+func (p *Publisher) Diff(ctx context.Context, doc *Document) (*Diff, error) {
+	var old *Document
+	var against int64
+	stable, err := p.envelope(ctx, StableKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("diff: stable revision: %w", err)
+	default:
+		if old, err = stable.document(); err != nil {
+			return nil, fmt.Errorf("diff: stable revision %d: %w", stable.Revision, err)
+		}
+		against = stable.Revision
+	}
+	d, err := DiffDocuments(old, doc)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	d.Against = against
+	return d, nil
+}
+
 // Apply validates doc and publishes it as a new revision: to the stable key,
-// or to the canary key when canary (a selector) is set.
+// or to the canary key when canary (a selector) is set. The revision's Diff
+// is what it changes against the stable revision it was published over.
 func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*Revision, error) {
 	if canary != "" {
 		if _, err := ParseSelector(canary); err != nil {
@@ -198,7 +224,16 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 	if doc.Created.IsZero() {
 		doc.Created = time.Now().UTC()
 	}
-	return p.publish(ctx, doc, canary)
+	diff, err := p.Diff(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.publish(ctx, doc, canary)
+	if err != nil {
+		return nil, err
+	}
+	rec.Diff = diff
+	return rec, nil
 }
 
 // publish signs doc as the next revision and writes it. p.mu is held.
