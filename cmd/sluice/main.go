@@ -31,6 +31,7 @@ func main() {
 		newAnnounceCmd(),
 		newTokenCmd(),
 		newDiffCmd(),
+		newHistoryCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		// The contract: a failing command exits non-zero with a one-line

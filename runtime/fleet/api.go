@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,7 +27,8 @@ import (
 //	POST   /v1/rollout/abort                                → {"aborted": REV}; 409 without a canary  deploy
 //	POST   /v1/rollback           {"revision": N|0}         → revision summary; 404 unknown revision  deploy
 //	GET    /v1/status                                       → FleetStatus                 read
-//	GET    /v1/fleet                                        → status, recent revisions, events (fleet page)  read
+//	GET    /v1/fleet                                        → status, recent revisions, history (fleet page)  read
+//	GET    /v1/history?limit=N&before=SEQ                   → HistoryPage, newest first   read
 //	GET    /v1/whoami                                       → TokenInfo of the caller     read
 //	POST   /v1/tokens             {"name", "role"}          → NewToken (201); 409 if the name is taken  admin
 //	GET    /v1/tokens                                       → {"tokens": [TokenInfo]}     admin
@@ -120,6 +122,13 @@ func (p *Publisher) Handler() http.Handler {
 		req.Document.Author = caller(r).Name
 		req.Document.Created = time.Now().UTC()
 		rec, err := p.Apply(r.Context(), req.Document, req.Canary)
+		e := entry(r, ActionApply, rec, err)
+		e.Selector = req.Canary
+		if rec != nil && rec.Diff != nil {
+			n := rec.Diff.Count()
+			e.Changes = &n
+		}
+		p.audit(r.Context(), e)
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
@@ -144,6 +153,7 @@ func (p *Publisher) Handler() http.Handler {
 	}))
 	mux.HandleFunc("POST /v1/rollout/promote", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		rec, err := p.Promote(r.Context())
+		p.audit(r.Context(), entry(r, ActionPromote, rec, err))
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
@@ -151,12 +161,13 @@ func (p *Publisher) Handler() http.Handler {
 		reply(w, http.StatusOK, summary(rec))
 	}))
 	mux.HandleFunc("POST /v1/rollout/abort", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
-		rev, err := p.Abort(r.Context(), "aborted by "+caller(r).Name)
+		rec, err := p.AbortCanary(r.Context(), "aborted by "+caller(r).Name)
+		p.audit(r.Context(), entry(r, ActionAbort, rec, err))
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
 		}
-		reply(w, http.StatusOK, map[string]int64{"aborted": rev})
+		reply(w, http.StatusOK, map[string]int64{"aborted": rec.Revision})
 	}))
 	mux.HandleFunc("POST /v1/rollback", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -166,6 +177,11 @@ func (p *Publisher) Handler() http.Handler {
 			return
 		}
 		rec, err := p.Rollback(r.Context(), req.Revision, caller(r).Name)
+		e := entry(r, ActionRollback, rec, err)
+		if err != nil {
+			e.Note = fmt.Sprintf("rollback to %d", req.Revision)
+		}
+		p.audit(r.Context(), e)
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
@@ -186,17 +202,52 @@ func (p *Publisher) Handler() http.Handler {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		revs, err := p.Revisions(r.Context())
+		const recent = 20
+		newest := st.Stable
+		if st.Canary != nil {
+			newest = max(newest, *st.Canary)
+		}
+		revs, err := p.RecentRevisions(r.Context(), newest, recent)
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		const recent = 20
 		out := []RevisionSummary{}
-		for i := len(revs) - 1; i >= 0 && len(out) < recent; i-- {
-			out = append(out, summary(revs[i]))
+		for _, rev := range revs {
+			out = append(out, summary(rev))
 		}
-		reply(w, http.StatusOK, map[string]any{"status": st, "revisions": out, "events": p.Events()})
+		history, _, err := p.History(r.Context(), 0, recent)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		reply(w, http.StatusOK, map[string]any{"status": st, "revisions": out, "history": history})
+	}))
+	mux.HandleFunc("GET /v1/history", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
+		limit, before := 50, uint64(0)
+		q := r.URL.Query()
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				fail(w, http.StatusBadRequest, fmt.Errorf("history: limit %q: not a number", v))
+				return
+			}
+			limit = n
+		}
+		if v := q.Get("before"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				fail(w, http.StatusBadRequest, fmt.Errorf("history: before %q: not an entry number", v))
+				return
+			}
+			before = n
+		}
+		entries, next, err := p.History(r.Context(), before, limit)
+		if err != nil {
+			fail(w, statusOf(err), err)
+			return
+		}
+		reply(w, http.StatusOK, HistoryPage{Entries: entries, Next: next})
 	}))
 
 	mux.HandleFunc("GET /v1/whoami", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +262,12 @@ func (p *Publisher) Handler() http.Handler {
 			return
 		}
 		token, info, err := p.tokens.create(req.Name, req.Role, caller(r).Name)
+		e := entry(r, ActionTokenCreate, nil, err)
+		e.Detail = fmt.Sprintf("token %q, role %s", req.Name, req.Role)
+		if err != nil {
+			e.Detail += ": " + err.Error()
+		}
+		p.audit(r.Context(), e)
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
@@ -223,6 +280,12 @@ func (p *Publisher) Handler() http.Handler {
 	}))
 	mux.HandleFunc("DELETE /v1/tokens/{name}", need(RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
 		info, err := p.tokens.revoke(r.PathValue("name"))
+		e := entry(r, ActionTokenRevoke, nil, err)
+		e.Detail = fmt.Sprintf("token %q", r.PathValue("name"))
+		if err != nil {
+			e.Detail += ": " + err.Error()
+		}
+		p.audit(r.Context(), e)
 		if err != nil {
 			fail(w, statusOf(err), err)
 			return
@@ -236,6 +299,47 @@ func (p *Publisher) Handler() http.Handler {
 	root.HandleFunc("GET /ui", servePage)
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui", http.StatusFound) })
 	return root
+}
+
+// HistoryPage is the answer of GET /v1/history: entries newest first, and
+// the before= to ask for the next page (0: none).
+type HistoryPage struct {
+	Entries []HistoryEntry `json:"entries"`
+	Next    uint64         `json:"next"`
+}
+
+// entry is the history entry of an action by the caller of r: its outcome
+// from err, its revision from rec.
+func entry(r *http.Request, action string, rec *Revision, err error) HistoryEntry {
+	e := HistoryEntry{Action: action, Who: caller(r).Name, User: r.Header.Get(AuthorHeader)}
+	if len(e.User) > 64 {
+		e.User = e.User[:64]
+	}
+	if rec != nil {
+		e.Revision, e.Digest, e.Selector, e.Note = rec.Revision, rec.Digest, rec.Selector, rec.Note
+	}
+	switch {
+	case err == nil:
+		e.Outcome = map[string]string{ActionApply: OutcomePublished, ActionRollback: OutcomePublished,
+			ActionPromote: OutcomePromoted, ActionAbort: OutcomeAborted}[action]
+		if e.Outcome == "" {
+			e.Outcome = OutcomeDone
+		}
+	case statusOf(err) < 500:
+		e.Outcome, e.Detail = OutcomeRefused, clip(err.Error())
+	default:
+		e.Outcome, e.Detail = OutcomeFailed, clip(err.Error())
+	}
+	return e
+}
+
+// clip keeps a reason to 2 KiB: an invalid config can list many problems.
+func clip(s string) string {
+	const most = 2 << 10
+	if len(s) > most {
+		return s[:most] + "…"
+	}
+	return s
 }
 
 type callerKey struct{}

@@ -111,6 +111,17 @@ func (c *Client) Diff(ctx context.Context, doc *Document) (*Diff, error) {
 	return &out, c.post(ctx, "/v1/diff", ApplyRequest{Document: doc}, &out)
 }
 
+// History returns a page of the history, newest first: up to limit entries
+// older than entry before (0: from the newest).
+func (c *Client) History(ctx context.Context, before uint64, limit int) (*HistoryPage, error) {
+	var out HistoryPage
+	path := fmt.Sprintf("/v1/history?limit=%d", limit)
+	if before > 0 {
+		path += fmt.Sprintf("&before=%d", before)
+	}
+	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
+}
+
 // Promote makes the canary stable.
 func (c *Client) Promote(ctx context.Context) (*RevisionSummary, error) {
 	var out RevisionSummary
