@@ -73,6 +73,9 @@ func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, fil
 		where = "canary " + canary
 	}
 	fmt.Fprintf(out, "revision %d published (%s, %s)\n", rev.Revision, where, rev.Digest)
+	if rev.Diff != nil {
+		rev.Diff.WriteText(out)
+	}
 	if len(artifacts) > 0 {
 		fmt.Fprintf(progress, "artifacts: %d uploaded, %d already stored\n", uploaded, skipped)
 	}

@@ -270,6 +270,13 @@ func TestFleetCommandsFailWithOneLineReason(t *testing.T) {
 		{"status", "--publisher", "http://127.0.0.1:1", "--data", t.TempDir()},
 		{"announce", "bad.name", "http://127.0.0.1:1"},
 		{"announce", "svc", "ftp://x"},
+		{"token"},
+		{"token", "mint"},
+		{"token", "create", "x"},
+		{"token", "create", "x", "--role", "root"},
+		{"token", "create"},
+		{"token", "revoke"},
+		{"token", "list", "--publisher", "http://127.0.0.1:1", "--data", t.TempDir()},
 	} {
 		out, code := sluiceRun(t, nil, args...)
 		if code != 1 {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -29,12 +30,22 @@ func main() {
 		newPolicyCmd(),
 		newAnnounceCmd(),
 		newVersionCmd(),
+		newTokenCmd(),
+		newDiffCmd(),
+		newHistoryCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		// The contract: a failing command exits non-zero with a one-line
 		// reason. Multi-line detail (every config problem) follows it.
-		fmt.Fprintln(os.Stderr, "sluice: "+err.Error())
-		os.Exit(1)
+		code := 1
+		var es *exitStatus
+		if errors.As(err, &es) {
+			code, err = es.code, es.err
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sluice: "+err.Error())
+		}
+		os.Exit(code)
 	}
 }
 

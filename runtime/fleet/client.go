@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -103,6 +104,24 @@ func (c *Client) Apply(ctx context.Context, doc *Document, canary string) (*Revi
 	return &out, c.post(ctx, "/v1/apply", ApplyRequest{Document: doc, Canary: canary}, &out)
 }
 
+// Diff reports what doc changes against the running stable revision. The
+// artifacts need not be uploaded: filters and policies compare by digest.
+func (c *Client) Diff(ctx context.Context, doc *Document) (*Diff, error) {
+	var out Diff
+	return &out, c.post(ctx, "/v1/diff", ApplyRequest{Document: doc}, &out)
+}
+
+// History returns a page of the history, newest first: up to limit entries
+// older than entry before (0: from the newest).
+func (c *Client) History(ctx context.Context, before uint64, limit int) (*HistoryPage, error) {
+	var out HistoryPage
+	path := fmt.Sprintf("/v1/history?limit=%d", limit)
+	if before > 0 {
+		path += fmt.Sprintf("&before=%d", before)
+	}
+	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
+}
+
 // Promote makes the canary stable.
 func (c *Client) Promote(ctx context.Context) (*RevisionSummary, error) {
 	var out RevisionSummary
@@ -127,4 +146,30 @@ func (c *Client) Rollback(ctx context.Context, rev int64) (*RevisionSummary, err
 func (c *Client) Status(ctx context.Context) (*FleetStatus, error) {
 	var out FleetStatus
 	return &out, c.do(ctx, http.MethodGet, "/v1/status", nil, &out)
+}
+
+// CreateToken issues a token named name with role (read, deploy or admin);
+// the answer carries the token, which the publisher never shows again.
+func (c *Client) CreateToken(ctx context.Context, name, role string) (*NewToken, error) {
+	var out NewToken
+	return &out, c.post(ctx, "/v1/tokens", map[string]string{"name": name, "role": role}, &out)
+}
+
+// Tokens lists the publisher's tokens (names and roles, never the tokens).
+func (c *Client) Tokens(ctx context.Context) ([]TokenInfo, error) {
+	var out struct {
+		Tokens []TokenInfo `json:"tokens"`
+	}
+	return out.Tokens, c.do(ctx, http.MethodGet, "/v1/tokens", nil, &out)
+}
+
+// RevokeToken removes the token named name; it is refused from then on.
+func (c *Client) RevokeToken(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(name), nil, nil)
+}
+
+// WhoAmI returns the name and role of the client's token.
+func (c *Client) WhoAmI(ctx context.Context) (*TokenInfo, error) {
+	var out TokenInfo
+	return &out, c.do(ctx, http.MethodGet, "/v1/whoami", nil, &out)
 }

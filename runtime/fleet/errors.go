@@ -15,6 +15,15 @@ var (
 	ErrStaleRevision = errors.New("older than the applied revision")
 	// ErrUnauthorized: the API token is missing or wrong.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: the API token is valid but its role does not allow
+	// the call.
+	ErrForbidden = errors.New("forbidden")
+	// ErrTokenExists: a token of that name exists already.
+	ErrTokenExists = errors.New("a token of that name exists")
+	// ErrNoToken: no token of that name.
+	ErrNoToken = errors.New("no such token")
+	// ErrBadRequest: a request the API cannot act on as asked.
+	ErrBadRequest = errors.New("bad request")
 	// ErrInvalidConfig: the config failed validation; nothing was published.
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrNoCanary: promote or abort without a canary in progress.

@@ -40,7 +40,7 @@ func TestFleetPageAndItsData(t *testing.T) {
 	var data struct {
 		Status    FleetStatus       `json:"status"`
 		Revisions []RevisionSummary `json:"revisions"`
-		Events    []Event           `json:"events"`
+		History   []HistoryEntry    `json:"history"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&data); err != nil {
 		t.Fatal(err)
@@ -49,10 +49,12 @@ func TestFleetPageAndItsData(t *testing.T) {
 		t.Fatalf("status: %+v", data.Status)
 	}
 	if len(data.Revisions) != 2 || data.Revisions[0].Revision != rev+1 || !data.Revisions[0].Aborted || data.Revisions[0].Selector != "region=eu" ||
-		data.Revisions[1].Author != "tester" || !strings.HasPrefix(data.Revisions[1].Digest, "sha256:") || data.Revisions[1].Created.IsZero() {
+		data.Revisions[1].Author != BootstrapTokenName || !strings.HasPrefix(data.Revisions[1].Digest, "sha256:") || data.Revisions[1].Created.IsZero() {
 		t.Fatalf("revisions, newest first: %+v", data.Revisions)
 	}
-	if len(data.Events) != 1 || !strings.Contains(data.Events[0].Message, "aborted by tester") {
-		t.Fatalf("events: %+v", data.Events)
+	if h := data.History; len(h) != 3 || h[0].Action != ActionAbort || h[0].Revision != rev+1 || h[0].Outcome != OutcomeAborted ||
+		h[0].Who != BootstrapTokenName || h[0].User != "tester" || h[1].Action != ActionApply || h[1].Selector != "region=eu" ||
+		h[2].Revision != rev || h[2].Outcome != OutcomePublished {
+		t.Fatalf("history, newest first: %+v", data.History)
 	}
 }

@@ -24,15 +24,17 @@ import (
 // a node would, stores artifacts, signs and publishes snapshot revisions,
 // and runs canary rollouts.
 type Publisher struct {
-	id    *Identity
-	b     *Buckets
-	cache *Cache
-	log   *slog.Logger
-	data  string
+	id      *Identity
+	tokens  *tokenStore
+	b       *Buckets
+	js      jetstream.JetStream
+	history jetstream.Stream // SLUICE_HISTORY
+	cache   *Cache
+	log     *slog.Logger
+	data    string
 
 	mu      sync.Mutex // serializes publishing: one revision at a time
 	lastRev int64
-	events  []Event // recent rollout events, newest last
 
 	wasmOnce sync.Once
 	wasm     *filter.Runtime
@@ -61,12 +63,8 @@ type Revision struct {
 	Created  time.Time `json:"created"`
 	Note     string    `json:"note,omitempty"`
 	Envelope *Envelope `json:"envelope"`
-}
-
-// Event is one rollout event for the fleet page (promote, abort, rollback).
-type Event struct {
-	Time    time.Time `json:"time"`
-	Message string    `json:"message"`
+	// Diff is what an apply changed; only in Apply's answer, not stored.
+	Diff *Diff `json:"-"`
 }
 
 // NewPublisher loads or creates the identity in opts.DataDir and opens the
@@ -79,11 +77,19 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if err != nil {
 		return nil, fmt.Errorf("publisher identity: %w", err)
 	}
+	tokens, err := openTokens(opts.DataDir, id.Token)
+	if err != nil {
+		return nil, err
+	}
 	b, err := OpenBuckets(ctx, opts.JS, opts.Replicas)
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{id: id, b: b, log: opts.Logger, data: opts.DataDir,
+	history, err := openHistory(ctx, opts.JS, opts.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{id: id, tokens: tokens, b: b, js: opts.JS, history: history, log: opts.Logger, data: opts.DataDir,
 		// Its own cache, apart from a node's that may share the data dir
 		// (sluice dev): nodes prune theirs to what they run.
 		cache: &Cache{Dir: artifactsDir(filepath.Join(opts.DataDir, "publisher")), Store: b.Artifacts}}
@@ -170,8 +176,32 @@ func (p *Publisher) wasmRuntime() (*filter.Runtime, error) {
 	return p.wasm, p.wasmErr
 }
 
+// Diff compares doc with the running stable revision.
+func (p *Publisher) Diff(ctx context.Context, doc *Document) (*Diff, error) {
+	var old *Document
+	var against int64
+	stable, err := p.envelope(ctx, StableKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("diff: stable revision: %w", err)
+	default:
+		if old, err = stable.document(); err != nil {
+			return nil, fmt.Errorf("diff: stable revision %d: %w", stable.Revision, err)
+		}
+		against = stable.Revision
+	}
+	d, err := DiffDocuments(old, doc)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	d.Against = against
+	return d, nil
+}
+
 // Apply validates doc and publishes it as a new revision: to the stable key,
-// or to the canary key when canary (a selector) is set.
+// or to the canary key when canary (a selector) is set. The revision's Diff
+// is what it changes against the stable revision it was published over.
 func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*Revision, error) {
 	if canary != "" {
 		if _, err := ParseSelector(canary); err != nil {
@@ -193,7 +223,16 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 	if doc.Created.IsZero() {
 		doc.Created = time.Now().UTC()
 	}
-	return p.publish(ctx, doc, canary)
+	diff, err := p.Diff(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.publish(ctx, doc, canary)
+	if err != nil {
+		return nil, err
+	}
+	rec.Diff = diff
+	return rec, nil
 }
 
 // publish signs doc as the next revision and writes it. p.mu is held.
@@ -282,35 +321,43 @@ func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.event("revision %d promoted from canary (%s) to stable", canary.Revision, canary.Selector)
 	return rec, nil
 }
 
 // Abort ends the canary: canary nodes return to the stable revision.
 func (p *Publisher) Abort(ctx context.Context, reason string) (int64, error) {
+	rec, err := p.AbortCanary(ctx, reason)
+	if err != nil {
+		return 0, err
+	}
+	return rec.Revision, nil
+}
+
+// AbortCanary is Abort, returning the aborted revision's record.
+func (p *Publisher) AbortCanary(ctx context.Context, reason string) (*Revision, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.abort(ctx, reason)
 }
 
-func (p *Publisher) abort(ctx context.Context, reason string) (int64, error) {
+func (p *Publisher) abort(ctx context.Context, reason string) (*Revision, error) {
 	canary, err := p.envelope(ctx, CanaryKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, ErrNoCanary
+		return nil, ErrNoCanary
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := p.deleteCanary(ctx); err != nil {
-		return 0, err
+		return nil, err
 	}
-	p.event("canary revision %d aborted: %s", canary.Revision, reason)
+	rec := &Revision{Revision: canary.Revision, Digest: canary.Digest, Selector: canary.Selector, Aborted: true}
 	// The canary is gone whatever happens next; the mark in its record is
 	// only for the fleet page.
 	if _, err := p.updateRevision(ctx, canary.Revision, func(r *Revision) { r.Aborted = true }); err != nil {
 		p.log.Warn("canary aborted but its revision record not updated", "revision", canary.Revision, "error", err)
 	}
-	return canary.Revision, nil
+	return rec, nil
 }
 
 // Rollback republishes an earlier revision's document as a new stable
@@ -356,7 +403,6 @@ func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Re
 	if err != nil {
 		return nil, err
 	}
-	p.event("rolled back to revision %d as revision %d", target.Revision, rec.Revision)
 	return rec, nil
 }
 
@@ -380,6 +426,33 @@ func (p *Publisher) Revisions(ctx context.Context) ([]*Revision, error) {
 		out = append(out, &r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out, nil
+}
+
+// RecentRevisions returns up to n revision records, newest first, from
+// revision newest down: it reads those records only, not every revision
+// ever published. Numbers lost to a race between publishers leave gaps,
+// which are skipped.
+func (p *Publisher) RecentRevisions(ctx context.Context, newest int64, n int) ([]*Revision, error) {
+	p.mu.Lock()
+	newest = max(newest, p.lastRev)
+	p.mu.Unlock()
+	out := []*Revision{}
+	for rev, tries := newest, 0; rev > 0 && len(out) < n && tries < 4*n; rev, tries = rev-1, tries+1 {
+		e, err := p.b.Config.Get(ctx, revisionKey(rev))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("revision %d: %w", rev, err)
+		}
+		var r Revision
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			p.log.Warn("unreadable revision record", "revision", rev, "error", err)
+			continue
+		}
+		out = append(out, &r)
+	}
 	return out, nil
 }
 
@@ -414,13 +487,6 @@ func (p *Publisher) Status(ctx context.Context) (*FleetStatus, error) {
 		return nil, err
 	}
 	return st, nil
-}
-
-// Events returns recent rollout events, newest last.
-func (p *Publisher) Events() []Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]Event(nil), p.events...)
 }
 
 // WatchCanary aborts the canary by itself when a node reports an error
@@ -459,10 +525,15 @@ func (p *Publisher) abortIfCanary(ctx context.Context, st NodeStatus) {
 		return
 	}
 	reason := fmt.Sprintf("node %s failed to apply it: %s", st.ID, firstLine(st.Error))
+	e := HistoryEntry{Action: ActionAbort, Who: PublisherWho, Revision: canary.Revision, Digest: canary.Digest,
+		Selector: canary.Selector, Outcome: OutcomeAborted, Detail: reason}
 	if _, err := p.abort(ctx, reason); err != nil {
 		p.log.Error("canary auto-abort failed", "revision", canary.Revision, "error", err)
+		e.Outcome, e.Detail = OutcomeFailed, reason+"; abort failed: "+err.Error()
+		p.audit(ctx, e)
 		return
 	}
+	p.audit(ctx, e)
 	p.log.Warn("canary aborted", "revision", canary.Revision, "reason", reason)
 }
 
@@ -496,15 +567,6 @@ func (p *Publisher) updateRevision(ctx context.Context, rev int64, change func(*
 		return nil, fmt.Errorf("revision %d: %w", rev, err)
 	}
 	return &r, nil
-}
-
-// event records a rollout event; p.mu is held.
-func (p *Publisher) event(format string, args ...any) {
-	const keep = 50
-	p.events = append(p.events, Event{Time: time.Now().UTC(), Message: fmt.Sprintf(format, args...)})
-	if len(p.events) > keep {
-		p.events = p.events[len(p.events)-keep:]
-	}
 }
 
 func revisionKey(rev int64) string { return revisionPrefix + strconv.FormatInt(rev, 10) }

@@ -87,10 +87,12 @@ func TestCanaryAbortsByItselfWhenANodeFailsToApply(t *testing.T) {
 		st, err := pub.Status(context.Background())
 		return err == nil && st.Canary == nil && st.Stable == stable
 	})
-	events := pub.Events()
-	if len(events) == 0 || !strings.Contains(events[len(events)-1].Message, "eu-1") {
-		t.Fatalf("abort not recorded with its reason: %+v", events)
-	}
+	// The abort is in the history, by the publisher, with its reason.
+	eventually(t, 5*time.Second, "the abort in the history", func() bool {
+		h, _, err := pub.History(context.Background(), 0, 1)
+		return err == nil && len(h) == 1 && h[0].Action == ActionAbort && h[0].Who == PublisherWho &&
+			h[0].Revision == stable+1 && h[0].Outcome == OutcomeAborted && strings.Contains(h[0].Detail, "node eu-1 failed to apply it")
+	})
 	if _, body := get(t, eu.url+"/users"); !strings.HasPrefix(body, "v1:") {
 		t.Fatalf("the node left its good snapshot: %s", body)
 	}
