@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -164,5 +165,57 @@ func TestRequestHeadersPassThrough(t *testing.T) {
 	rec := httptest.NewRecorder()
 	if err := p.Forward(rec, httptest.NewRequest("HEAD", "/", nil), ForwardOptions{}); err != nil || rec.Body.Len() != 0 || rec.Header().Get("Content-Length") != "4" {
 		t.Fatalf("HEAD: %v, body %q, header %v", err, rec.Body, rec.Header())
+	}
+}
+
+// https endpoints: TLS with the endpoint's host as server name, HTTP/1.1,
+// connections reused.
+func TestHTTPSUpstream(t *testing.T) {
+	var mu sync.Mutex
+	remotes := map[string]bool{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		remotes[r.RemoteAddr] = true
+		mu.Unlock()
+		io.WriteString(w, r.Proto)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted handshake below
+	t.Cleanup(srv.Close)
+	p, _ := newTestPool(t, upstreamCfg("", srv.URL))
+	p.endpoints[0].conns.tls.RootCAs = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	for range 3 {
+		rec := httptest.NewRecorder()
+		if err := p.Forward(rec, httptest.NewRequest("GET", "/", nil), ForwardOptions{}); err != nil || rec.Body.String() != "HTTP/1.1" {
+			t.Fatalf("Forward: %v %q", err, rec.Body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(remotes) != 1 {
+		t.Fatalf("%d TLS connections for 3 sequential requests, want 1", len(remotes))
+	}
+
+	// An untrusted certificate fails the exchange as a 502, not a connect
+	// failure (the TCP connection was made).
+	untrusted, _ := newTestPool(t, upstreamCfg("", srv.URL))
+	err := untrusted.Forward(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), ForwardOptions{})
+	if got := statusOf(t, err); got != http.StatusBadGateway || isConnectFailure(err) {
+		t.Fatalf("untrusted certificate: %d %v, want a 502 that is no connect failure", got, err)
+	}
+}
+
+// An upstream that answers before reading the request body gets its
+// answer to the client, as with http.Transport.
+func TestEarlyAnswerToLargeBody(t *testing.T) {
+	up := startUpstream(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, "too large")
+	})
+	p, _ := newTestPool(t, upstreamCfg("", up.URL))
+	body := strings.Repeat("x", 16<<20)
+	rec := httptest.NewRecorder()
+	err := p.Forward(rec, httptest.NewRequest("PUT", "/", strings.NewReader(body)), ForwardOptions{})
+	if err != nil || rec.Code != http.StatusRequestEntityTooLarge || rec.Body.String() != "too large" {
+		t.Fatalf("Forward: %v %d %q, want the upstream's 413", err, rec.Code, rec.Body)
 	}
 }
