@@ -301,21 +301,32 @@ func (f *fastResponse) Close() error {
 
 // writeBody sends the request body: size bytes, or chunked when size is -1,
 // flushing after every read so a streamed body reaches the upstream as it
-// arrives. It reports the outcome on done, then closes the connection if
-// the body failed, so the exchange waiting for the response sees it.
+// arrives. It reports the outcome on done. When the body itself failed, the
+// upstream would wait for the rest: the connection is closed, so the
+// exchange waiting for the response ends too. A failed write is left to the
+// reader, which may still find the upstream's answer (a 413 sent before it
+// read the body) before the connection's end.
 func writeBody(c *upConn, body io.ReadCloser, size int64, done chan<- error) {
 	bp := copyBufs.Get().(*[]byte)
 	err := copyBody(c.bw, body, size, *bp)
 	copyBufs.Put(bp)
 	body.Close()
 	done <- err
-	if err != nil {
+	var be *bodyError
+	if errors.As(err, &be) {
 		c.Close()
 	}
 }
 
+// bodyError is a failure of the request body, not of the upstream: a read
+// error, or a length that differs from the declared one.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
 // errBodyLength is a request body that did not match its Content-Length.
-var errBodyLength = errors.New("request body length differs from its Content-Length")
+var errBodyLength = &bodyError{errors.New("length differs from its Content-Length")}
 
 func copyBody(bw *bufio.Writer, body io.Reader, size int64, buf []byte) error {
 	chunked := size < 0
@@ -350,7 +361,7 @@ func copyBody(bw *bufio.Writer, body io.Reader, size int64, buf []byte) error {
 			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("read request body: %w", rerr)
+			return &bodyError{rerr}
 		}
 	}
 	if chunked {
