@@ -255,3 +255,27 @@ func TestEarlyAnswerToLargeBody(t *testing.T) {
 		t.Fatalf("Forward: %v %d %q, want the upstream's 413", err, rec.Code, rec.Body)
 	}
 }
+
+// Expect: 100-continue: the client's body follows the 100 and reaches the
+// upstream.
+func TestExpectContinue(t *testing.T) {
+	up := startUpstream(t, "echo", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, r.Body)
+	})
+	p, _ := newTestPool(t, upstreamCfg("", up.URL))
+	url := startProxy(t, p, ForwardOptions{})
+	tr := &http.Transport{ExpectContinueTimeout: 10 * time.Second}
+	t.Cleanup(tr.CloseIdleConnections)
+	req, _ := http.NewRequest("PUT", url+"/", strings.NewReader("continued body"))
+	req.Header.Set("Expect", "100-continue")
+	start := time.Now()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "continued body" || time.Since(start) > 5*time.Second {
+		t.Fatalf("got %q after %v, want the body echoed without waiting for the 100's timeout", b, time.Since(start))
+	}
+}
