@@ -24,6 +24,8 @@ type endpoint struct {
 	inflight     atomic.Int64
 	failures     atomic.Int32 // consecutive 5xx or connect failures (outlier.go)
 	latency      peakEWMA     // for p2c_ewma (balance_p2c.go)
+
+	conns *connPool // keep-alive connections for plain requests (fastclient.go)
 }
 
 func newEndpoint(ec config.Endpoint, log *slog.Logger) (*endpoint, error) {
@@ -44,6 +46,7 @@ func newEndpoint(ec config.Endpoint, log *slog.Logger) (*endpoint, error) {
 		host:   u.Host,
 		weight: max(ec.Weight, 1),
 		log:    log.With("endpoint", ec.URL),
+		conns:  newConnPool(u.Scheme, u.Host),
 	}
 	e.healthy.Store(true)
 	return e, nil

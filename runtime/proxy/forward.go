@@ -98,13 +98,34 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 			return httperr.Wrap(http.StatusBadGateway, reasonFailed,
 				fmt.Errorf("upstream %q: replay request body for retry %d: %w", p.name, attempt, err))
 		}
-		out := outboundRequest(ctx, r, e, hdr, body)
 		e.inflight.Add(1)
 		var start int64
 		if p.trackLatency {
 			start = monotonic()
 		}
-		resp, err := p.transport.RoundTrip(out)
+		var res upstreamResponse
+		var resp *http.Response
+		if upgrade == "" {
+			var f *fastResponse
+			f, err = p.fastRoundTrip(ctx, r, e, hdr, body)
+			if err == nil {
+				res = upstreamResponse{status: f.status, header: f.header, length: f.length, declared: f.declared, body: f}
+				if len(f.declared) > 0 {
+					res.trailers = f.trailers
+				}
+			}
+		} else {
+			resp, err = p.transport.RoundTrip(outboundRequest(ctx, r, e, hdr, body))
+			if err == nil {
+				res = upstreamResponse{status: resp.StatusCode, header: resp.Header, length: resp.ContentLength, body: resp.Body, resp: resp}
+				if len(resp.Trailer) > 0 {
+					for k := range resp.Trailer {
+						res.declared = append(res.declared, k)
+					}
+					res.trailers = func() http.Header { return resp.Trailer }
+				}
+			}
+		}
 		if err != nil {
 			e.inflight.Add(-1)
 			fail, retryable := p.attemptFailed(ctx, r, e, err, start, timeout, rp)
@@ -117,11 +138,11 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 			}
 			continue
 		}
-		p.observe(e, resp.StatusCode, start)
+		p.observe(e, res.status, start)
 
-		if resp.StatusCode == http.StatusSwitchingProtocols {
+		if res.status == http.StatusSwitchingProtocols {
 			if upgrade == "" {
-				resp.Body.Close()
+				res.body.Close()
 				e.inflight.Add(-1)
 				return httperr.Wrap(http.StatusBadGateway, reasonFailed,
 					fmt.Errorf("upstream %q: endpoint %s: 101 Switching Protocols to a request that asked for no upgrade", p.name, e.raw))
@@ -132,20 +153,49 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 			handedOff, err = p.switchProtocols(ctx, cancel, w, resp, e, upgrade)
 			return err
 		}
-		if attempt < p.retry.attempts && rp.anyFail && p.retry.onStatus(resp.StatusCode) {
+		if attempt < p.retry.attempts && rp.anyFail && p.retry.onStatus(res.status) {
 			tried = append(tried, e)
 			// Pick before draining: with nowhere else to go, this response
 			// is the upstream's answer and goes to the client.
 			if next := p.pick(r, tried); next != nil {
-				discard(resp.Body)
+				discard(res.body)
 				e.inflight.Add(-1)
 				e = next
 				continue
 			}
 		}
-		handedOff = p.writeResponse(ctx, cancel, w, r, resp, e)
+		handedOff = p.writeResponse(ctx, cancel, w, r, res, e)
 		return nil
 	}
+}
+
+// upstreamResponse is a response from either client: fasthttp's for plain
+// requests, http.Transport's for upgrade requests it did not switch.
+type upstreamResponse struct {
+	status   int
+	header   http.Header
+	length   int64 // -1 when unknown
+	declared []string
+	body     io.ReadCloser
+	// trailers returns the trailers once body has ended; nil when none
+	// were declared.
+	trailers func() http.Header
+	resp     *http.Response // http.Transport's response, if it is one
+}
+
+// endTrailers returns the trailers that came with the end of the body,
+// announced or not.
+func (u *upstreamResponse) endTrailers() http.Header {
+	switch {
+	case u.resp != nil:
+		return u.resp.Trailer
+	case u.trailers != nil:
+		return u.trailers()
+	}
+	if f, ok := u.body.(*fastResponse); ok {
+		return f.trailer
+	}
+	return nil
 }
 
 // outboundRequest is r addressed to e: a shallow copy (the caller's request
@@ -229,37 +279,29 @@ func discard(body io.ReadCloser) {
 // buffering. A writer that takes the body as a reader (BodyStreamer) gets
 // it, with the endpoint and the context released when it is closed; then
 // writeResponse reports true.
-func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request, resp *http.Response, e *endpoint) bool {
-	removeHopByHop(resp.Header)
+func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, r *http.Request, res upstreamResponse, e *endpoint) bool {
+	removeHopByHop(res.header)
 	h := w.Header()
-	copyResponseHeader(h, resp.Header)
+	copyResponseHeader(h, res.header)
 	addVia(h)
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // no sniffing: the client sees what the upstream sent
 	}
-	if len(resp.Trailer) > 0 {
-		keys := make([]string, 0, len(resp.Trailer))
-		for k := range resp.Trailer {
-			keys = append(keys, k)
-		}
-		h["Trailer"] = []string{strings.Join(keys, ", ")}
+	if len(res.declared) > 0 {
+		h["Trailer"] = []string{strings.Join(res.declared, ", ")}
 	}
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(res.status)
 
 	if bs, ok := w.(BodyStreamer); ok {
-		var trailers func() http.Header
-		if len(resp.Trailer) > 0 {
-			trailers = func() http.Header { return resp.Trailer }
-		}
-		body := &handedBody{p: p, ctx: ctx, cancel: cancel, resp: resp, e: e, rid: r.Header.Get("X-Request-Id")}
-		if bs.StreamBody(body, resp.ContentLength, trailers) {
+		body := &handedBody{p: p, ctx: ctx, cancel: cancel, body: res.body, e: e, rid: r.Header.Get("X-Request-Id")}
+		if bs.StreamBody(body, res.length, res.trailers) {
 			return true
 		}
 	}
 	defer e.inflight.Add(-1)
-	defer resp.Body.Close()
+	defer res.body.Close()
 
-	stream := resp.ContentLength < 0 || isEventStream(resp.Header)
+	stream := res.length < 0 || isEventStream(res.header)
 	var rc *http.ResponseController
 	if stream {
 		rc = http.NewResponseController(w)
@@ -269,7 +311,7 @@ func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w h
 	defer copyBufs.Put(bp)
 	buf := *bp
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := res.body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return false // the client went away; nobody is left to answer
@@ -291,7 +333,7 @@ func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w h
 	}
 	// Trailers arrive with the end of the body. The prefix form works for
 	// HTTP/1 and HTTP/2 clients alike, announced or not.
-	for k, vv := range resp.Trailer {
+	for k, vv := range res.endTrailers() {
 		h[http.TrailerPrefix+k] = vv
 	}
 	return false
@@ -312,7 +354,7 @@ type handedBody struct {
 	p      *Pool
 	ctx    context.Context
 	cancel context.CancelFunc
-	resp   *http.Response
+	body   io.ReadCloser
 	e      *endpoint
 	rid    string
 	failed bool
@@ -320,7 +362,7 @@ type handedBody struct {
 }
 
 func (b *handedBody) Read(buf []byte) (int, error) {
-	n, err := b.resp.Body.Read(buf)
+	n, err := b.body.Read(buf)
 	if err != nil && err != io.EOF && !b.failed {
 		b.failed = true
 		b.p.bodyFailed(b.ctx, b.e, b.rid, err)
@@ -333,7 +375,7 @@ func (b *handedBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	err := b.resp.Body.Close()
+	err := b.body.Close()
 	b.e.inflight.Add(-1)
 	b.cancel()
 	return err

@@ -2,7 +2,8 @@
 // form of one `upstreams:` entry: its endpoints, how traffic is spread across
 // them (balance_*.go), active health checks (health.go), passive outlier
 // ejection (outlier.go), retries (retry.go) and a lean hand-written forwarder
-// on a tuned http.Transport (forward.go, upgrade.go, headers.go).
+// (forward.go, headers.go) on fasthttp's HTTP/1.1 client codec over pooled
+// connections (fastclient.go), with http.Transport for upgrades (upgrade.go).
 //
 // The edge node builds one Pool per upstream when it builds a snapshot, calls
 // Start once the snapshot is swapped in, Forward as the last stage of a
@@ -134,6 +135,12 @@ func (p *Pool) Close() {
 			p.health.stop()
 		}
 		p.transport.CloseIdleConnections()
+		for _, e := range p.endpoints {
+			e.conns.close()
+		}
+		for _, e := range p.set.Load().endpoints {
+			e.conns.close()
+		}
 	})
 }
 
@@ -174,12 +181,15 @@ const (
 	maxIdleConnsPerHost = 256
 	idleConnTimeout     = 90 * time.Second
 	maxResponseHeader   = 1 << 20
+	tlsHandshakeTimeout = 10 * time.Second
 )
 
-// newTransport returns the pool's own keep-alive pool. HTTP/1.1 only, also
-// for https upstreams: upgrades (WebSocket) need it, and one request per
-// connection keeps head-of-line blocking out of the balancer's view.
-// Compression is disabled so bodies pass through byte for byte.
+// newTransport returns the pool's keep-alive pool for upgrade requests
+// (WebSocket), which need the switched connection as a reader and writer;
+// plain requests go through fastclient.go with the same settings. HTTP/1.1
+// only, also for https upstreams, and one request per connection keeps
+// head-of-line blocking out of the balancer's view. Compression is disabled
+// so bodies pass through byte for byte.
 func newTransport() *http.Transport {
 	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
@@ -188,7 +198,7 @@ func newTransport() *http.Transport {
 		ForceAttemptHTTP2:      false,
 		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
 		IdleConnTimeout:        idleConnTimeout,
-		TLSHandshakeTimeout:    10 * time.Second,
+		TLSHandshakeTimeout:    tlsHandshakeTimeout,
 		ExpectContinueTimeout:  1 * time.Second,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: maxResponseHeader,
