@@ -63,6 +63,8 @@ type Revision struct {
 	Created  time.Time `json:"created"`
 	Note     string    `json:"note,omitempty"`
 	Envelope *Envelope `json:"envelope"`
+	// Gate is set for a metric-gated canary.
+	Gate *Gate `json:"gate,omitempty"`
 	// Diff is what an apply changed; only in Apply's answer, not stored.
 	Diff *Diff `json:"-"`
 }
@@ -203,6 +205,20 @@ func (p *Publisher) Diff(ctx context.Context, doc *Document) (*Diff, error) {
 // or to the canary key when canary (a selector) is set. The revision's Diff
 // is what it changes against the stable revision it was published over.
 func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*Revision, error) {
+	return p.ApplyGated(ctx, doc, canary, nil)
+}
+
+// ApplyGated is Apply for a canary that RunGates promotes or aborts by
+// itself, judged on gate.
+func (p *Publisher) ApplyGated(ctx context.Context, doc *Document, canary string, gate *Gate) (*Revision, error) {
+	if gate != nil {
+		if canary == "" {
+			return nil, fmt.Errorf("--bake needs --canary: only a canary is gated: %w", ErrBadRequest)
+		}
+		if err := gate.check(); err != nil {
+			return nil, err
+		}
+	}
 	if canary != "" {
 		if _, err := ParseSelector(canary); err != nil {
 			return nil, err
@@ -227,7 +243,7 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 	if err != nil {
 		return nil, err
 	}
-	rec, err := p.publish(ctx, doc, canary)
+	rec, err := p.publish(ctx, doc, canary, gate)
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +252,8 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 }
 
 // publish signs doc as the next revision and writes it. p.mu is held.
-func (p *Publisher) publish(ctx context.Context, doc *Document, selector string) (*Revision, error) {
-	rec, err := p.record(ctx, doc, selector)
+func (p *Publisher) publish(ctx context.Context, doc *Document, selector string, gate *Gate) (*Revision, error) {
+	rec, err := p.record(ctx, doc, selector, gate)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +277,7 @@ func (p *Publisher) publish(ctx context.Context, doc *Document, selector string)
 // its revision.N record. Create, not Put: two publishers on one cluster
 // cannot both take a number; the one that loses catches up and tries the
 // next. p.mu is held.
-func (p *Publisher) record(ctx context.Context, doc *Document, selector string) (*Revision, error) {
+func (p *Publisher) record(ctx context.Context, doc *Document, selector string, gate *Gate) (*Revision, error) {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		rev := p.lastRev + 1
@@ -271,6 +287,11 @@ func (p *Publisher) record(ctx context.Context, doc *Document, selector string) 
 		}
 		rec := &Revision{Revision: rev, Digest: env.Digest, Selector: selector, Stable: selector == "",
 			Author: doc.Author, Created: doc.Created, Note: doc.Note, Envelope: env}
+		if gate != nil {
+			g := *gate
+			g.Started = time.Now().UTC()
+			rec.Gate = &g
+		}
 		_, err = p.b.Config.Create(ctx, revisionKey(rev), mustJSON(rec))
 		if err == nil {
 			p.lastRev = rev
@@ -294,6 +315,11 @@ func (p *Publisher) record(ctx context.Context, doc *Document, selector string) 
 // with no selector under the same revision, so canary nodes, already on it,
 // do nothing, and every other node moves to it.
 func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
+	return p.promoteRevision(ctx, 0)
+}
+
+// promoteRevision promotes the canary if it is revision rev (0: any).
+func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, CanaryKey)
@@ -302,6 +328,9 @@ func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if rev != 0 && canary.Revision != rev {
+		return nil, fmt.Errorf("revision %d: %w (revision %d is)", rev, ErrNoCanary, canary.Revision)
 	}
 	doc, err := canary.document()
 	if err != nil {
@@ -337,6 +366,23 @@ func (p *Publisher) Abort(ctx context.Context, reason string) (int64, error) {
 func (p *Publisher) AbortCanary(ctx context.Context, reason string) (*Revision, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.abort(ctx, reason)
+}
+
+// abortRevision aborts the canary if it is revision rev.
+func (p *Publisher) abortRevision(ctx context.Context, rev int64, reason string) (*Revision, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	canary, err := p.envelope(ctx, CanaryKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrNoCanary
+	}
+	if err != nil {
+		return nil, err
+	}
+	if canary.Revision != rev {
+		return nil, fmt.Errorf("revision %d: %w (revision %d is)", rev, ErrNoCanary, canary.Revision)
+	}
 	return p.abort(ctx, reason)
 }
 
@@ -399,11 +445,7 @@ func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Re
 		return nil, err
 	}
 	doc.Author, doc.Created, doc.Note = author, time.Now().UTC(), fmt.Sprintf("rollback to %d", target.Revision)
-	rec, err := p.publish(ctx, doc, "")
-	if err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return p.publish(ctx, doc, "", nil)
 }
 
 // Revisions lists every published revision, oldest first.
