@@ -21,7 +21,7 @@ import (
 //
 //	POST   /v1/artifacts/missing  {"digests": [...]}        → {"missing": [...]}          deploy
 //	PUT    /v1/artifacts/{digest} body: the bytes           → 204                         deploy
-//	POST   /v1/apply              {"document", "canary"}    → revision summary; 422 when invalid  deploy
+//	POST   /v1/apply              {"document", "canary", "bake", ...} → revision summary with its diff; 422 when invalid  deploy
 //	POST   /v1/diff               {"document"}              → Diff against the stable revision; 422 when invalid  read
 //	POST   /v1/rollout/promote                              → revision summary; 409 without a canary  deploy
 //	POST   /v1/rollout/abort                                → {"aborted": REV}; 409 without a canary  deploy

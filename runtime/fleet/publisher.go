@@ -35,6 +35,8 @@ type Publisher struct {
 
 	mu      sync.Mutex // serializes publishing: one revision at a time
 	lastRev int64
+	keep    int           // revision records kept (besides stable and canary)
+	grace   time.Duration // unused artifacts younger than this are kept
 
 	wasmOnce sync.Once
 	wasm     *filter.Runtime
@@ -46,6 +48,11 @@ type PublisherOptions struct {
 	DataDir string // token, keys, artifact cache, wasm compilation cache
 	JS      jetstream.JetStream
 	Logger  *slog.Logger
+	// KeepRevisions is how many revision records are kept besides the
+	// stable and canary ones (0: DefaultKeepRevisions); ArtifactGrace how
+	// old an unused artifact must be to be deleted (0: DefaultArtifactGrace).
+	KeepRevisions int
+	ArtifactGrace time.Duration
 	// Replicas is how many servers of a NATS cluster keep each bucket
 	// (nodes follow what the publisher created); 0 keeps an existing
 	// bucket's count, 1 for a new one.
@@ -91,7 +98,13 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{id: id, tokens: tokens, b: b, js: opts.JS, history: history, log: opts.Logger, data: opts.DataDir,
+	if opts.KeepRevisions <= 0 {
+		opts.KeepRevisions = DefaultKeepRevisions
+	}
+	if opts.ArtifactGrace <= 0 {
+		opts.ArtifactGrace = DefaultArtifactGrace
+	}
+	p := &Publisher{id: id, tokens: tokens, b: b, js: opts.JS, history: history, keep: opts.KeepRevisions, grace: opts.ArtifactGrace, log: opts.Logger, data: opts.DataDir,
 		// Its own cache, apart from a node's that may share the data dir
 		// (sluice dev): nodes prune theirs to what they run.
 		cache: &Cache{Dir: artifactsDir(filepath.Join(opts.DataDir, "publisher")), Store: b.Artifacts}}
@@ -270,6 +283,7 @@ func (p *Publisher) publish(ctx context.Context, doc *Document, selector string,
 		return nil, fmt.Errorf("revision %d: publish canary: %w", rec.Revision, err)
 	}
 	p.log.Info("published", "revision", rec.Revision, "digest", env.Digest, "selector", selector, "author", doc.Author)
+	p.prune(ctx)
 	return rec, nil
 }
 
@@ -437,7 +451,7 @@ func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Re
 			}
 		}
 		if target == nil {
-			return nil, fmt.Errorf("rollback to %d: %w", rev, ErrNoRevision)
+			return nil, fmt.Errorf("rollback to %d: %w (the publisher keeps the newest %d and the running ones)", rev, ErrNoRevision, p.keep)
 		}
 	}
 	doc, err := target.Envelope.document()
