@@ -101,3 +101,31 @@ func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
 		t.Fatalf("rollback to a kept revision: %v", err)
 	}
 }
+
+// BenchmarkPrune is what each publish pays to prune at the steady state:
+// 50 kept revision records (each decoded for the artifacts it uses) and 50
+// artifacts, nothing to remove.
+func BenchmarkPrune(b *testing.B) {
+	pub := startPublisher(b, startNATS(b))
+	ctx := context.Background()
+	for i := 1; i <= DefaultKeepRevisions; i++ {
+		blob := []byte(fmt.Sprintf("artifact %d", i))
+		d := Digest(blob)
+		if err := pub.PutArtifact(ctx, d, blob); err != nil {
+			b.Fatal(err)
+		}
+		doc := &Document{Config: routeConfig("users", "http://127.0.0.1:1"), Policies: map[string]string{"p": d}}
+		env, err := Seal(pub.Identity().Key, int64(i), "", doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pub.Buckets().Config.Create(ctx, revisionKey(int64(i)), mustJSON(&Revision{Revision: int64(i), Envelope: env})); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for b.Loop() {
+		pub.prune(ctx)
+	}
+}
