@@ -419,8 +419,12 @@ func need(role string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := caller(r)
 		if !roleAllows(c.Role, role) {
-			fail(w, http.StatusForbidden, fmt.Errorf("%w: %s %s needs a token with role %s or above; token %q has role %s",
-				ErrForbidden, r.Method, r.URL.Path, role, c.Name, c.Role))
+			wanted := "role " + role
+			if role != RoleAdmin {
+				wanted += " or above"
+			}
+			fail(w, http.StatusForbidden, fmt.Errorf("%w: %s %s needs a token with %s; token %q has role %s",
+				ErrForbidden, r.Method, r.URL.Path, wanted, c.Name, c.Role))
 			return
 		}
 		h(w, r)
