@@ -21,6 +21,7 @@ func newApplyCmd() *cobra.Command {
 		file   string
 		canary string
 		wait   bool
+		gate   gateFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
@@ -35,21 +36,62 @@ func newApplyCmd() *cobra.Command {
 					return fmt.Errorf("apply: --canary: %w", err)
 				}
 			}
+			req := fleet.ApplyRequest{Canary: canary}
+			if err := gate.set(cmd, &req); err != nil {
+				return fmt.Errorf("apply: %w", err)
+			}
 			c, err := cf.client()
 			if err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
-			return runApply(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), c, file, canary, wait)
+			return runApply(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), c, file, req, wait)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "config file")
 	cmd.Flags().StringVar(&canary, "canary", "", "publish as a canary to the nodes matching SELECTOR (region=eu, or 10%)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "show progress until every live node runs the revision (exit 1 if one reports an error)")
+	cmd.Flags().DurationVar(&gate.bake, "bake", 0, "with --canary: the publisher promotes the canary after this long (5m), or aborts it as soon as a bound is crossed")
+	cmd.Flags().Float64Var(&gate.maxErrorRate, "max-error-rate", fleet.DefaultMaxErrorRate, "with --bake: abort when the canary nodes' share of 5xx exceeds this percentage")
+	cmd.Flags().Float64Var(&gate.maxP99Increase, "max-p99-increase", fleet.DefaultMaxP99Increase, "with --bake: abort when the canary nodes' p99 exceeds the stable nodes' by more than this percentage")
 	cf.add(cmd)
 	return cmd
 }
 
-func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, file, canary string, wait bool) error {
+// gateFlags are the flags of a metric-gated canary.
+type gateFlags struct {
+	bake                         time.Duration
+	maxErrorRate, maxP99Increase float64
+}
+
+// set checks the gate flags and puts them in req.
+func (g *gateFlags) set(cmd *cobra.Command, req *fleet.ApplyRequest) error {
+	fl := cmd.Flags()
+	if g.bake == 0 {
+		if fl.Changed("max-error-rate") || fl.Changed("max-p99-increase") {
+			return errors.New("--max-error-rate and --max-p99-increase need --bake")
+		}
+		if fl.Changed("bake") {
+			return errors.New("--bake: want a positive duration (5m)")
+		}
+		return nil
+	}
+	switch {
+	case req.Canary == "":
+		return errors.New("--bake needs --canary: only a canary is baked")
+	case g.bake < 0:
+		return fmt.Errorf("--bake %s: want a positive duration", g.bake)
+	case g.maxErrorRate < 0 || g.maxErrorRate > 100:
+		return fmt.Errorf("--max-error-rate %g: want 0 to 100 (percent)", g.maxErrorRate)
+	case g.maxP99Increase < 0:
+		return fmt.Errorf("--max-p99-increase %g: want 0 or more (percent)", g.maxP99Increase)
+	}
+	req.Bake = g.bake.String()
+	req.MaxErrorRate, req.MaxP99Increase = &g.maxErrorRate, &g.maxP99Increase
+	return nil
+}
+
+func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, file string, req fleet.ApplyRequest, wait bool) error {
+	canary := req.Canary
 	// The same checks as `sluice validate` up to building; the publisher
 	// builds it (compiles modules, prepares policies) before publishing.
 	doc, artifacts, err := fleet.FromFile(file)
@@ -60,7 +102,8 @@ func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, fil
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	rev, err := c.Apply(ctx, doc, canary)
+	req.Document = doc
+	rev, err := c.ApplyRequest(ctx, req)
 	if err != nil {
 		var ae *fleet.APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
@@ -75,6 +118,10 @@ func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, fil
 	fmt.Fprintf(out, "revision %d published (%s, %s)\n", rev.Revision, where, rev.Digest)
 	if rev.Diff != nil {
 		rev.Diff.WriteText(out)
+	}
+	if g := rev.Gate; g != nil {
+		fmt.Fprintf(out, "baking %s: the publisher promotes it then, or aborts it as soon as the canary's 5xx share exceeds %g%% "+
+			"or its p99 exceeds the stable nodes' by more than %g%% (sluice history shows the decision)\n", g.Bake, g.MaxErrorRate, g.MaxP99Increase)
 	}
 	if len(artifacts) > 0 {
 		fmt.Fprintf(progress, "artifacts: %d uploaded, %d already stored\n", uploaded, skipped)

@@ -124,7 +124,7 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	// The example config goes through the publisher like any `sluice apply`.
 	client := &fleet.Client{URL: pub.URL, Token: pub.Identity().Token, Author: "sluice dev"}
 	var applyOut bytes.Buffer
-	if err := runApply(ctx, &applyOut, io.Discard, client, cfgPath, "", false); err != nil {
+	if err := runApply(ctx, &applyOut, io.Discard, client, cfgPath, fleet.ApplyRequest{}, false); err != nil {
 		stop()
 		<-served
 		return fmt.Errorf("dev: %w", err)

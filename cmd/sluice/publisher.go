@@ -153,6 +153,12 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 		}
 	}()
 	r.close = append(r.close, func() { stopWatch(); <-watched })
+	// Gated canaries (apply --bake) are promoted or aborted by the
+	// publisher; it polls, so a reconnect needs nothing of it.
+	gateCtx, stopGates := context.WithCancel(context.Background())
+	gated := make(chan struct{})
+	go func() { defer close(gated); p.RunGates(gateCtx) }()
+	r.close = append(r.close, func() { stopGates(); <-gated })
 
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {

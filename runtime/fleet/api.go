@@ -21,7 +21,7 @@ import (
 //
 //	POST   /v1/artifacts/missing  {"digests": [...]}        → {"missing": [...]}          deploy
 //	PUT    /v1/artifacts/{digest} body: the bytes           → 204                         deploy
-//	POST   /v1/apply              {"document", "canary"}    → revision summary; 422 when invalid  deploy
+//	POST   /v1/apply              {"document", "canary", "bake", ...} → revision summary with its diff; 422 when invalid  deploy
 //	POST   /v1/diff               {"document"}              → Diff against the stable revision; 422 when invalid  read
 //	POST   /v1/rollout/promote                              → revision summary; 409 without a canary  deploy
 //	POST   /v1/rollout/abort                                → {"aborted": REV}; 409 without a canary  deploy
@@ -50,6 +50,33 @@ type NewToken struct {
 type ApplyRequest struct {
 	Document *Document `json:"document"`
 	Canary   string    `json:"canary,omitempty"`
+	// Bake makes the canary metric-gated (a Go duration, "5m"); the
+	// bounds default to DefaultMaxErrorRate and DefaultMaxP99Increase.
+	Bake           string   `json:"bake,omitempty"`
+	MaxErrorRate   *float64 `json:"max_error_rate,omitempty"`
+	MaxP99Increase *float64 `json:"max_p99_increase,omitempty"`
+}
+
+// gate is the request's gate, nil without a bake.
+func (r *ApplyRequest) gate() (*Gate, error) {
+	if r.Bake == "" {
+		if r.MaxErrorRate != nil || r.MaxP99Increase != nil {
+			return nil, fmt.Errorf("--max-error-rate and --max-p99-increase need --bake: %w", ErrBadRequest)
+		}
+		return nil, nil
+	}
+	d, err := time.ParseDuration(r.Bake)
+	if err != nil {
+		return nil, fmt.Errorf("--bake %q: not a duration (5m, 90s): %w", r.Bake, ErrBadRequest)
+	}
+	g := &Gate{Bake: d, MaxErrorRate: DefaultMaxErrorRate, MaxP99Increase: DefaultMaxP99Increase}
+	if r.MaxErrorRate != nil {
+		g.MaxErrorRate = *r.MaxErrorRate
+	}
+	if r.MaxP99Increase != nil {
+		g.MaxP99Increase = *r.MaxP99Increase
+	}
+	return g, nil
 }
 
 // RevisionSummary is a revision without its envelope.
@@ -62,13 +89,14 @@ type RevisionSummary struct {
 	Author   string    `json:"author,omitempty"`
 	Created  time.Time `json:"created"`
 	Note     string    `json:"note,omitempty"`
+	Gate     *Gate     `json:"gate,omitempty"`
 	// Diff is what an apply changed against the stable revision (only in
 	// the answer to POST /v1/apply).
 	Diff *Diff `json:"diff,omitempty"`
 }
 
 func summary(r *Revision) RevisionSummary {
-	return RevisionSummary{r.Revision, r.Digest, r.Selector, r.Stable, r.Aborted, r.Author, r.Created, r.Note, r.Diff}
+	return RevisionSummary{r.Revision, r.Digest, r.Selector, r.Stable, r.Aborted, r.Author, r.Created, r.Note, r.Gate, r.Diff}
 }
 
 // apiError is every error answer: {"error": "..."}.
@@ -121,9 +149,16 @@ func (p *Publisher) Handler() http.Handler {
 		}
 		req.Document.Author = caller(r).Name
 		req.Document.Created = time.Now().UTC()
-		rec, err := p.Apply(r.Context(), req.Document, req.Canary)
+		gate, err := req.gate()
+		var rec *Revision
+		if err == nil {
+			rec, err = p.ApplyGated(r.Context(), req.Document, req.Canary, gate)
+		}
 		e := entry(r, ActionApply, rec, err)
 		e.Selector = req.Canary
+		if gate != nil && err == nil {
+			e.Detail = fmt.Sprintf("gated: bake %s, max 5xx %g%%, max p99 increase %g%%", gate.Bake, gate.MaxErrorRate, gate.MaxP99Increase)
+		}
 		if rec != nil && rec.Diff != nil {
 			n := rec.Diff.Count()
 			e.Changes = &n
@@ -384,8 +419,12 @@ func need(role string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := caller(r)
 		if !roleAllows(c.Role, role) {
-			fail(w, http.StatusForbidden, fmt.Errorf("%w: %s %s needs a token with role %s or above; token %q has role %s",
-				ErrForbidden, r.Method, r.URL.Path, role, c.Name, c.Role))
+			wanted := "role " + role
+			if role != RoleAdmin {
+				wanted += " or above"
+			}
+			fail(w, http.StatusForbidden, fmt.Errorf("%w: %s %s needs a token with %s; token %q has role %s",
+				ErrForbidden, r.Method, r.URL.Path, wanted, c.Name, c.Role))
 			return
 		}
 		h(w, r)

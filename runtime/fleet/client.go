@@ -100,8 +100,13 @@ func (c *Client) Upload(ctx context.Context, artifacts map[string][]byte) (uploa
 
 // Apply validates and publishes doc (its artifacts uploaded first).
 func (c *Client) Apply(ctx context.Context, doc *Document, canary string) (*RevisionSummary, error) {
+	return c.ApplyRequest(ctx, ApplyRequest{Document: doc, Canary: canary})
+}
+
+// ApplyRequest is Apply with every option (a gated canary's bake and bounds).
+func (c *Client) ApplyRequest(ctx context.Context, req ApplyRequest) (*RevisionSummary, error) {
 	var out RevisionSummary
-	return &out, c.post(ctx, "/v1/apply", ApplyRequest{Document: doc, Canary: canary}, &out)
+	return &out, c.post(ctx, "/v1/apply", req, &out)
 }
 
 // Diff reports what doc changes against the running stable revision. The

@@ -83,8 +83,10 @@ func startPublisher(t testing.TB, natsURL string) *testPublisher {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	gated := make(chan struct{})
 	go func() { defer close(done); p.WatchCanary(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	go func() { defer close(gated); p.RunGates(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; <-gated })
 	return &testPublisher{Publisher: p, dir: dir, url: srv.URL,
 		client: &Client{URL: srv.URL, Token: p.Identity().Token, Author: "tester"}}
 }

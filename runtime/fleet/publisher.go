@@ -35,6 +35,8 @@ type Publisher struct {
 
 	mu      sync.Mutex // serializes publishing: one revision at a time
 	lastRev int64
+	keep    int           // revision records kept (besides stable and canary)
+	grace   time.Duration // unused artifacts younger than this are kept
 
 	wasmOnce sync.Once
 	wasm     *filter.Runtime
@@ -46,6 +48,11 @@ type PublisherOptions struct {
 	DataDir string // token, keys, artifact cache, wasm compilation cache
 	JS      jetstream.JetStream
 	Logger  *slog.Logger
+	// KeepRevisions is how many revision records are kept besides the
+	// stable and canary ones (0: DefaultKeepRevisions); ArtifactGrace how
+	// old an unused artifact must be to be deleted (0: DefaultArtifactGrace).
+	KeepRevisions int
+	ArtifactGrace time.Duration
 	// Replicas is how many servers of a NATS cluster keep each bucket
 	// (nodes follow what the publisher created); 0 keeps an existing
 	// bucket's count, 1 for a new one.
@@ -63,6 +70,8 @@ type Revision struct {
 	Created  time.Time `json:"created"`
 	Note     string    `json:"note,omitempty"`
 	Envelope *Envelope `json:"envelope"`
+	// Gate is set for a metric-gated canary.
+	Gate *Gate `json:"gate,omitempty"`
 	// Diff is what an apply changed; only in Apply's answer, not stored.
 	Diff *Diff `json:"-"`
 }
@@ -89,7 +98,13 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{id: id, tokens: tokens, b: b, js: opts.JS, history: history, log: opts.Logger, data: opts.DataDir,
+	if opts.KeepRevisions <= 0 {
+		opts.KeepRevisions = DefaultKeepRevisions
+	}
+	if opts.ArtifactGrace <= 0 {
+		opts.ArtifactGrace = DefaultArtifactGrace
+	}
+	p := &Publisher{id: id, tokens: tokens, b: b, js: opts.JS, history: history, keep: opts.KeepRevisions, grace: opts.ArtifactGrace, log: opts.Logger, data: opts.DataDir,
 		// Its own cache, apart from a node's that may share the data dir
 		// (sluice dev): nodes prune theirs to what they run.
 		cache: &Cache{Dir: artifactsDir(filepath.Join(opts.DataDir, "publisher")), Store: b.Artifacts}}
@@ -203,6 +218,20 @@ func (p *Publisher) Diff(ctx context.Context, doc *Document) (*Diff, error) {
 // or to the canary key when canary (a selector) is set. The revision's Diff
 // is what it changes against the stable revision it was published over.
 func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*Revision, error) {
+	return p.ApplyGated(ctx, doc, canary, nil)
+}
+
+// ApplyGated is Apply for a canary that RunGates promotes or aborts by
+// itself, judged on gate.
+func (p *Publisher) ApplyGated(ctx context.Context, doc *Document, canary string, gate *Gate) (*Revision, error) {
+	if gate != nil {
+		if canary == "" {
+			return nil, fmt.Errorf("--bake needs --canary: only a canary is gated: %w", ErrBadRequest)
+		}
+		if err := gate.check(); err != nil {
+			return nil, err
+		}
+	}
 	if canary != "" {
 		if _, err := ParseSelector(canary); err != nil {
 			return nil, err
@@ -227,7 +256,7 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 	if err != nil {
 		return nil, err
 	}
-	rec, err := p.publish(ctx, doc, canary)
+	rec, err := p.publish(ctx, doc, canary, gate)
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +265,8 @@ func (p *Publisher) Apply(ctx context.Context, doc *Document, canary string) (*R
 }
 
 // publish signs doc as the next revision and writes it. p.mu is held.
-func (p *Publisher) publish(ctx context.Context, doc *Document, selector string) (*Revision, error) {
-	rec, err := p.record(ctx, doc, selector)
+func (p *Publisher) publish(ctx context.Context, doc *Document, selector string, gate *Gate) (*Revision, error) {
+	rec, err := p.record(ctx, doc, selector, gate)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +283,7 @@ func (p *Publisher) publish(ctx context.Context, doc *Document, selector string)
 		return nil, fmt.Errorf("revision %d: publish canary: %w", rec.Revision, err)
 	}
 	p.log.Info("published", "revision", rec.Revision, "digest", env.Digest, "selector", selector, "author", doc.Author)
+	p.prune(ctx)
 	return rec, nil
 }
 
@@ -261,7 +291,7 @@ func (p *Publisher) publish(ctx context.Context, doc *Document, selector string)
 // its revision.N record. Create, not Put: two publishers on one cluster
 // cannot both take a number; the one that loses catches up and tries the
 // next. p.mu is held.
-func (p *Publisher) record(ctx context.Context, doc *Document, selector string) (*Revision, error) {
+func (p *Publisher) record(ctx context.Context, doc *Document, selector string, gate *Gate) (*Revision, error) {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		rev := p.lastRev + 1
@@ -271,6 +301,11 @@ func (p *Publisher) record(ctx context.Context, doc *Document, selector string) 
 		}
 		rec := &Revision{Revision: rev, Digest: env.Digest, Selector: selector, Stable: selector == "",
 			Author: doc.Author, Created: doc.Created, Note: doc.Note, Envelope: env}
+		if gate != nil {
+			g := *gate
+			g.Started = time.Now().UTC()
+			rec.Gate = &g
+		}
 		_, err = p.b.Config.Create(ctx, revisionKey(rev), mustJSON(rec))
 		if err == nil {
 			p.lastRev = rev
@@ -294,6 +329,11 @@ func (p *Publisher) record(ctx context.Context, doc *Document, selector string) 
 // with no selector under the same revision, so canary nodes, already on it,
 // do nothing, and every other node moves to it.
 func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
+	return p.promoteRevision(ctx, 0)
+}
+
+// promoteRevision promotes the canary if it is revision rev (0: any).
+func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, CanaryKey)
@@ -302,6 +342,9 @@ func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if rev != 0 && canary.Revision != rev {
+		return nil, fmt.Errorf("revision %d: %w (revision %d is)", rev, ErrNoCanary, canary.Revision)
 	}
 	doc, err := canary.document()
 	if err != nil {
@@ -337,6 +380,23 @@ func (p *Publisher) Abort(ctx context.Context, reason string) (int64, error) {
 func (p *Publisher) AbortCanary(ctx context.Context, reason string) (*Revision, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.abort(ctx, reason)
+}
+
+// abortRevision aborts the canary if it is revision rev.
+func (p *Publisher) abortRevision(ctx context.Context, rev int64, reason string) (*Revision, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	canary, err := p.envelope(ctx, CanaryKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrNoCanary
+	}
+	if err != nil {
+		return nil, err
+	}
+	if canary.Revision != rev {
+		return nil, fmt.Errorf("revision %d: %w (revision %d is)", rev, ErrNoCanary, canary.Revision)
+	}
 	return p.abort(ctx, reason)
 }
 
@@ -391,7 +451,7 @@ func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Re
 			}
 		}
 		if target == nil {
-			return nil, fmt.Errorf("rollback to %d: %w", rev, ErrNoRevision)
+			return nil, fmt.Errorf("rollback to %d: %w (the publisher keeps the newest %d and the running ones)", rev, ErrNoRevision, p.keep)
 		}
 	}
 	doc, err := target.Envelope.document()
@@ -399,11 +459,7 @@ func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Re
 		return nil, err
 	}
 	doc.Author, doc.Created, doc.Note = author, time.Now().UTC(), fmt.Sprintf("rollback to %d", target.Revision)
-	rec, err := p.publish(ctx, doc, "")
-	if err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return p.publish(ctx, doc, "", nil)
 }
 
 // Revisions lists every published revision, oldest first.

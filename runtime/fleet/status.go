@@ -32,6 +32,10 @@ type NodeStatus struct {
 	LastSeen time.Time         `json:"last_seen"`
 	// Stats are the node's request totals since it started.
 	Stats edge.Stats `json:"stats"`
+	// Latency is the node's request-latency histogram since it started;
+	// with Stats, the publisher judges a gated canary on the difference
+	// between two reports.
+	Latency *Latency `json:"latency,omitempty"`
 }
 
 // ListNodes reads every live node's status (expired ones are gone), by id.

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,6 +70,11 @@ type Subscriber struct {
 	retryIn  time.Duration // the wait after the next failure of failed
 	statusCh chan struct{}
 	nodes    jetstream.KeyValue // the status bucket of the latest session, for the goodbye
+
+	// canaryLive: a canary is published, so status reports carry the
+	// latency histogram a gated canary is judged on (gathering it costs
+	// ~2 ms, not worth paying every 5 s on an idle fleet).
+	canaryLive atomic.Bool
 }
 
 // lastGood is what the node keeps on disk: the envelope it runs (verified
@@ -242,6 +249,7 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 	s.mu.Unlock()
 	cache := s.cache(b.Artifacts)
 	var stable, canary *Envelope
+	s.canaryLive.Store(false) // until the watch delivers the canary key
 	// Until the watch has delivered both keys' current values, applying
 	// would be premature: a canary node would build stable first, serve it
 	// briefly, then build the canary.
@@ -308,6 +316,7 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 				} else if env != nil {
 					canary = env
 				}
+				s.canaryLive.Store(canary != nil)
 			}
 			if !initialized {
 				continue
@@ -516,11 +525,22 @@ func (s *Subscriber) goodbye() {
 func (s *Subscriber) report(ctx context.Context, nodes jetstream.KeyValue) {
 	t := time.NewTicker(s.opts.StatusInterval)
 	defer t.Stop()
+	var admin http.Handler
+	if s.opts.Node != nil {
+		admin = s.opts.Node.AdminHandler()
+	}
 	for {
 		st := s.Status()
 		st.LastSeen = time.Now().UTC()
 		if s.opts.Node != nil {
 			st.Stats = s.opts.Node.Stats()
+			if s.canaryLive.Load() {
+				lat, err := readLatency(admin)
+				if err != nil {
+					s.log.Warn("latency not reported", "error", err)
+				}
+				st.Latency = lat
+			}
 		}
 		if _, err := nodes.Put(ctx, st.ID, mustJSON(st)); err != nil && ctx.Err() == nil {
 			s.log.Warn("status report failed", "error", err)

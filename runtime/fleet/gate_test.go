@@ -1,0 +1,222 @@
+package fleet
+
+import (
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicegw/sluice/runtime/edge"
+)
+
+// slowUpstream answers its name after delay, with status code.
+func slowUpstream(t testing.TB, name string, code int, delay time.Duration) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		w.WriteHeader(code)
+		io.WriteString(w, name+":"+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// traffic sends requests to every edge's /users until the test ends, one
+// at a time per edge.
+func traffic(t *testing.T, edges ...*testEdge) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, e := range edges {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/users", nil)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// gatedFleet is a publisher, a canary node (region=eu) and a stable node
+// (region=us) on revision 1, under steady traffic.
+func gatedFleet(t *testing.T) (*testPublisher, *testEdge, *testEdge, int64) {
+	natsURL := startNATS(t)
+	pub := startPublisher(t, natsURL)
+	eu := startEdge(t, natsURL, edgeSpec{id: "eu-1", labels: map[string]string{"region": "eu"}, trust: pub.Identity().Public})
+	us := startEdge(t, natsURL, edgeSpec{id: "us-1", labels: map[string]string{"region": "us"}, trust: pub.Identity().Public})
+	stable := pub.mustApply(t, routeConfig("users", upstream(t, "v1")), "")
+	eventually(t, 10*time.Second, "eu on stable", serves(t, eu, "/users", "v1:"))
+	eventually(t, 10*time.Second, "us on stable", serves(t, us, "/users", "v1:"))
+	traffic(t, eu, us)
+	return pub, eu, us, stable
+}
+
+func applyGated(t *testing.T, pub *testPublisher, text, bake string, maxErr, maxP99 float64) int64 {
+	t.Helper()
+	doc, _, err := FromFile(writeConfig(t, t.TempDir(), text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := pub.client.ApplyRequest(context.Background(), ApplyRequest{Document: doc, Canary: "region=eu", Bake: bake,
+		MaxErrorRate: &maxErr, MaxP99Increase: &maxP99})
+	if err != nil {
+		t.Fatalf("gated apply: %v", err)
+	}
+	if want, _ := time.ParseDuration(bake); rev.Gate == nil || rev.Gate.Bake != want || rev.Gate.MaxErrorRate != maxErr {
+		t.Fatalf("gated apply answered %+v", rev)
+	}
+	return rev.Revision
+}
+
+// decision waits for the publisher's own promote or abort of rev in the
+// history.
+func decision(t *testing.T, pub *testPublisher, rev int64, within time.Duration) HistoryEntry {
+	t.Helper()
+	var got HistoryEntry
+	eventually(t, within, "the publisher's decision on the canary", func() bool {
+		h, _, err := pub.History(context.Background(), 0, 5)
+		for _, e := range h {
+			if err == nil && e.Who == PublisherWho && e.Revision == rev {
+				got = e
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+func TestGatedCanaryWhoseRouteFailsIsAbortedWithinItsBake(t *testing.T) {
+	pub, eu, us, stable := gatedFleet(t)
+	start := time.Now()
+	rev := applyGated(t, pub, routeConfig("users", slowUpstream(t, "broken", 500, 0)), "60s", 1, 50)
+	d := decision(t, pub, rev, 30*time.Second)
+	t.Logf("decision after %s: %s %v", time.Since(start).Round(time.Millisecond), d.Detail, d.Numbers)
+	if d.Action != ActionAbort || d.Outcome != OutcomeAborted || !strings.Contains(d.Detail, "exceeds --max-error-rate 1%") ||
+		d.Numbers["canary_error_rate_pct"] <= 1 || d.Numbers["canary_requests"] < minGateRequests || d.Numbers["canary_nodes"] != 1 {
+		t.Fatalf("decision: %+v", d)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("aborted after %s", took)
+	}
+	eventually(t, 10*time.Second, "eu back on stable", serves(t, eu, "/users", "v1:"))
+	if st, _ := pub.Status(context.Background()); st.Canary != nil || st.Stable != stable {
+		t.Fatalf("after the abort: %+v", st)
+	}
+	if _, body := get(t, us.url+"/users"); !strings.HasPrefix(body, "v1:") {
+		t.Fatalf("the stable node left stable: %s", body)
+	}
+}
+
+func TestGatedCanaryThatStaysHealthyIsPromotedWhenItsBakeEnds(t *testing.T) {
+	pub, eu, us, _ := gatedFleet(t)
+	// The p99 bound is out of the way: a healthy canary's p99 on a busy
+	// machine under -race is noise (330 ms against 30 ms seen once).
+	rev := applyGated(t, pub, routeConfig("users", upstream(t, "v2")), "3s", 1, 1e6)
+	eventually(t, 10*time.Second, "eu on the canary", serves(t, eu, "/users", "v2:"))
+	if _, body := get(t, us.url+"/users"); !strings.HasPrefix(body, "v1:") {
+		t.Fatalf("the stable node took the canary: %s", body)
+	}
+	d := decision(t, pub, rev, 20*time.Second)
+	t.Logf("decision: %s %s %v", d.Action, d.Detail, d.Numbers)
+	if d.Action != ActionPromote || d.Outcome != OutcomePromoted || d.Numbers["canary_5xx"] != 0 || d.Numbers["canary_requests"] < minGateRequests ||
+		!strings.Contains(d.Detail, "baked 3s") {
+		t.Fatalf("decision: %+v", d)
+	}
+	recs, err := pub.RecentRevisions(context.Background(), rev, 1)
+	if err != nil || len(recs) != 1 || recs[0].Gate == nil || d.Time.Sub(recs[0].Gate.Started) < 3*time.Second {
+		t.Fatalf("promoted before its bake ended: decided %v, record %+v %v", d.Time, recs, err)
+	}
+	eventually(t, 10*time.Second, "us on the promoted revision", serves(t, us, "/users", "v2:"))
+	st, _ := pub.Status(context.Background())
+	if st.Stable != rev || st.Canary != nil {
+		t.Fatalf("after the promotion: %+v", st)
+	}
+}
+
+func TestGatedCanaryThatRaisesP99IsAborted(t *testing.T) {
+	pub, eu, _, stable := gatedFleet(t)
+	rev := applyGated(t, pub, routeConfig("users", slowUpstream(t, "slow", 200, 60*time.Millisecond)), "60s", 1, 50)
+	start := time.Now()
+	d := decision(t, pub, rev, 30*time.Second)
+	t.Logf("decision after %s: %s %v", time.Since(start).Round(time.Millisecond), d.Detail, d.Numbers)
+	if d.Action != ActionAbort || !strings.Contains(d.Detail, "more than --max-p99-increase 50%") ||
+		d.Numbers["canary_p99_ms"] < 50 || d.Numbers["p99_increase_pct"] <= 50 || d.Numbers["canary_5xx"] != 0 {
+		t.Fatalf("decision: %+v", d)
+	}
+	eventually(t, 10*time.Second, "eu back on stable", nodeState(eu, stable, StateReady))
+}
+
+func TestGatedApplyIsChecked(t *testing.T) {
+	pub := startPublisher(t, startNATS(t))
+	pub.mustApply(t, routeConfig("users", "http://127.0.0.1:1"), "")
+	doc := &Document{Config: routeConfig("users", "http://127.0.0.1:2")}
+	neg := -1.0
+	for _, c := range []struct {
+		req  ApplyRequest
+		want string
+	}{
+		{ApplyRequest{Document: doc, Bake: "1m"}, "--bake needs --canary"},
+		{ApplyRequest{Document: doc, Canary: "region=eu", Bake: "soon"}, `--bake "soon"`},
+		{ApplyRequest{Document: doc, Canary: "region=eu", Bake: "-1m"}, "positive duration"},
+		{ApplyRequest{Document: doc, Canary: "region=eu", Bake: "1m", MaxErrorRate: &neg}, "--max-error-rate -1"},
+		{ApplyRequest{Document: doc, Canary: "region=eu", Bake: "1m", MaxP99Increase: &neg}, "--max-p99-increase -1"},
+		{ApplyRequest{Document: doc, Canary: "region=eu", MaxP99Increase: &neg}, "need --bake"},
+	} {
+		_, err := pub.client.ApplyRequest(context.Background(), c.req)
+		apiErr(t, c.want, err, http.StatusBadRequest, c.want)
+	}
+}
+
+func TestLatencyQuantileAndDifference(t *testing.T) {
+	base := &Latency{Bounds: []float64{.001, .01, .1, 1}, Counts: []uint64{10, 10, 10, 10}, Count: 10}
+	now := &Latency{Bounds: base.Bounds, Counts: []uint64{10, 10, 110, 110}, Count: 110}
+	d := now.since(base)
+	if d.Count != 100 || d.Counts[1] != 0 || d.Counts[2] != 100 {
+		t.Fatalf("difference: %+v", d)
+	}
+	// All 100 fall in (10 ms, 100 ms]: p99 interpolates to 99.1 ms.
+	if q := d.Quantile(0.99); math.Abs(q-0.0991) > 1e-9 {
+		t.Fatalf("p99 %v", q)
+	}
+	if !math.IsNaN((&Latency{}).Quantile(0.99)) {
+		t.Fatal("p99 of nothing is a number")
+	}
+	// A node that restarted counts from zero.
+	if r := base.since(now); r.Count != 10 {
+		t.Fatalf("after a restart: %+v", r)
+	}
+	sum := &Latency{}
+	sum.add(d)
+	sum.add(d)
+	if sum.Count != 200 || sum.Counts[2] != 200 || d.Count != 100 {
+		t.Fatalf("sum: %+v, d: %+v", sum, d)
+	}
+}
+
+// BenchmarkReadLatency is what a status report pays to gather the node's
+// latency histogram from its /metrics.
+func BenchmarkReadLatency(b *testing.B) {
+	node := edge.NewNode(edge.Options{NodeID: "bench", DataDir: b.TempDir(), Logger: quiet})
+	defer node.Close()
+	admin := node.AdminHandler()
+	for b.Loop() {
+		if _, err := readLatency(admin); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
