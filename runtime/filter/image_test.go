@@ -209,11 +209,33 @@ func TestIdleInstancesGiveTheirPagesBack(t *testing.T) {
 		t.Fatalf("stats %+v after releasing pages, want the instance back in the pool", s)
 	}
 	k, _ := m.Acquire(ctx)
-	defer m.Release(k)
 	if k != i {
 		t.Fatal("releasing pages replaced the instance")
 	}
 	if got := state(t, k); got != "11" {
 		t.Errorf("after its pages went back, the instance saw %q, want the image's 11", got)
+	}
+	// Used again, it has pages to give back again.
+	m.Release(k)
+	m.pool.releaseIdle(time.Now().Add(time.Minute))
+	k, _ = m.Acquire(ctx)
+	defer m.Release(k)
+	if got := state(t, k); got != "11" {
+		t.Errorf("after a second idle period, the instance saw %q, want the image's 11", got)
+	}
+}
+
+// An instance created after its module closed (a request racing the
+// snapshot's retirement) fails instead of mapping a closed descriptor,
+// whose number another file may have taken by then.
+func TestNoInstanceFromAClosedImage(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadWAT(t, rt, "initstate", ModuleOptions{})
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if i, err := m.newInstance(context.Background()); err == nil {
+		i.close(context.Background())
+		t.Fatal("an instance was made from the image of a closed module")
 	}
 }

@@ -8,9 +8,9 @@ import (
 
 // Linear memory outside the Go heap. wazero keeps an instance's linear
 // memory as a Go []byte by default: a Go guest's 3-4 MiB per live instance
-// is then heap the collector scans for pointers (none: it is a byte slice,
-// but it still counts) and, above all, heap that GOGC multiplies: with
-// GOGC=400, 64 busy instances (~256 MiB) let the heap grow to 1.3 GiB. The
+// is then heap that counts toward the collector's target, which GOGC
+// multiplies: with GOGC=400, 64 busy instances (~256 MiB) let the heap grow
+// to 1.3 GiB. The
 // experimental MemoryAllocator hook lets the host supply the memory; on
 // Linux it comes from mmap (linearmem_linux.go), elsewhere from the Go heap
 // as before (linearmem_other.go). See RATIONALE.md, "Filter memory".

@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -105,8 +106,14 @@ func (m *mmapMemory) Free() {
 // cache). MADV_DONTNEED on such a mapping drops the instance's private
 // copies, which puts it back to the image and gives their RAM back.
 type memImage struct {
-	fd   int
 	size int
+
+	// mu orders overlay against close: a descriptor number is reused as
+	// soon as it is closed, and an instance created while its module
+	// closes must fail, not map whatever file got the number.
+	mu     sync.RWMutex
+	fd     int
+	closed bool
 }
 
 func newMemImage(name string, b []byte) (*memImage, error) {
@@ -130,7 +137,14 @@ func newMemImage(name string, b []byte) (*memImage, error) {
 	return &memImage{fd: fd, size: len(b)}, nil
 }
 
-func (im *memImage) close() { _ = unix.Close(im.fd) }
+func (im *memImage) close() {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if !im.closed {
+		im.closed = true
+		_ = unix.Close(im.fd)
+	}
+}
 
 // overlay replaces the first im.size bytes of the memory, which must be
 // committed, with a private copy-on-write mapping of the image, at the same
@@ -138,6 +152,11 @@ func (im *memImage) close() { _ = unix.Close(im.fd) }
 // content becomes the image's. Whatever the pages held before (the data
 // segments wazero wrote at instantiation) is discarded with them.
 func (m *mmapMemory) overlay(im *memImage) error {
+	im.mu.RLock()
+	defer im.mu.RUnlock()
+	if im.closed {
+		return errors.New("the module was closed")
+	}
 	if m.mem == nil { // the Go-heap fallback
 		if len(m.heap) < im.size {
 			return errors.New("memory smaller than its image")

@@ -79,7 +79,6 @@ func (m *Module) Acquire(ctx context.Context) (*Instance, error) {
 		i := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		i.released = false
 		p.mu.Unlock()
 		return i, nil
 	}
@@ -177,6 +176,7 @@ func (m *Module) Release(i *Instance) {
 	p := &m.pool
 	i.end()
 	i.reqFeatures = 0
+	i.released = false // it was used: it has pages to give back again
 	p.mu.Lock()
 	if i.poisoned || p.closed {
 		p.mu.Unlock()
