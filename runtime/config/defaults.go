@@ -23,11 +23,25 @@ const (
 	DefaultFilterTimeout = 50 * time.Millisecond
 	DefaultPolicyQuery   = "data.sluice.authz.decision"
 	DefaultAPIKeyHeader  = "X-API-Key"
+	// DefaultTraceService names the nodes in traces.
+	DefaultTraceService = "sluice"
 )
+
+// DefaultTraceSample records every new trace: a tracing block without
+// sample asks for traces, and a ratio below 1 is a choice to write down.
+const DefaultTraceSample = 1.0
 
 // applyDefaults fills what the file left out. It runs after validation, so
 // it can assume every value it reads is well-formed.
 func applyDefaults(cfg *Config) {
+	if t := cfg.Tracing; t != nil {
+		if t.Sample == nil {
+			all := DefaultTraceSample
+			t.Sample = &all
+		}
+		setDefault(&t.Service, DefaultTraceService)
+		t.OTLP = strings.TrimSuffix(t.OTLP, "/")
+	}
 	for _, u := range cfg.Upstreams {
 		if u.Balance == "" {
 			u.Balance = BalanceRoundRobin

@@ -11,10 +11,25 @@ type Config struct {
 	Policies  map[string]*Policy       `yaml:"policies" json:"policies,omitempty"`
 	Auth      map[string]*AuthProvider `yaml:"auth" json:"auth,omitempty"`
 	Routes    []*Route                 `yaml:"routes" json:"routes"`
+	// Tracing exports OpenTelemetry traces of every node (release 2).
+	Tracing *Tracing `yaml:"tracing" json:"tracing,omitempty"`
 
 	// Dir is the directory of the file the config was read from; relative
 	// module paths are resolved against it.
 	Dir string `yaml:"-" json:"-"`
+}
+
+// Tracing sends traces over OTLP/HTTP; incoming W3C trace context is
+// continued and passed upstream.
+type Tracing struct {
+	// OTLP is the collector's base URL (http or https); spans go to
+	// OTLP + "/v1/traces".
+	OTLP string `yaml:"otlp" json:"otlp"`
+	// Sample is the share of new traces recorded (head sampling), 0 to 1;
+	// a request that arrives with a sampled parent is always recorded.
+	Sample *float64 `yaml:"sample" json:"sample,omitempty"`
+	// Service is the service.name resource attribute.
+	Service string `yaml:"service" json:"service"`
 }
 
 // Balance strategies for Upstream.Balance.

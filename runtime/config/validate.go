@@ -43,6 +43,9 @@ func validate(cfg *Config) Problems {
 	for _, name := range sortedKeys(cfg.Auth) {
 		c.auth("auth."+name, name, cfg.Auth[name])
 	}
+	if cfg.Tracing != nil {
+		c.tracing("tracing", cfg.Tracing)
+	}
 	seen := map[string]int{}
 	for i, r := range cfg.Routes {
 		path := fmt.Sprintf("routes[%d]", i)
@@ -59,6 +62,19 @@ func validate(cfg *Config) Problems {
 		c.route(path, r, cfg)
 	}
 	return c.problems
+}
+
+func (c *checker) tracing(path string, t *Tracing) {
+	u, err := url.Parse(t.OTLP)
+	switch {
+	case t.OTLP == "":
+		c.add(path+".otlp", "tracing needs otlp: the collector's OTLP/HTTP URL (http://HOST:4318)")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		c.add(path+".otlp", "invalid OTLP/HTTP URL %q (want http://HOST:PORT or https://...)", t.OTLP)
+	}
+	if t.Sample != nil && (*t.Sample < 0 || *t.Sample > 1) {
+		c.add(path+".sample", "sample %v is not between 0 and 1", *t.Sample)
+	}
 }
 
 func (c *checker) upstream(path, name string, u *Upstream) {

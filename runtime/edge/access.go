@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+
+	"go.opentelemetry.io/otel/attribute"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -25,6 +27,16 @@ type routePolicy struct {
 func stageAccess(x *Exchange) error {
 	id, err := x.node.checkAccess(x.R.Context(), x.snap, x.R, x.route.name, x.rid, x.route)
 	x.identity = id
+	if sp := x.stageSpan; sp != nil && x.route.policy != nil {
+		decision := "allow"
+		if err != nil {
+			decision = "deny"
+			if httperr.StatusOf(err) >= 500 {
+				decision = "error" // failed closed
+			}
+		}
+		sp.SetAttributes(attribute.String("sluice.policy", x.route.policy.name), attribute.String("sluice.policy.decision", decision))
+	}
 	return err
 }
 

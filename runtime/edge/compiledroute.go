@@ -32,7 +32,19 @@ type compiledRoute struct {
 	aggregate bool // origin is an aggregation: it needs the path params
 
 	stages []stage
+	names  []string // of stages, for their spans
 }
+
+// Stage names, as spans show them (sluice.NAME).
+const (
+	stageNameDeprecation = "deprecation"
+	stageNameAccess      = "access"
+	stageNameRateLimit   = "rate_limit"
+	stageNameCompress    = "compress"
+	stageNameRewrite     = "rewrite"
+	stageNameFilters     = "filters"
+	stageNameOrigin      = "origin"
+)
 
 // compileEnv is what compiling a route reads from the snapshot being built.
 type compileEnv struct {
@@ -109,29 +121,32 @@ func compileRoute(r *config.Route, env compileEnv) (compiledRoute, error) {
 		}
 		c.origin, c.aggregate = a.Serve, true
 	}
-	c.stages = c.pipeline()
+	c.pipeline()
 	return c, nil
 }
 
 // pipeline lists the stages of the route, in the order of the request
 // path (DESIGN.md, "The request path"). Each stage is one file.
-func (c *compiledRoute) pipeline() []stage {
-	var s []stage
+func (c *compiledRoute) pipeline() {
+	add := func(name string, s stage) {
+		c.names = append(c.names, name)
+		c.stages = append(c.stages, s)
+	}
 	if c.deprecation != "" || c.sunset != "" {
-		s = append(s, stageDeprecation)
+		add(stageNameDeprecation, stageDeprecation)
 	}
 	if len(c.auth) > 0 || c.policy != nil {
-		s = append(s, stageAccess)
+		add(stageNameAccess, stageAccess)
 	}
 	if c.limit != nil {
-		s = append(s, stageRateLimit)
+		add(stageNameRateLimit, stageRateLimit)
 	}
 	if c.compress != nil {
-		s = append(s, stageCompress) // outermost writer: response filters write through it
+		add(stageNameCompress, stageCompress) // outermost writer: response filters write through it
 	}
-	s = append(s, stageRewrite)
+	add(stageNameRewrite, stageRewrite)
 	if len(c.filters) > 0 {
-		s = append(s, stageRequestFilters)
+		add(stageNameFilters, stageRequestFilters)
 	}
-	return append(s, stageOrigin)
+	add(stageNameOrigin, stageOrigin)
 }

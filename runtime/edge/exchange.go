@@ -2,6 +2,8 @@ package edge
 
 import (
 	"errors"
+
+	"go.opentelemetry.io/otel/trace"
 	"net/http"
 	"sync"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/proxy"
 	"github.com/sluicegw/sluice/runtime/route"
+	"github.com/sluicegw/sluice/runtime/tracing"
 )
 
 // Exchange is one request on its way through the pipeline: the request
@@ -36,6 +39,12 @@ type Exchange struct {
 	identity *auth.Identity // who authenticated; nil without auth
 	filters  *filterRun     // the route's request-phase filters; nil without
 	body     *bodyWatch     // the client's request body, watched for errors
+
+	// span is the request's server span while it is being recorded
+	// (trace.go); stageSpan the running stage's. nil otherwise.
+	span      trace.Span
+	stageSpan trace.Span
+	tracer    *tracing.Tracer
 
 	logPath  string // the path as the client sent it, for the access log
 	upstream string // the pool that answered, for the access log
@@ -74,6 +83,14 @@ func (x *Exchange) onDone(f func()) { x.cleanups = append(x.cleanups, f) }
 
 // run passes x through stages in order until one answers or fails.
 func (x *Exchange) run(stages []stage) error {
+	if x.span != nil {
+		for i, s := range stages {
+			if err := x.runTraced(i, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, s := range stages {
 		if err := s(x); err != nil {
 			return err
@@ -121,6 +138,7 @@ func (x *Exchange) done() {
 	if x.route != nil {
 		routeName = x.route.name
 	}
+	x.endTrace(routeName)
 	n := x.node
 	elapsed := time.Since(x.start)
 	n.metrics.observe(routeName, x.rec.status, elapsed)

@@ -118,7 +118,7 @@ func NewNode(opts Options) *Node {
 func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
-	env := BuildEnv{Logger: n.log, Limiters: n.limiters.get}
+	env := BuildEnv{Logger: n.log, Limiters: n.limiters.get, NodeID: n.opts.NodeID}
 	if len(cfg.Filters) > 0 {
 		rt, err := n.wasmRuntime()
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/proxy"
 	"github.com/sluicegw/sluice/runtime/route"
+	"github.com/sluicegw/sluice/runtime/tracing"
 	"github.com/sluicegw/sluice/runtime/traffic"
 )
 
@@ -36,6 +37,7 @@ type Snapshot struct {
 	pools    map[string]*proxy.Pool
 	modules  map[string]*filter.Module
 	auth     *auth.Set       // nil when the config has no auth providers
+	tracer   *tracing.Tracer // nil when the config has no tracing block
 	compiled []compiledRoute // per route, by route index
 
 	refs      atomic.Int64 // in-flight requests + 1 while current
@@ -48,6 +50,8 @@ type BuildEnv struct {
 	// Filters compiles the snapshot's wasm modules; required when the
 	// config has filters.
 	Filters *filter.Runtime
+	// NodeID names the node in traces (service.instance.id).
+	NodeID string
 	// Limiters returns the rate limiter of a route, so a node keeps its
 	// buckets across snapshots; nil builds fresh ones (node scope), as for
 	// offline validation.
@@ -90,6 +94,11 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 	if len(cfg.Auth) > 0 {
 		if s.auth, err = auth.New(ctx, cfg.Auth, auth.Options{Logger: log}); err != nil {
 			errs = append(errs, fmt.Errorf("auth: %w", err))
+		}
+	}
+	if cfg.Tracing != nil {
+		if s.tracer, err = tracing.New(cfg.Tracing, env.NodeID); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if s.routes, err = route.New(cfg.Routes); err != nil {
@@ -155,6 +164,15 @@ func (s *Snapshot) closePools() {
 	}
 	if s.auth != nil {
 		s.auth.Close()
+	}
+	if t := s.tracer; t != nil {
+		// The last request may be the one closing the snapshot: flushing
+		// spans to the collector must not hold it up.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = t.Close(ctx)
+		}()
 	}
 }
 

@@ -2,6 +2,9 @@ package edge
 
 import (
 	"net/http"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/sluicegw/sluice/runtime/httperr"
 )
@@ -19,6 +22,9 @@ func stageOrigin(x *Exchange) error {
 	}
 	body := watchBody(x.R)
 	err := x.forward()
+	if sp := x.stageSpan; sp != nil && c.cache != nil {
+		sp.SetAttributes(attribute.String("sluice.cache", strings.ToLower(x.W.Header().Get("X-Cache"))))
+	}
 	if body != nil {
 		if v := x.guard.recheck(); !v.OK() {
 			err = httperr.New(v.Status, v.Reason)

@@ -103,6 +103,7 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 		if p.trackLatency {
 			start = monotonic()
 		}
+		span := p.traceAttempt(r.Context(), e, attempt, hdr)
 		var res upstreamResponse
 		var resp *http.Response
 		if upgrade == "" {
@@ -127,6 +128,7 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 			}
 		}
 		if err != nil {
+			endAttempt(span, 0, err)
 			e.inflight.Add(-1)
 			fail, retryable := p.attemptFailed(ctx, r, e, err, start, timeout, rp)
 			if !retryable || attempt >= p.retry.attempts {
@@ -139,6 +141,7 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 			continue
 		}
 		p.observe(e, res.status, start)
+		endAttempt(span, res.status, nil)
 
 		if res.status == http.StatusSwitchingProtocols {
 			if upgrade == "" {
