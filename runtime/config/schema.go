@@ -51,6 +51,28 @@ type Upstream struct {
 	Outlier     *Outlier     `yaml:"outlier" json:"outlier,omitempty"`
 	Retries     *Retries     `yaml:"retries" json:"retries,omitempty"`
 	Timeout     Duration     `yaml:"timeout" json:"timeout"`
+	// Protocol is what the endpoints speak (release 2): http1 (default),
+	// h2c (HTTP/2 by prior knowledge on http:// endpoints) or h2 (HTTP/2
+	// over TLS with ALPN, https:// endpoints). gRPC needs h2c or h2.
+	Protocol string `yaml:"protocol" json:"protocol,omitempty"`
+	// TLS is how the node checks https:// endpoints and presents itself
+	// to them (release 2); nil: the system roots, no client certificate.
+	TLS *UpstreamTLS `yaml:"tls" json:"tls,omitempty"`
+}
+
+// Upstream protocols.
+const (
+	ProtocolHTTP1 = "http1"
+	ProtocolH2C   = "h2c"
+	ProtocolH2    = "h2"
+)
+
+// UpstreamTLS names PEM files on the node, relative to the config file.
+type UpstreamTLS struct {
+	CA         string `yaml:"ca" json:"ca,omitempty"`     // roots that sign the endpoints' certificates
+	Cert       string `yaml:"cert" json:"cert,omitempty"` // client certificate (mutual TLS), with key
+	Key        string `yaml:"key" json:"key,omitempty"`
+	ServerName string `yaml:"server_name" json:"server_name,omitempty"` // the name checked; default: the endpoint's host
 }
 
 // Endpoint is one instance of an upstream. In YAML it is either a bare URL

@@ -77,6 +77,32 @@ func (c *checker) tracing(path string, t *Tracing) {
 	}
 }
 
+// upstreamProtocol checks protocol and tls against the endpoints' schemes.
+func (c *checker) upstreamProtocol(path string, u *Upstream) {
+	want := ""
+	switch u.Protocol {
+	case "", ProtocolHTTP1:
+	case ProtocolH2C:
+		want = "http"
+	case ProtocolH2:
+		want = "https"
+	default:
+		c.add(path+".protocol", "unknown protocol %q (want http1, h2c or h2)", u.Protocol)
+	}
+	for i, e := range u.Endpoints {
+		scheme, _, _ := strings.Cut(e.URL, "://")
+		if want != "" && scheme != want {
+			c.add(fmt.Sprintf("%s.endpoints[%d]", path, i), "protocol %s needs %s:// endpoints, not %q", u.Protocol, want, e.URL)
+		}
+		if u.TLS != nil && scheme == "http" {
+			c.add(fmt.Sprintf("%s.endpoints[%d]", path, i), "tls applies to https:// endpoints, not %q", e.URL)
+		}
+	}
+	if t := u.TLS; t != nil && (t.Cert == "") != (t.Key == "") {
+		c.add(path+".tls", "tls.cert and tls.key go together")
+	}
+}
+
 func (c *checker) upstream(path, name string, u *Upstream) {
 	if !nameRe.MatchString(name) {
 		c.add(path, "invalid upstream name %q (letters, digits, _ . -)", name)
@@ -113,6 +139,7 @@ func (c *checker) upstream(path, name string, u *Upstream) {
 	default:
 		c.add(path+".balance", "unknown balance %q (want round_robin, least_request, p2c_ewma or consistent_hash)", u.Balance)
 	}
+	c.upstreamProtocol(path, u)
 	if hc := u.HealthCheck; hc != nil {
 		hp := path + ".health_check"
 		if hc.Path != "" && !strings.HasPrefix(hc.Path, "/") {

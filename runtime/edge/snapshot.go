@@ -81,7 +81,7 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 	}
 	var errs []error
 	for name, u := range cfg.Upstreams {
-		p, err := proxy.NewPool(name, u, proxy.Options{Logger: log})
+		p, err := proxy.NewPool(name, u, proxy.Options{Logger: log, Dir: cfg.Dir})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("upstream %q: %w", name, err))
 			continue

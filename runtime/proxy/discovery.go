@@ -48,7 +48,7 @@ func (p *Pool) SetDiscovered(urls []string) {
 		e, ok := known[u]
 		if !ok {
 			var err error
-			if e, err = newEndpoint(config.Endpoint{URL: u}, p.log); err != nil {
+			if e, err = newEndpoint(config.Endpoint{URL: u}, p.log, p.tlsBase); err != nil {
 				p.log.Warn("discovered instance ignored", "url", u, "error", err)
 				continue
 			}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -28,7 +29,7 @@ type endpoint struct {
 	conns *connPool // keep-alive connections for plain requests (fastclient.go)
 }
 
-func newEndpoint(ec config.Endpoint, log *slog.Logger) (*endpoint, error) {
+func newEndpoint(ec config.Endpoint, log *slog.Logger, tlsBase *tls.Config) (*endpoint, error) {
 	u, err := url.Parse(ec.URL)
 	switch {
 	case err != nil:
@@ -46,7 +47,7 @@ func newEndpoint(ec config.Endpoint, log *slog.Logger) (*endpoint, error) {
 		host:   u.Host,
 		weight: max(ec.Weight, 1),
 		log:    log.With("endpoint", ec.URL),
-		conns:  newConnPool(u.Scheme, u.Host),
+		conns:  newConnPool(u.Scheme, u.Host, tlsBase),
 	}
 	e.healthy.Store(true)
 	return e, nil

@@ -16,6 +16,7 @@ const (
 	reasonNoEndpoint = "no healthy upstream"
 	reasonFailed     = "upstream failed"
 	reasonTimeout    = "upstream timed out"
+	reasonNotHTTP2   = "upstream does not speak HTTP/2"
 	reasonClientGone = "client closed request"
 )
 

@@ -60,16 +60,20 @@ type connPool struct {
 	closed   bool
 }
 
-func newConnPool(scheme, host string) *connPool {
+func newConnPool(scheme, host string, tlsBase *tls.Config) *connPool {
 	cp := &connPool{addr: fasthttp.AddMissingPort(host, scheme == "https")}
 	if scheme == "https" {
-		// What http.Transport uses without a TLSClientConfig: the system
-		// roots, the endpoint's host as server name, no ALPN (HTTP/1.1).
+		// The upstream's tls block (loadUpstreamTLS; the system roots
+		// without one), the endpoint's host as server name unless the
+		// block names one, no ALPN (HTTP/1.1).
 		name := host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			name = h
 		}
-		cp.tls = &tls.Config{ServerName: name}
+		if tlsBase == nil {
+			tlsBase = &tls.Config{}
+		}
+		cp.tls = endpointTLS(tlsBase, name)
 	}
 	return cp
 }

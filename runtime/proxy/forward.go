@@ -85,6 +85,9 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
 	hdr := outboundHeader(r, upgrade)
+	if p.h2 != nil && httpguard.HasToken(r.Header["Te"], "trailers") {
+		hdr["Te"] = teTrailers // HTTP/2 allows this one TE; gRPC servers ask for it
+	}
 
 	e := p.pick(r, nil)
 	if e == nil {
@@ -106,7 +109,12 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 		span := p.traceAttempt(r.Context(), e, attempt, hdr)
 		var res upstreamResponse
 		var resp *http.Response
-		if upgrade == "" {
+		if p.h2 != nil && upgrade == "" {
+			resp, err = p.h2.RoundTrip(outboundRequest(ctx, r, e, hdr, body))
+			if err == nil {
+				res = upstreamResponse{status: resp.StatusCode, header: resp.Header, length: resp.ContentLength, body: resp.Body, resp: resp}
+			}
+		} else if upgrade == "" {
 			var f *fastResponse
 			f, err = p.fastRoundTrip(ctx, r, e, hdr, body)
 			if err == nil {
@@ -241,6 +249,9 @@ func (p *Pool) attemptFailed(ctx context.Context, r *http.Request, e *endpoint, 
 	case r.Context().Err() != nil:
 		return httperr.Wrap(StatusClientClosedRequest, reasonClientGone,
 			fmt.Errorf("upstream %q: endpoint %s: client went away: %w", p.name, e.raw, err)), false
+	case p.h2 != nil && notHTTP2(err):
+		return httperr.Wrap(http.StatusBadGateway, reasonNotHTTP2,
+			fmt.Errorf("upstream %q: endpoint %s: configured for %s, but it answers HTTP/1.1: %w", p.name, e.raw, p.protocol, err)), false
 	case isConnectFailure(err):
 		p.outlierFailure(e, "connect failure")
 		return httperr.Wrap(http.StatusBadGateway, reasonFailed,

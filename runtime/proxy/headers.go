@@ -46,6 +46,7 @@ var (
 	protoHTTPS = []string{"https"}
 	noValue    = []string{""}
 	upgradeVal = []string{"Upgrade"}
+	teTrailers = []string{"trailers"}
 	viaOnly    = []string{viaHTTP1}
 )
 

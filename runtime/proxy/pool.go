@@ -11,6 +11,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/sluicegw/sluice/runtime/config"
 )
@@ -27,6 +30,9 @@ type Options struct {
 	// Logger receives health transitions, ejections and aborted responses.
 	// nil means slog.Default().
 	Logger *slog.Logger
+	// Dir resolves the upstream's relative tls file names (the config
+	// file's directory).
+	Dir string
 }
 
 // Pool is one upstream: a fixed set of endpoints and the policies that pick,
@@ -47,10 +53,15 @@ type Pool struct {
 	// other strategies do not pay for two clock reads per request.
 	trackLatency bool
 	transport    *http.Transport
-	timeout      time.Duration
-	retry        retryPolicy
-	outlier      outlierPolicy
-	health       *healthChecker
+	tlsBase      *tls.Config // what every https endpoint's TLS starts from
+	// h2 is the HTTP/2 client of a `protocol: h2c | h2` upstream; nil for
+	// http1, whose plain requests go through fastclient.go.
+	h2       *http2.Transport
+	protocol string
+	timeout  time.Duration
+	retry    retryPolicy
+	outlier  outlierPolicy
+	health   *healthChecker
 
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -84,8 +95,16 @@ func NewPool(name string, cfg *config.Upstream, opts Options) (*Pool, error) {
 		timeout: cfg.Timeout.D(),
 		outlier: newOutlierPolicy(cfg.Outlier),
 	}
+	tlsBase, err := loadUpstreamTLS(cfg.TLS, opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", name, err)
+	}
+	p.tlsBase, p.protocol = tlsBase, cfg.Protocol
+	if cfg.Protocol == config.ProtocolH2C || cfg.Protocol == config.ProtocolH2 {
+		p.h2 = newH2Transport(cfg.Protocol, tlsBase)
+	}
 	for i, ec := range cfg.Endpoints {
-		e, err := newEndpoint(ec, log)
+		e, err := newEndpoint(ec, log, tlsBase)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: endpoints[%d] %q: %w", name, i, ec.URL, err)
 		}
@@ -106,7 +125,7 @@ func NewPool(name string, cfg *config.Upstream, opts Options) (*Pool, error) {
 			return nil, fmt.Errorf("upstream %q: health_check: %w", name, err)
 		}
 	}
-	p.transport = newTransport()
+	p.transport = newTransport(tlsBase)
 	return p, nil
 }
 
@@ -135,6 +154,9 @@ func (p *Pool) Close() {
 			p.health.stop()
 		}
 		p.transport.CloseIdleConnections()
+		if p.h2 != nil {
+			p.h2.CloseIdleConnections()
+		}
 		for _, e := range p.endpoints {
 			e.conns.close()
 		}
@@ -190,10 +212,11 @@ const (
 // only, also for https upstreams, and one request per connection keeps
 // head-of-line blocking out of the balancer's view. Compression is disabled
 // so bodies pass through byte for byte.
-func newTransport() *http.Transport {
+func newTransport(tlsBase *tls.Config) *http.Transport {
 	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                  nil, // upstreams are reached directly, never via $HTTP_PROXY
+		TLSClientConfig:        tlsBase.Clone(),
 		DialContext:            dialMarkingFailures(d),
 		ForceAttemptHTTP2:      false,
 		MaxIdleConnsPerHost:    maxIdleConnsPerHost,

@@ -1,0 +1,70 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/sluicegw/sluice/runtime/config"
+)
+
+// errNotHTTP2 is an endpoint configured for h2 that did not agree to it.
+var errNotHTTP2 = errors.New("endpoint did not negotiate HTTP/2 (ALPN h2)")
+
+// newH2Transport is the pool's HTTP/2 client for `protocol: h2c` (prior
+// knowledge on plain TCP) or `protocol: h2` (TLS with ALPN h2): many
+// streams on one connection per endpoint, which gRPC expects. Dials are
+// marked as connect failures like the HTTP/1.1 clients' (retried, counted
+// for ejection).
+func newH2Transport(protocol string, base *tls.Config) *http2.Transport {
+	dial := dialMarkingFailures(&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second})
+	t := &http2.Transport{
+		DisableCompression: true,
+		MaxHeaderListSize:  maxResponseHeader,
+		// A connection the upstream stopped answering is found by a ping
+		// instead of hanging every stream on it.
+		ReadIdleTimeout: 30 * time.Second,
+		PingTimeout:     10 * time.Second,
+	}
+	if protocol == config.ProtocolH2C {
+		t.AllowHTTP = true
+		t.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			return dial(ctx, network, addr)
+		}
+		return t
+	}
+	t.TLSClientConfig = base.Clone()
+	t.DialTLSContext = func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := tls.Client(c, cfg)
+		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		if p := tc.ConnectionState().NegotiatedProtocol; p != http2.NextProtoTLS {
+			c.Close()
+			return nil, fmt.Errorf("%w: it chose %q", errNotHTTP2, p)
+		}
+		return tc, nil
+	}
+	return t
+}
+
+// notHTTP2 reports a failure that says the endpoint speaks HTTP/1.1 where
+// HTTP/2 was configured: no ALPN h2 over TLS, or an HTTP/1.1 answer to the
+// h2c preface.
+func notHTTP2(err error) bool {
+	return errors.Is(err, errNotHTTP2) || strings.Contains(err.Error(), "looked like an HTTP/1.1 header") ||
+		strings.Contains(err.Error(), "unexpected ALPN protocol")
+}
