@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -464,6 +465,128 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u}]
 	}
 }
 
+// When the client leaves while the upstream is still working, the upstream
+// request is canceled and the access log says 499.
+func TestClientGoneIs499AndCancelsUpstream(t *testing.T) {
+	started := make(chan string, 4)
+	canceled := make(chan string, 4)
+	up := startUpstream(t, "slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		id := r.Header.Get("X-Request-Id")
+		started <- id
+		select {
+		case <-r.Context().Done():
+			canceled <- id
+		case <-time.After(15 * time.Second):
+		}
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.}}"], timeout: 30s}}
+routes: [{name: slow, match: {path_prefix: /}, upstream: u}]
+`, up.url))
+	addr := strings.TrimPrefix(n.url, "http://")
+	for _, tc := range []struct{ name, req string }{
+		{"GET", "GET /slow HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-get\r\n\r\n"},
+		{"POST", "POST /slow HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-post\r\nContent-Length: 5\r\n\r\nhello"},
+		{"chunked", "POST /slow HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := tc.req[strings.Index(tc.req, "gone-"):]
+			id = id[:strings.Index(id, "\r")]
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.req)
+			select {
+			case got := <-started:
+				if got != id {
+					t.Fatalf("upstream started %q, want %q", got, id)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the request never reached the upstream")
+			}
+			c.Close()
+			select {
+			case got := <-canceled:
+				if got != id {
+					t.Fatalf("upstream canceled %q, want %q", got, id)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the upstream request was not canceled when the client left")
+			}
+			eventually(t, 5*time.Second, "a 499 in the access log", func() bool {
+				for _, line := range strings.Split(n.logs.String(), "\n") {
+					if strings.Contains(line, `"request_id":"`+id+`"`) && strings.Contains(line, `"status":499`) {
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
+}
+
+// A request pipelined behind one that takes a while is answered too. The
+// fasthttp engine reads the connection while the first one runs, to see
+// the client leave (fastwatch.go): the byte it read is not lost.
+func TestPipelinedBehindSlowRequest(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	up := startUpstream(t, "u", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, b)
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.}}"]}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u}]
+`, up.url))
+	c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	watching, held := clientWatches.started.Load(), clientWatches.held.Load()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first request never reached the upstream")
+	}
+	if testEngine == EngineFast {
+		eventually(t, 5*time.Second, "the engine to watch the connection", func() bool {
+			return clientWatches.started.Load() > watching
+		})
+	}
+	io.WriteString(c, "POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+	if testEngine == EngineFast {
+		eventually(t, 5*time.Second, "the watch to read the second request's first byte", func() bool {
+			return clientWatches.held.Load() > held
+		})
+	}
+	close(release)
+	br := bufio.NewReader(c)
+	for _, want := range []string{"GET /slow ", "POST /second abc"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response for %s: %v", want, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Fatalf("response for %s: %d %q", want, resp.StatusCode, body)
+		}
+	}
+}
+
 // Sequential requests through a node reuse one upstream connection, whatever
 // the shape of their responses and requests.
 func TestUpstreamKeepAliveReuse(t *testing.T) {
@@ -546,4 +669,32 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u}]
 			t.Fatalf("GET %d answered by %q", i, e.Upstream)
 		}
 	}
+}
+
+// BenchmarkClientWatchFastRequest is what watching for the client leaving
+// costs a request that ends within the grace: arming the timer and
+// stopping it.
+func BenchmarkClientWatchFastRequest(b *testing.B) {
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	fc := newFastConn(c1)
+	b.ReportAllocs()
+	// The machine may be shared: CPU time per request says more than the
+	// wall clock.
+	cpu0 := processCPU()
+	for b.Loop() {
+		fc.beginWatch(true)
+		fc.stopWatch()
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU is the user and system time the process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
