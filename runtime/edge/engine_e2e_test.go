@@ -128,7 +128,7 @@ routes: [{name: up, match: {path_prefix: /}, upstream: u}]
 		t.Run(map[bool]string{false: "content-length", true: "chunked"}[chunked], func(t *testing.T) {
 			var got string
 			var status int
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			heap, rss := memoryGrowth(t, func() {
 				req, _ := http.NewRequest(http.MethodPost, n.url+"/up", io.NopCloser(&patternReader{bigBody}))
 				if !chunked {
@@ -143,7 +143,7 @@ routes: [{name: up, match: {path_prefix: /}, upstream: u}]
 				resp.Body.Close()
 				got, status = string(b), resp.StatusCode
 			})
-			t.Logf("%d MiB upload in %s: heap +%d MiB, peak RSS +%d MiB", bigBody>>20, time.Since(start).Round(time.Millisecond), heap>>20, rss>>20)
+			t.Logf("%d MiB upload in %s (CPU %s): heap +%d MiB, peak RSS +%d MiB", bigBody>>20, time.Since(start).Round(time.Millisecond), (processCPU() - cpu).Round(time.Millisecond), heap>>20, rss>>20)
 			if status != http.StatusOK || got != strconv.Itoa(bigBody) {
 				t.Fatalf("upstream answered %d %q, want 200 %d", status, got, bigBody)
 			}
@@ -171,7 +171,7 @@ routes: [{name: down, match: {path_prefix: /}, upstream: u}]
 		t.Run(map[bool]string{true: "content-length", false: "chunked"}[length], func(t *testing.T) {
 			var got int64
 			var status int
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			heap, rss := memoryGrowth(t, func() {
 				url := n.url + "/down"
 				if length {
@@ -189,7 +189,7 @@ routes: [{name: down, match: {path_prefix: /}, upstream: u}]
 				resp.Body.Close()
 				status = resp.StatusCode
 			})
-			t.Logf("%d MiB download in %s: heap +%d MiB, peak RSS +%d MiB", bigBody>>20, time.Since(start).Round(time.Millisecond), heap>>20, rss>>20)
+			t.Logf("%d MiB download in %s (CPU %s): heap +%d MiB, peak RSS +%d MiB", bigBody>>20, time.Since(start).Round(time.Millisecond), (processCPU() - cpu).Round(time.Millisecond), heap>>20, rss>>20)
 			if status != http.StatusOK || got != bigBody {
 				t.Fatalf("client got %d with %d bytes, want 200 with %d", status, got, bigBody)
 			}
