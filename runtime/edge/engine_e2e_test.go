@@ -7,6 +7,7 @@ package edge
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -324,6 +325,57 @@ routes: [{name: events, match: {path_prefix: /events}, upstream: u}]
 	}
 }
 
+// A streamed response's head reaches the client when the upstream sends
+// it, before any of the body: an event stream or a long poll that opens
+// with its headers and waits for the first event.
+func TestStreamedResponseHeadArrivesBeforeBody(t *testing.T) {
+	release := make(chan struct{})
+	up := startUpstream(t, "sse", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", r.URL.Query().Get("type"))
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		case <-time.After(10 * time.Second):
+		}
+		io.WriteString(w, "data: one\n\n")
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.}}"]}}
+routes: [{name: events, match: {path_prefix: /events}, upstream: u}]
+`, up.url))
+	defer close(release)
+	for name, client := range map[string]*http.Client{"HTTP/1.1": testClient, "HTTP/2.0": h2cClient(t)} {
+		for _, ct := range []string{"text/event-stream", "application/json"} {
+			t.Run(name+" "+ct, func(t *testing.T) {
+				type result struct {
+					resp *http.Response
+					err  error
+				}
+				got := make(chan result, 1)
+				go func() {
+					resp, err := client.Get(n.url + "/events?type=" + ct)
+					got <- result{resp, err}
+				}()
+				select {
+				case r := <-got:
+					if r.err != nil {
+						t.Fatal(r.err)
+					}
+					r.resp.Body.Close()
+					if r.resp.StatusCode != http.StatusOK || r.resp.Proto != name {
+						t.Fatalf("%s %d", r.resp.Proto, r.resp.StatusCode)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the response head did not arrive while the upstream held back the body")
+				}
+			})
+		}
+	}
+}
+
 // A request with Expect: 100-continue gets the 100, sends its body, and the
 // upstream gets all of it.
 func TestExpectContinueForwardsBody(t *testing.T) {
@@ -480,51 +532,63 @@ func TestClientGoneIs499AndCancelsUpstream(t *testing.T) {
 		case <-time.After(15 * time.Second):
 		}
 	}))
-	n := startNode(t, render(t, `
+	cfg := render(t, `
 upstreams: {u: {endpoints: ["{{.}}"], timeout: 30s}}
 routes: [{name: slow, match: {path_prefix: /}, upstream: u}]
-`, up.url))
-	addr := strings.TrimPrefix(n.url, "http://")
-	for _, tc := range []struct{ name, req string }{
-		{"GET", "GET /slow HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-get\r\n\r\n"},
-		{"POST", "POST /slow HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-post\r\nContent-Length: 5\r\n\r\nhello"},
-		{"chunked", "POST /slow HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+`, up.url)
+	plain := startNode(t, cfg)
+	overTLS := startNode(t, cfg, func(_ *Options, l *Listeners) { l.TLS = selfSignedTLS(t) })
+	for _, conn := range []struct {
+		name string
+		n    *testNode
+		dial func(addr string) (net.Conn, error)
+	}{
+		{"", plain, func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }},
+		{"TLS ", overTLS, func(addr string) (net.Conn, error) {
+			return tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			id := tc.req[strings.Index(tc.req, "gone-"):]
-			id = id[:strings.Index(id, "\r")]
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			io.WriteString(c, tc.req)
-			select {
-			case got := <-started:
-				if got != id {
-					t.Fatalf("upstream started %q, want %q", got, id)
+		for _, tc := range []struct{ name, head, body string }{
+			{"GET", "GET /slow HTTP/1.1\r\nHost: x\r\n", ""},
+			{"POST", "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n", "hello"},
+			{"chunked", "POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n"},
+		} {
+			t.Run(conn.name+tc.name, func(t *testing.T) {
+				n := conn.n
+				id := "gone-" + strings.ReplaceAll(conn.name, " ", "-") + tc.name
+				c, err := conn.dial(strings.TrimPrefix(strings.TrimPrefix(n.url, "http://"), "https://"))
+				if err != nil {
+					t.Fatal(err)
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("the request never reached the upstream")
-			}
-			c.Close()
-			select {
-			case got := <-canceled:
-				if got != id {
-					t.Fatalf("upstream canceled %q, want %q", got, id)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("the upstream request was not canceled when the client left")
-			}
-			eventually(t, 5*time.Second, "a 499 in the access log", func() bool {
-				for _, line := range strings.Split(n.logs.String(), "\n") {
-					if strings.Contains(line, `"request_id":"`+id+`"`) && strings.Contains(line, `"status":499`) {
-						return true
+				defer c.Close()
+				io.WriteString(c, tc.head+"X-Request-Id: "+id+"\r\n\r\n"+tc.body)
+				select {
+				case got := <-started:
+					if got != id {
+						t.Fatalf("upstream started %q, want %q", got, id)
 					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the request never reached the upstream")
 				}
-				return false
+				c.Close()
+				select {
+				case got := <-canceled:
+					if got != id {
+						t.Fatalf("upstream canceled %q, want %q", got, id)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the upstream request was not canceled when the client left")
+				}
+				eventually(t, 5*time.Second, "a 499 in the access log", func() bool {
+					for _, line := range strings.Split(n.logs.String(), "\n") {
+						if strings.Contains(line, `"request_id":"`+id+`"`) && strings.Contains(line, `"status":499`) {
+							return true
+						}
+					}
+					return false
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -197,6 +197,12 @@ func (w *fastWriter) StreamBody(body io.ReadCloser, size int64, trailers func() 
 		}
 		size = -1 // trailers need chunked framing
 	}
+	if size < 0 || eventStream(w.header) {
+		// A stream's head goes out at once, as the net/http engine's
+		// flush after it does: its body may not follow for a while (an
+		// event stream waiting for its first event, a long poll).
+		w.ctx.Response.ImmediateHeaderFlush = true
+	}
 	w.ctx.Response.SetBodyStream(&trailingBody{ReadCloser: body, resp: &w.ctx.Response, trailers: trailers}, int(size))
 	return true
 }
@@ -363,6 +369,13 @@ func (b *trailingBody) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// eventStream reports a text/event-stream response.
+func eventStream(h http.Header) bool {
+	const es = "text/event-stream"
+	ct := h["Content-Type"]
+	return len(ct) > 0 && len(ct[0]) >= len(es) && strings.EqualFold(ct[0][:len(es)], es)
 }
 
 // bodyAllowed reports whether a status may carry a body (RFC 9110 §6.4.1).
