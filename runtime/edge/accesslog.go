@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"time"
 )
 
@@ -12,18 +11,21 @@ type logFields struct {
 	route, upstream string
 	path            string // as the client sent it, before any rewrite
 	requestID       string
+	// of the request, copied: a streamed response is logged after the
+	// engine reused the request view (fasthttp)
+	method, host, proto, remote string
 }
 
 // accessLog writes one JSON line per request. LogAttrs with typed
 // attributes avoids the boxing of slog's key-value form.
-func (n *Node) accessLog(r *http.Request, rec *recorder, f logFields, elapsed time.Duration) {
+func (n *Node) accessLog(rec *recorder, f logFields, elapsed time.Duration) {
 	attrs := [...]slog.Attr{
 		slog.String("request_id", f.requestID),
-		slog.String("method", r.Method),
-		slog.String("host", r.Host),
+		slog.String("method", f.method),
+		slog.String("host", f.host),
 		slog.String("path", f.path),
-		slog.String("proto", r.Proto),
-		slog.String("remote", r.RemoteAddr),
+		slog.String("proto", f.proto),
+		slog.String("remote", f.remote),
 		slog.String("route", f.route),
 		slog.String("upstream", f.upstream),
 		slog.Int("status", rec.status),

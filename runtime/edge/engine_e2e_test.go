@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -761,4 +762,50 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// The access log line of a streamed response counts the whole body and
+// the time it took to send it, whatever its framing.
+func TestAccessLogCountsStreamedBody(t *testing.T) {
+	up := startUpstream(t, "u", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/length" {
+			w.Header().Set("Content-Length", "10")
+		}
+		io.WriteString(w, "hello")
+		w.(http.Flusher).Flush()
+		time.Sleep(200 * time.Millisecond) // a deliberate upstream delay
+		io.WriteString(w, "world")
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.}}"]}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u}]
+`, up.url))
+	for _, path := range []string{"/length", "/chunked"} {
+		t.Run(path, func(t *testing.T) {
+			id := "streamed" + strings.ReplaceAll(path, "/", "-")
+			resp, body := get(t, n.url+path, "X-Request-Id", id)
+			if resp.StatusCode != http.StatusOK || string(body) != "helloworld" {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+			var line struct {
+				Status     int     `json:"status"`
+				Bytes      int64   `json:"bytes"`
+				DurationMS float64 `json:"duration_ms"`
+			}
+			eventually(t, 5*time.Second, "the access log line", func() bool {
+				for _, l := range strings.Split(n.logs.String(), "\n") {
+					if strings.Contains(l, `"msg":"request"`) && strings.Contains(l, `"request_id":"`+id+`"`) {
+						return json.Unmarshal([]byte(l), &line) == nil
+					}
+				}
+				return false
+			})
+			if line.Status != 200 || line.Bytes != 10 {
+				t.Errorf("logged status %d, %d bytes; want 200, 10", line.Status, line.Bytes)
+			}
+			if line.DurationMS < 200 {
+				t.Errorf("logged %.1f ms for a response that took 200 ms to send", line.DurationMS)
+			}
+		})
+	}
 }
