@@ -2,11 +2,12 @@ package edge
 
 import (
 	"errors"
-
-	"go.opentelemetry.io/otel/trace"
+	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"
@@ -48,8 +49,13 @@ type Exchange struct {
 
 	logPath  string // the path as the client sent it, for the access log
 	upstream string // the pool that answered, for the access log
+	log      logFields
 
 	cleanups []func() // run in reverse order when the request ends
+
+	// stream is the response body when the engine copies it after the
+	// handler returned (fasthttp): the request is logged when it ends.
+	stream streamedBody
 }
 
 // stage is one step of a route's pipeline. It returns nil to go on,
@@ -65,7 +71,8 @@ var exchanges = sync.Pool{New: func() any { return new(Exchange) }}
 func getExchange(n *Node, w http.ResponseWriter, r *http.Request) *Exchange {
 	x := exchanges.Get().(*Exchange)
 	x.node, x.R, x.start = n, r, time.Now()
-	x.rec = recorder{ResponseWriter: w, status: http.StatusOK}
+	x.stream.x = x
+	x.rec = recorder{ResponseWriter: w, status: http.StatusOK, stream: &x.stream}
 	x.W = &x.rec
 	x.logPath = r.URL.Path
 	return x
@@ -125,9 +132,12 @@ func (x *Exchange) finish(err error) {
 	httperr.WriteError(x.W, err, x.rid)
 }
 
-// done runs the cleanups and records the request in metrics and the
-// access log.
-func (x *Exchange) done() {
+// end ends the request when the handler returns: its cleanups, and its
+// metrics and access log line, then the exchange goes back to the pool.
+// A response body the engine copies after the handler (fasthttp) delays
+// the metrics, the log line and the release to the end of the body, so
+// they count all of it, and its time, as they do on net/http.
+func (x *Exchange) end() {
 	for i := len(x.cleanups) - 1; i >= 0; i-- {
 		x.cleanups[i]()
 	}
@@ -138,11 +148,80 @@ func (x *Exchange) done() {
 	if x.route != nil {
 		routeName = x.route.name
 	}
-	x.endTrace(routeName)
+	r := x.R
+	x.log = logFields{routeName, x.upstream, x.logPath, x.rid, r.Method, r.Host, r.Proto, r.RemoteAddr}
+	if x.rec.handed && x.stream.endLater() {
+		return // streamedBody.Close records and releases x
+	}
+	x.record()
+}
+
+// record writes the request to the metrics and the access log, and
+// releases the exchange.
+func (x *Exchange) record() {
+	x.endTrace(x.log.route)
 	n := x.node
 	elapsed := time.Since(x.start)
-	n.metrics.observe(routeName, x.rec.status, elapsed)
-	if n.opts.AccessLog != nil {
-		n.accessLog(x.R, &x.rec, logFields{routeName, x.upstream, x.logPath, x.rid}, elapsed)
+	if x.rec.handed {
+		x.rec.bytes += x.stream.n
+		if x.rec.err == nil {
+			x.rec.err = x.stream.err
+		}
 	}
+	n.metrics.observe(x.log.route, x.rec.status, elapsed)
+	if n.opts.AccessLog != nil {
+		n.accessLog(&x.rec, x.log, elapsed)
+	}
+	x.release()
+}
+
+// streamedBody is a response body handed to the engine, which copies it
+// after the handler returned (fasthttp). It counts what was read of it;
+// its end records the exchange.
+type streamedBody struct {
+	io.ReadCloser
+	x   *Exchange
+	n   int64 // bytes read
+	err error // why reading it failed
+	mu  sync.Mutex
+	// closed is set when the body ended; waiting when the handler
+	// returned before it did, leaving the record to Close.
+	closed, waiting bool
+}
+
+func (b *streamedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *streamedBody) Close() error {
+	b.mu.Lock()
+	if b.closed || b.ReadCloser == nil {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	waiting, rc := b.waiting, b.ReadCloser
+	b.mu.Unlock()
+	err := rc.Close()
+	if waiting {
+		b.x.record()
+	}
+	return err
+}
+
+// endLater reports whether the body is still being copied: Close then
+// records the exchange. It reports false when the body already ended.
+func (b *streamedBody) endLater() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.waiting = true
+	return true
 }

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,14 +68,25 @@ func (n *Node) serveFast(ctx *fasthttp.RequestCtx) {
 		// deadline does not bound the body, which streams as long as the
 		// route's stages allow.
 		_ = fc.SetReadDeadline(time.Time{})
+		// Watch for the client leaving once the body was read (fastwatch.go).
+		fc.beginWatch(r.Body == http.NoBody)
 	}
 	defer func() {
+		if fc != nil {
+			fc.stopWatch()
+		}
 		if p := recover(); p != nil {
 			if p != http.ErrAbortHandler {
 				n.log.Error("panic serving request", "panic", p, "stack", string(debug.Stack()))
 			}
 			// Whatever was buffered must not reach the client as if whole:
 			// the connection is cut without a response.
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(func(net.Conn) {})
+			return
+		}
+		if fc != nil && fc.watch.gone && !x.w.committed {
+			// The client left before an answer (a 499): nobody reads one.
 			ctx.HijackSetNoResponse(true)
 			ctx.Hijack(func(net.Conn) {})
 			return
@@ -116,7 +126,11 @@ type fastConn struct {
 	net.Conn
 	info   connInfo
 	remote string
+	// ctx is the context of every request on the connection; cancel ends
+	// it when the client leaves or the connection closes.
 	ctx    context.Context
+	cancel context.CancelCauseFunc
+	watch  clientWatch
 }
 
 func newFastConn(c net.Conn) *fastConn {
@@ -125,7 +139,7 @@ func newFastConn(c net.Conn) *fastConn {
 	if fc.info.guard != nil {
 		fc.info.guard.EndAtBad()
 	}
-	fc.ctx = context.WithValue(context.Background(), connStateKey, &fc.info)
+	fc.ctx, fc.cancel = context.WithCancelCause(context.WithValue(context.Background(), connStateKey, &fc.info))
 	return fc
 }
 
@@ -205,10 +219,10 @@ func (x *fastExchange) fill(ctx *fasthttp.RequestCtx, fc *fastConn) (*http.Reque
 	case cl == -1:
 		r.ContentLength = -1
 		r.TransferEncoding = []string{"chunked"}
-		r.Body = io.NopCloser(ctx.RequestBodyStream())
+		r.Body = &fastBody{r: ctx.RequestBodyStream(), fc: fc, left: -1}
 	case cl > 0:
 		r.ContentLength = int64(cl)
-		r.Body = io.NopCloser(ctx.RequestBodyStream())
+		r.Body = &fastBody{r: ctx.RequestBodyStream(), fc: fc, left: int64(cl)}
 	default:
 		r.Body = http.NoBody
 	}

@@ -15,8 +15,7 @@ import (
 // view (fastserver.go).
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := getExchange(n, w, r)
-	defer x.release()
-	defer x.done()
+	defer x.end()
 	err := stageGuard(x)
 	if err == nil {
 		err = stageRoute(x)

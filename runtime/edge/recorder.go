@@ -18,6 +18,10 @@ type recorder struct {
 	bytes       int64
 	wroteHeader bool
 	err         error
+	// handed is set when the engine took the body to copy after the
+	// handler (StreamBody); stream counts it.
+	handed bool
+	stream *streamedBody
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -57,17 +61,20 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // StreamBody passes a body handed over as a reader to an engine that
-// streams it after the handler (fasthttp); the size logged is the one
-// announced, since the copy ends after the log line is written.
+// streams it after the handler (fasthttp). The body is counted as it is
+// copied, and the exchange is logged when it ends (streamedBody).
 func (r *recorder) StreamBody(body io.ReadCloser, size int64, trailers func() http.Header) bool {
 	bs, ok := r.ResponseWriter.(proxy.BodyStreamer)
-	if !ok || !bs.StreamBody(body, size, trailers) {
+	if !ok || r.stream == nil {
 		return false
 	}
-	r.wroteHeader = true
-	if size > 0 {
-		r.bytes += size
+	sb := r.stream
+	sb.ReadCloser, sb.n, sb.err, sb.closed, sb.waiting = body, 0, nil, false, false
+	if !bs.StreamBody(sb, size, trailers) {
+		sb.ReadCloser = nil
+		return false
 	}
+	r.wroteHeader, r.handed = true, true
 	return true
 }
 

@@ -60,6 +60,10 @@ type connPool struct {
 	closed   bool
 }
 
+// syncBodyMax is the largest request body of known length written before
+// the response is read instead of beside it.
+const syncBodyMax = 8 << 10
+
 func newConnPool(scheme, host string, tlsBase *tls.Config) *connPool {
 	cp := &connPool{addr: fasthttp.AddMissingPort(host, scheme == "https")}
 	if scheme == "https" {
@@ -217,6 +221,7 @@ type fastResponse struct {
 	wdone   chan error // the request body's writer reports here; nil without one
 	stream  io.Reader  // nil when the response has no body
 	done    bool       // the body was read to its end
+	read    int64      // body bytes read so far
 	failed  bool
 	noReuse bool
 	closed  bool
@@ -235,16 +240,24 @@ func (f *fastResponse) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := f.stream.Read(p)
+	f.read += int64(n)
 	switch {
 	case err == io.EOF:
 		f.finish()
 	case err != nil:
 		f.failed = true
+	case f.length >= 0 && f.read >= f.length:
+		// A reader that copies exactly the announced length (fasthttp
+		// does) never asks for the EOF: the body is whole here.
+		f.finish()
 	}
 	return n, err
 }
 
-// finish records the end of the body and the trailers that came with it.
+// finish records the end of the body and the trailers that came with it,
+// and gives the connection back at once: the next request must find it
+// idle, not wait for the engine to get round to closing the body (a
+// client's next request can arrive before that).
 func (f *fastResponse) finish() {
 	f.done = true
 	for _, k := range f.resp.Header.PeekTrailerKeys() {
@@ -259,6 +272,7 @@ func (f *fastResponse) finish() {
 			f.trailer[key] = append(f.trailer[key], string(v))
 		}
 	}
+	f.release()
 }
 
 // trailers returns the trailers once the body has ended: the declared
@@ -279,9 +293,20 @@ func (f *fastResponse) Close() error {
 		return nil
 	}
 	f.closed = true
+	f.release()
+	return nil
+}
+
+// release returns the connection to the pool when the exchange on it is
+// complete and clean, and closes it otherwise; later calls do nothing.
+func (f *fastResponse) release() {
+	if f.c == nil {
+		return
+	}
 	// stop reports false once the context's cut has started: the
 	// connection is closed or about to be, and not pooled.
-	reuse := f.stop() && f.done && !f.failed && !f.noReuse && !f.resp.ConnectionClose()
+	whole := f.done || f.stream == nil // a response without a body is whole unread
+	reuse := f.stop() && whole && !f.failed && !f.noReuse && !f.resp.ConnectionClose()
 	if f.wdone != nil {
 		// A request body still being written (the upstream answered
 		// early) leaves the connection unusable: closing it ends the write.
@@ -300,7 +325,6 @@ func (f *fastResponse) Close() error {
 		f.c.Close()
 	}
 	f.c = nil
-	return nil
 }
 
 // writeBody sends the request body: size bytes, or chunked when size is -1,
@@ -445,7 +469,17 @@ func (p *Pool) fastExchange(ctx context.Context, r *http.Request, e *endpoint, h
 		}
 		return fail(err)
 	}
-	if body != nil {
+	switch {
+	case body != nil && size >= 0 && size <= syncBodyMax:
+		// A small body of known length fits the socket's buffers: written
+		// here, it needs no goroutine, and the connection is whole (and
+		// reusable) as soon as the response is.
+		done := make(chan error, 1)
+		writeBody(c, body, size, done)
+		if err := <-done; err != nil {
+			return fail(err)
+		}
+	case body != nil:
 		wdone = make(chan error, 1)
 		go writeBody(c, body, size, wdone)
 	}
