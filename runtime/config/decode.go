@@ -43,6 +43,13 @@ func Load(path string) (*Config, error) {
 // Parse decodes one YAML document strictly, validates it and applies
 // defaults. name labels problems (a file name, or "").
 func Parse(data []byte, name string) (*Config, error) {
+	if len(data) > MaxBytes {
+		// Refused here, where validate, the publisher and a node all pass,
+		// not by NATS at publish time with a payload error.
+		return nil, Problems{{File: name, Line: 1, Msg: fmt.Sprintf(
+			"the config is %d bytes, over the limit of %d: a snapshot travels to every node as one NATS message (1 MiB at most, with its signature); split large route sets or move data out of filter config",
+			len(data), MaxBytes)}}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {

@@ -27,6 +27,10 @@ const (
 	DefaultTraceService = "sluice"
 )
 
+// MaxBytes bounds a config file: the snapshot carries it as written to
+// every node in one NATS message, whose default limit is 1 MiB.
+const MaxBytes = 512 << 10
+
 // DefaultTraceSample records every new trace: a tracing block without
 // sample asks for traces, and a ratio below 1 is a choice to write down.
 const DefaultTraceSample = 1.0
