@@ -263,11 +263,9 @@ var commonHeaderKeys = func() map[string]string {
 func (n *Node) trackFastConn(_ net.Conn, st fasthttp.ConnState) {
 	switch st {
 	case fasthttp.StateNew:
-		n.metrics.openConn.Inc()
-		n.metrics.conns.Add(1)
+		n.connOpened()
 	case fasthttp.StateClosed, fasthttp.StateHijacked:
-		n.metrics.openConn.Dec()
-		n.metrics.conns.Add(-1)
+		n.connClosed()
 	}
 }
 

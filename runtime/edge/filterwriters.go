@@ -70,27 +70,34 @@ type headerHookWriter struct {
 	err     error
 }
 
-func (h *headerHookWriter) WriteHeader(code int) {
-	if h.done || code < 200 {
-		h.ResponseWriter.WriteHeader(code)
-		return
-	}
-	h.done = true
+// responsePhase runs the response filters on the upstream's status and
+// headers, with the headers filters set in the request phase under the
+// upstream's.
+func (h *headerHookWriter) responsePhase(code int) error {
 	resp := h.run.x.Resp
 	hdr := h.ResponseWriter.Header()
-	// Headers filters set in the request phase sit under the upstream's.
 	for k, vs := range resp.Header {
 		if _, ok := hdr[k]; !ok {
 			hdr[k] = vs
 		}
 	}
 	resp.Header, resp.Status = hdr, code
-	if err := h.run.runResponseFilters(false); err != nil {
+	return h.run.runResponseFilters(false)
+}
+
+func (h *headerHookWriter) WriteHeader(code int) {
+	if h.done || code < 200 {
+		h.ResponseWriter.WriteHeader(code)
+		return
+	}
+	h.done = true
+	if err := h.responsePhase(code); err != nil {
 		h.err, h.swallow = err, true
-		clear(hdr)
+		clear(h.ResponseWriter.Header())
 		httperr.WriteError(h.ResponseWriter, err, h.rid)
 		return
 	}
+	resp := h.run.x.Resp
 	if resp.BodyWritten {
 		h.swallow = true
 		writeFilterResponse(h.ResponseWriter, resp)
@@ -156,17 +163,9 @@ func (h *headerHookWriter) switching() error {
 		return nil
 	}
 	h.done = true
-	resp := h.run.x.Resp
-	hdr := h.ResponseWriter.Header()
-	for k, vs := range resp.Header {
-		if _, ok := hdr[k]; !ok {
-			hdr[k] = vs
-		}
-	}
-	resp.Header, resp.Status = hdr, http.StatusSwitchingProtocols
-	if err := h.run.runResponseFilters(false); err != nil {
+	if err := h.responsePhase(http.StatusSwitchingProtocols); err != nil {
 		h.err, h.swallow = err, true
-		clear(hdr)
+		clear(h.ResponseWriter.Header())
 		httperr.WriteError(h.ResponseWriter, err, h.rid)
 		return err
 	}

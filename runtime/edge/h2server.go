@@ -62,11 +62,9 @@ func (s *h2Server) serve(q *connQueue) error {
 
 func (s *h2Server) serveConn(c net.Conn) {
 	defer s.wg.Done()
-	s.n.metrics.openConn.Inc()
-	s.n.metrics.conns.Add(1)
+	s.n.connOpened()
 	defer func() {
-		s.n.metrics.openConn.Dec()
-		s.n.metrics.conns.Add(-1)
+		s.n.connClosed()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()

@@ -121,10 +121,20 @@ func (n *Node) dataServer() *http.Server {
 func (n *Node) trackConn(_ net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateNew:
-		n.metrics.openConn.Inc()
-		n.metrics.conns.Add(1)
+		n.connOpened()
 	case http.StateClosed, http.StateHijacked:
-		n.metrics.openConn.Dec()
-		n.metrics.conns.Add(-1)
+		n.connClosed()
 	}
+}
+
+// connOpened and connClosed count the data connections every engine
+// serves (sluice_open_connections and the node's status).
+func (n *Node) connOpened() {
+	n.metrics.openConn.Inc()
+	n.metrics.conns.Add(1)
+}
+
+func (n *Node) connClosed() {
+	n.metrics.openConn.Dec()
+	n.metrics.conns.Add(-1)
 }
