@@ -126,6 +126,9 @@ filters:
   headers:
     module: "{{.Headers}}"
     config: {request: {set: {X-Env: prod}}}
+    # 100 streams at once under -race on two shared cores can wait longer
+    # than the default 50 ms for a CPU; the deadline is not what is tested.
+    limits: {timeout: 5s}
 routes:
   - {name: grpc, match: {path_prefix: /grpc.testing.TestService/}, upstream: grpc, filters: [headers]}
 `, map[string]string{"Addr": addr, "Headers": exampleFilter(t, "headers")}))
