@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -342,5 +344,33 @@ func TestCredsOptionTellsSeedFromJWTCreds(t *testing.T) {
 	}
 	if o.UserJWT == nil || o.Nkey != "" {
 		t.Fatalf("a JWT .creds file: JWT callback set %v, nkey %q; want the JWT", o.UserJWT != nil, o.Nkey)
+	}
+}
+
+// nats-auth.conf is what an external cluster includes: nats-server must
+// read it as the same users and permissions the embedded server gets.
+func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
+	dir := t.TempDir()
+	creds, err := LoadOrCreateNATSCreds(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "nats-server.conf")
+	os.WriteFile(conf, []byte("jetstream: {store_dir: \""+filepath.Join(dir, "js")+"\"}\ninclude \""+NATSAuthFile+"\"\n"), 0o600)
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatalf("nats-server cannot read %s: %v", NATSAuthFile, err)
+	}
+	users := map[string]*server.Permissions{}
+	for _, u := range opts.Nkeys {
+		users[u.Nkey] = u.Permissions
+	}
+	if len(users) != 2 || users[creds.Publisher] != nil {
+		t.Fatalf("users: %v; want the publisher without limits and the node", users)
+	}
+	got, want := users[creds.Node], NodePermissions()
+	if got == nil || !slices.Equal(got.Publish.Allow, want.Publish.Allow) || !slices.Equal(got.Subscribe.Allow, want.Subscribe.Allow) ||
+		len(got.Publish.Deny) != 0 || len(got.Subscribe.Deny) != 0 {
+		t.Fatalf("node permissions from %s:\n%+v\nwant\n%+v", NATSAuthFile, got, want)
 	}
 }
