@@ -114,6 +114,8 @@ type edgeSpec struct {
 	retryAfter time.Duration
 	// creds: the NATS credentials file the node connects with
 	creds string
+	// logger: the subscriber's; nil: discarded
+	logger *slog.Logger
 }
 
 // startEdge runs a real edge node on loopback, following the fleet at
@@ -137,8 +139,11 @@ func startEdge(t testing.TB, natsURL string, spec edgeSpec) *testEdge {
 	if spec.statusInterval == 0 {
 		spec.statusInterval = 200 * time.Millisecond
 	}
+	if spec.logger == nil {
+		spec.logger = quiet
+	}
 	sub, err := NewSubscriber(SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.id, Labels: spec.labels,
-		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: spec.statusInterval, Discovery: disc, RetryAfter: spec.retryAfter, NATSCreds: spec.creds})
+		Trust: spec.trust, DataDir: spec.dataDir, Logger: spec.logger, StatusInterval: spec.statusInterval, Discovery: disc, RetryAfter: spec.retryAfter, NATSCreds: spec.creds})
 	if err != nil {
 		t.Fatal(err)
 	}

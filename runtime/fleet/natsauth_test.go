@@ -2,13 +2,17 @@ package fleet
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -372,5 +376,60 @@ func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
 	if got == nil || !slices.Equal(got.Publish.Allow, want.Publish.Allow) || !slices.Equal(got.Subscribe.Allow, want.Subscribe.Allow) ||
 		len(got.Publish.Deny) != 0 || len(got.Subscribe.Deny) != 0 {
 		t.Fatalf("node permissions from %s:\n%+v\nwant\n%+v", NATSAuthFile, got, want)
+	}
+}
+
+// lockedBuffer is a log sink safe for the goroutines of a node.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A node no longer creates the config bucket: started before any publisher
+// it waits, says so once however often it retries, and follows once the
+// buckets exist.
+func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
+	ns, err := StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	var logs lockedBuffer
+	trust, _, _ := ed25519.GenerateKey(rand.Reader)
+	startEdge(t, ns.ClientURL(), edgeSpec{id: "early", trust: trust, logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	const waiting = "waiting for the publisher to create the fleet's buckets"
+	eventually(t, 10*time.Second, "the node saying it waits", func() bool { return strings.Contains(logs.String(), waiting) })
+	// Each retry asks for the config bucket's stream info: wait for several.
+	v0, _ := ns.Varz(nil)
+	eventually(t, 10*time.Second, "the node retrying", func() bool {
+		v, err := ns.Varz(nil)
+		return err == nil && v.InMsgs >= v0.InMsgs+5
+	})
+	_, js := connect(t, ns.ClientURL())
+	b, err := OpenBuckets(context.Background(), js, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the node's status once the buckets exist", func() bool {
+		nodes, err := ListNodes(context.Background(), b)
+		return err == nil && len(nodes) == 1 && nodes[0].ID == "early"
+	})
+	if n := strings.Count(logs.String(), waiting); n != 1 {
+		t.Fatalf("the node said it waits %d times, want once:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "fleet session ended") {
+		t.Fatalf("waiting for the buckets logged as a failed session:\n%s", logs.String())
 	}
 }

@@ -169,6 +169,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		defer nc.Close()
 	}
 	defer s.goodbye()
+	waiting := false // for the publisher to create the buckets
 	for ctx.Err() == nil {
 		if nc.IsClosed() {
 			// nats.go gives up when the server refuses the credentials
@@ -189,7 +190,14 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.log.Warn("fleet session ended; starting again", "error", err)
+		switch {
+		case !errors.Is(err, ErrNoBuckets):
+			waiting = false
+			s.log.Warn("fleet session ended; starting again", "error", err)
+		case !waiting: // said once, not at every retry until the publisher starts
+			waiting = true
+			s.log.Warn("waiting for the publisher to create the fleet's buckets", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
