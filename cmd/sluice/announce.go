@@ -15,7 +15,7 @@ import (
 )
 
 func newAnnounceCmd() *cobra.Command {
-	var natsURL string
+	var natsURL, credsFile string
 	cmd := &cobra.Command{
 		Use:   "announce SERVICE URL",
 		Short: "Keep one instance of SERVICE announced at URL for `discovery: nats` upstreams, until stopped",
@@ -36,14 +36,19 @@ func newAnnounceCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			creds, err := natsCreds(credsFile)
+			if err != nil {
+				return fmt.Errorf("announce: %w", err)
+			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			fmt.Fprintf(cmd.OutOrStdout(), "announcing %s at %s on %s until stopped\n", service, instance, natsURL)
-			if err := fleet.Announce(ctx, natsURL, service, instance, fleet.AnnounceInterval, log); err != nil {
+			if err := fleet.Announce(ctx, natsURL, service, instance, fleet.AnnounceInterval, log, creds...); err != nil {
 				return fmt.Errorf("announce: %w", err)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL (default $NATS_URL, then nats://"+fleet.DefaultNATSListen+")")
+	cmd.Flags().StringVar(&credsFile, "nats-creds", "", "NATS credentials file (the publisher's node.creds)")
 	return cmd
 }

@@ -102,7 +102,11 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	}
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	nc, err := fleet.Connect(pub.NATSURL, "sluice-edge dev")
+	creds, err := natsCreds(pub.NodeCreds)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	nc, err := fleet.Connect(pub.NATSURL, "sluice-edge dev", creds...)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -171,7 +175,7 @@ func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string, pub *runni
   admin     %[2]s   (/healthz /readyz /config /metrics, POST /cache/purge?route=NAME[&key=PATH])
   services  users %[3]s, billing %[4]s, auth %[5]s
   publisher %[7]s   (fleet page %[7]s/ui, token in %[9]s/token)
-  nats      %[8]s   (more nodes: sluice edge --nats %[8]s --trust %[9]s/signing.pub)
+  nats      %[8]s   (more nodes: sluice edge --nats %[8]s --trust %[9]s/signing.pub --nats-creds %[9]s/node.creds)
   config    %[6]s   (edit, then: sluice apply -f %[6]s --data %[9]s --publisher %[7]s)
 
 Try:

@@ -21,6 +21,7 @@ type edgeFlags struct {
 	listen, tlsCert, tlsKey    string
 	admin, data, trust         string
 	engine                     string
+	natsCreds                  string
 }
 
 func newEdgeCmd() *cobra.Command {
@@ -44,6 +45,7 @@ func newEdgeCmd() *cobra.Command {
 	fl.StringVar(&f.admin, "admin", "", "admin listener address (/healthz, /readyz, /config, /metrics); empty: off")
 	fl.StringVar(&f.data, "data", ".sluice", "data directory")
 	fl.StringVar(&f.trust, "trust", "", "publisher public key file for snapshot signatures")
+	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for this node (the publisher's node.creds)")
 	fl.StringVar(&f.engine, "http1-engine", string(edge.EngineFast), "what serves HTTP/1.1: fasthttp or net/http (HTTP/2 is always net/http)")
 	return cmd
 }
@@ -78,7 +80,11 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	opts := edge.Options{NodeID: nodeID, DataDir: f.data, Logger: log, AccessLog: access, Engine: engine}
 	if f.nats != "" {
 		// One connection for the node: snapshots, status, discovery.
-		nc, err := fleet.Connect(f.nats, "sluice-edge "+nodeID)
+		creds, err := natsCreds(f.natsCreds)
+		if err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		nc, err := fleet.Connect(f.nats, "sluice-edge "+nodeID, creds...)
 		if err != nil {
 			return fmt.Errorf("edge: %w", err)
 		}

@@ -13,6 +13,18 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
+// natsCreds is the connect option for a --nats-creds file, none for "".
+func natsCreds(path string) ([]nats.Option, error) {
+	if path == "" {
+		return nil, nil
+	}
+	opt, err := fleet.CredsOption(path)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-creds: %w", err)
+	}
+	return []nats.Option{opt}, nil
+}
+
 // serveFromFleet runs node on the snapshots the fleet publishes: boot from
 // the last good snapshot on disk (if any), open the listeners, follow NATS
 // (reconnecting forever) and drain on SIGTERM or SIGINT.

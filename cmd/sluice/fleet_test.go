@@ -76,7 +76,7 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	api, natsAddr := freeAddr(t), freeAddr(t)
 	startProcess(t, "publisher", "--embedded-nats", "--nats-listen", natsAddr, "--listen", api, "--data", data)
 	waitHTTP(t, "http://"+api+"/ui")
-	for _, f := range []string{"token", "signing.key", "signing.pub"} {
+	for _, f := range []string{"token", "signing.key", "signing.pub", "publisher.creds", "node.creds"} {
 		if info, err := os.Stat(filepath.Join(data, f)); err != nil || info.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -87,7 +87,7 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	var edges []string
 	for i, region := range []string{"eu", "us", "us"} {
 		listen := freeAddr(t)
-		startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"),
+		startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", filepath.Join(data, "node.creds"),
 			"--node", fmt.Sprintf("edge-%d", i), "--labels", "region="+region, "--listen", listen, "--data", t.TempDir())
 		edges = append(edges, "http://"+listen)
 	}
@@ -194,7 +194,7 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	if out, code := sluiceRun(t, env, append([]string{"apply", "-f", disc, "--wait"}, pubFlags...)...); code != 0 {
 		t.Fatalf("apply of a discovery config: %d %s", code, out)
 	}
-	announcer := startProcess(t, "announce", "billing", startEcho(t, "announced"), "--nats", "nats://"+natsAddr)
+	announcer := startProcess(t, "announce", "billing", startEcho(t, "announced"), "--nats", "nats://"+natsAddr, "--nats-creds", filepath.Join(data, "node.creds"))
 	for _, e := range edges {
 		eventuallyCLI(t, 10*time.Second, e+" using the announced instance", func() bool { return strings.HasPrefix(body(e+"/api/x"), "announced ") })
 	}
@@ -235,7 +235,7 @@ func TestApplyWaitExitsOneWhenANodeRefuses(t *testing.T) {
 	// This node cannot keep artifacts: a file sits where its cache goes.
 	nodeData := t.TempDir()
 	os.WriteFile(filepath.Join(nodeData, "artifacts"), []byte("not a directory"), 0o644)
-	startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"),
+	startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", filepath.Join(data, "node.creds"),
 		"--node", "broken-disk", "--listen", freeAddr(t), "--data", nodeData)
 	env := []string{"SLUICE_PUBLISHER=http://" + api, "SLUICE_TOKEN="}
 	eventuallyCLI(t, 20*time.Second, "the node in status", func() bool {
@@ -298,7 +298,7 @@ func TestPublisherOnAnExistingNATSContinuesTheRevisions(t *testing.T) {
 	apiA, apiB, natsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	startProcess(t, "publisher", "--embedded-nats", "--nats-listen", natsAddr, "--listen", apiA, "--data", dataA)
 	waitHTTP(t, "http://"+apiA+"/ui")
-	startProcess(t, "publisher", "--nats", "nats://"+natsAddr, "--listen", apiB, "--data", dataB)
+	startProcess(t, "publisher", "--nats", "nats://"+natsAddr, "--nats-creds", filepath.Join(dataA, "publisher.creds"), "--listen", apiB, "--data", dataB)
 	waitHTTP(t, "http://"+apiB+"/ui")
 
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")

@@ -23,6 +23,7 @@ import (
 
 type publisherFlags struct {
 	nats, natsListen, listen, data string
+	natsCreds                      string
 	embedded                       bool
 	replicas                       int
 }
@@ -46,6 +47,9 @@ func newPublisherCmd() *cobra.Command {
 				"token", filepath.Join(f.data, fleet.TokenFile), "trust", filepath.Join(f.data, fleet.SigningPubFile))
 			fmt.Fprintf(cmd.OutOrStdout(), "publisher on %s (fleet page %s/ui), NATS %s\nedge nodes trust %s\n",
 				p.URL, p.URL, p.NATSURL, filepath.Join(f.data, fleet.SigningPubFile))
+			if f.embedded {
+				fmt.Fprintf(cmd.OutOrStdout(), "edge nodes connect with --nats-creds %s\n", p.NodeCreds)
+			}
 			<-ctx.Done()
 			return nil
 		},
@@ -53,6 +57,7 @@ func newPublisherCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.nats, "nats", "", "NATS URL of an existing cluster (JetStream enabled)")
 	fl.BoolVar(&f.embedded, "embedded-nats", false, "run an embedded NATS server, JetStream stored in --data")
+	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for --nats (with the cluster configured from --data's nats-auth.conf: --data's publisher.creds)")
 	fl.StringVar(&f.natsListen, "nats-listen", fleet.DefaultNATSListen, "embedded NATS listen address")
 	fl.StringVar(&f.listen, "listen", ":9900", "API listen address")
 	fl.StringVar(&f.data, "data", ".sluice", "data directory: token, signing keys, artifact cache, embedded JetStream")
@@ -65,7 +70,10 @@ func newPublisherCmd() *cobra.Command {
 type runningPublisher struct {
 	*fleet.Publisher
 	URL, NATSURL string
-	close        []func()
+	// NodeCreds is the credentials file nodes connect with (node.creds in
+	// the data dir); only an embedded server requires it.
+	NodeCreds string
+	close     []func()
 }
 
 // Close stops the API, the canary watch, the NATS connection and the
@@ -86,28 +94,48 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
 	}
+	if f.embedded && f.natsCreds != "" {
+		return nil, errors.New("--nats-creds is for --nats: the embedded server uses the credentials in --data")
+	}
 	r := &runningPublisher{NATSURL: f.nats}
 	defer func() {
 		if err != nil {
 			r.Close()
 		}
 	}()
+	// The NATS users: created in --data at the first start, required by
+	// the embedded server; nats-auth.conf configures an external one.
+	creds, err := fleet.LoadOrCreateNATSCreds(f.data)
+	if err != nil {
+		return nil, fmt.Errorf("NATS credentials: %w", err)
+	}
+	r.NodeCreds = creds.NodeFile
+	credsFile := f.natsCreds
 	if f.embedded {
-		ns, err := fleet.StartEmbeddedNATS(f.natsListen, filepath.Join(f.data, "jetstream"))
+		ns, err := fleet.StartEmbeddedNATS(f.natsListen, filepath.Join(f.data, "jetstream"), creds.Users()...)
 		if err != nil {
 			return nil, err
 		}
 		r.close = append(r.close, func() { ns.Shutdown(); ns.WaitForShutdown() })
 		r.NATSURL = clientURL(ns)
+		credsFile = creds.PublisherFile
 	}
 	reconnected := make(chan struct{}, 1)
-	nc, err := nats.Connect(r.NATSURL, nats.Name("sluice-publisher"), nats.MaxReconnects(-1),
+	opts := []nats.Option{nats.Name("sluice-publisher"), nats.MaxReconnects(-1),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			select {
 			case reconnected <- struct{}{}:
 			default:
 			}
-		}))
+		})}
+	if credsFile != "" {
+		opt, err := fleet.CredsOption(credsFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opt)
+	}
+	nc, err := nats.Connect(r.NATSURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", r.NATSURL, err)
 	}
@@ -120,6 +148,11 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	defer cancel()
 	p, err := fleet.NewPublisher(openCtx, fleet.PublisherOptions{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas})
 	if err != nil {
+		// A request the server denied only times out; its reason comes
+		// apart, as the connection's last error.
+		if last := nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) {
+			return nil, fmt.Errorf("%w (%v: are --nats-creds the publisher's?)", err, last)
+		}
 		return nil, err
 	}
 	r.Publisher = p

@@ -105,24 +105,73 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, replicas int) (*Bu
 	}
 	n, err = replicasOf(ctx, js, "KV_"+NodesBucket, replicas)
 	if err == nil {
-		b.Nodes, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: NodesBucket, Description: "sluice node status", History: 1, TTL: NodeTTL, Storage: jetstream.MemoryStorage, Replicas: n,
-		})
+		b.Nodes, err = js.CreateOrUpdateKeyValue(ctx, nodesConfig(n))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", NodesBucket, err)
 	}
-	// LimitMarkerTTL makes an expired instance visible to watchers as a
-	// delete, so nodes drop it without polling.
 	n, err = replicasOf(ctx, js, "KV_"+ServicesBucket, replicas)
 	if err == nil {
-		b.Services, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: ServicesBucket, Description: "sluice announced service instances", History: 1, TTL: ServiceTTL,
-			LimitMarkerTTL: ServiceTTL, Storage: jetstream.MemoryStorage, Replicas: n,
-		})
+		b.Services, err = js.CreateOrUpdateKeyValue(ctx, servicesConfig(n))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", ServicesBucket, err)
+	}
+	return &b, nil
+}
+
+func nodesConfig(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket: NodesBucket, Description: "sluice node status", History: 1, TTL: NodeTTL, Storage: jetstream.MemoryStorage, Replicas: replicas,
+	}
+}
+
+// servicesConfig: LimitMarkerTTL makes an expired instance visible to
+// watchers as a delete, so nodes drop it without polling.
+func servicesConfig(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket: ServicesBucket, Description: "sluice announced service instances", History: 1, TTL: ServiceTTL,
+		LimitMarkerTTL: ServiceTTL, Storage: jetstream.MemoryStorage, Replicas: replicas,
+	}
+}
+
+// BindBuckets binds to the fleet's buckets without changing them: what
+// nodes and announcers do, since their credentials may not manage streams
+// (NodePermissions). The config bucket and the Object Store are the
+// publisher's to create: one it has not created yet is an error wrapping
+// ErrNoBuckets. The status and services buckets, kept in memory, are lost
+// when every NATS server restarts; a node or an announcer creates a
+// missing one (one copy; the publisher's next start sets its replicas).
+func BindBuckets(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
+	b := Buckets{js: js}
+	var err error
+	bind := func(name string, f func() error) {
+		if err != nil {
+			return
+		}
+		if e := f(); e != nil {
+			if errors.Is(e, jetstream.ErrBucketNotFound) || errors.Is(e, jetstream.ErrStreamNotFound) {
+				e = ErrNoBuckets
+			}
+			err = fmt.Errorf("bucket %s: %w", name, e)
+		}
+	}
+	bind(ConfigBucket, func() (e error) { b.Config, e = js.KeyValue(ctx, ConfigBucket); return })
+	bind(ArtifactsBucket, func() (e error) { b.Artifacts, e = js.ObjectStore(ctx, ArtifactsBucket); return })
+	bindOrCreate := func(cfg jetstream.KeyValueConfig) (kv jetstream.KeyValue, err error) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = js.CreateKeyValue(ctx, cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) { // created meanwhile by another
+				kv, err = js.KeyValue(ctx, cfg.Bucket)
+			}
+		}
+		return kv, err
+	}
+	bind(NodesBucket, func() (e error) { b.Nodes, e = bindOrCreate(nodesConfig(1)); return })
+	bind(ServicesBucket, func() (e error) { b.Services, e = bindOrCreate(servicesConfig(1)); return })
+	if err != nil {
+		return nil, err
 	}
 	return &b, nil
 }

@@ -162,8 +162,9 @@ func apply(m map[string]map[string]string, e jetstream.KeyValueEntry) {
 
 // Announce keeps one instance of service announced at url until ctx is
 // done, then withdraws it. It refreshes the entry every interval (well
-// inside ServiceTTL) and reconnects forever.
-func Announce(ctx context.Context, natsURL, service, url string, interval time.Duration, log *slog.Logger) error {
+// inside ServiceTTL) and reconnects forever. opts are extra connect
+// options (CredsOption).
+func Announce(ctx context.Context, natsURL, service, url string, interval time.Duration, log *slog.Logger, opts ...nats.Option) error {
 	key, err := InstanceKey(service, url)
 	if err != nil {
 		return err
@@ -171,9 +172,9 @@ func Announce(ctx context.Context, natsURL, service, url string, interval time.D
 	if log == nil {
 		log = slog.Default()
 	}
-	nc, err := nats.Connect(natsURL, nats.Name("sluice-announce "+service), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	nc, err := Connect(natsURL, "sluice-announce "+service, opts...)
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", natsURL, err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -186,7 +187,7 @@ func Announce(ctx context.Context, natsURL, service, url string, interval time.D
 	for {
 		if kv == nil {
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if b, err := OpenBuckets(octx, js, 0); err == nil {
+			if b, err := BindBuckets(octx, js); err == nil {
 				kv = b.Services
 			} else if ctx.Err() == nil {
 				log.Warn("services bucket unavailable; retrying", "error", err)

@@ -14,8 +14,10 @@ const DefaultNATSListen = "127.0.0.1:4222"
 
 // StartEmbeddedNATS runs a NATS server with JetStream stored on disk in
 // storeDir, listening on addr ("host:port"; port 0 or -1 picks a free one).
+// With users (NATSCreds.Users), only they may connect, each with its
+// permissions; without, anyone may (tests of what needs no auth).
 // Shut it down with Shutdown then WaitForShutdown.
-func StartEmbeddedNATS(addr, storeDir string) (*server.Server, error) {
+func StartEmbeddedNATS(addr, storeDir string, users ...*server.NkeyUser) (*server.Server, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("nats listen %q: %w", addr, err)
@@ -38,6 +40,7 @@ func StartEmbeddedNATS(addr, storeDir string) (*server.Server, error) {
 		StoreDir:   storeDir,
 		NoSigs:     true,
 		NoLog:      true,
+		Nkeys:      users,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)

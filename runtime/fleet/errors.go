@@ -28,6 +28,9 @@ var (
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrNoCanary: promote or abort without a canary in progress.
 	ErrNoCanary = errors.New("no canary in progress")
+	// ErrNoBuckets: the fleet's buckets do not exist yet; the publisher
+	// creates them at its first start.
+	ErrNoBuckets = errors.New("not created yet (has the publisher started?)")
 	// ErrNoRevision: a rollback names a revision the publisher does not have.
 	ErrNoRevision = errors.New("no such revision")
 )

@@ -47,9 +47,9 @@ func startNATS(t testing.TB) string {
 	return ns.ClientURL()
 }
 
-func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+func connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,10 @@ type testPublisher struct {
 }
 
 // startPublisher runs a publisher with its HTTP API on loopback and its
-// canary watch.
-func startPublisher(t testing.TB, natsURL string) *testPublisher {
+// canary watch; opts are its NATS connect options (credentials).
+func startPublisher(t testing.TB, natsURL string, opts ...nats.Option) *testPublisher {
 	t.Helper()
-	_, js := connect(t, natsURL)
+	_, js := connect(t, natsURL, opts...)
 	dir := t.TempDir()
 	p, err := NewPublisher(context.Background(), PublisherOptions{DataDir: dir, JS: js, Logger: quiet})
 	if err != nil {
@@ -112,6 +112,10 @@ type edgeSpec struct {
 	statusInterval time.Duration
 	// retryAfter: the wait before a failed snapshot is applied again
 	retryAfter time.Duration
+	// creds: the NATS credentials file the node connects with
+	creds string
+	// logger: the subscriber's; nil: discarded
+	logger *slog.Logger
 }
 
 // startEdge runs a real edge node on loopback, following the fleet at
@@ -135,8 +139,11 @@ func startEdge(t testing.TB, natsURL string, spec edgeSpec) *testEdge {
 	if spec.statusInterval == 0 {
 		spec.statusInterval = 200 * time.Millisecond
 	}
+	if spec.logger == nil {
+		spec.logger = quiet
+	}
 	sub, err := NewSubscriber(SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.id, Labels: spec.labels,
-		Trust: spec.trust, DataDir: spec.dataDir, Logger: quiet, StatusInterval: spec.statusInterval, Discovery: disc, RetryAfter: spec.retryAfter})
+		Trust: spec.trust, DataDir: spec.dataDir, Logger: spec.logger, StatusInterval: spec.statusInterval, Discovery: disc, RetryAfter: spec.retryAfter, NATSCreds: spec.creds})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,9 @@ type SubscriberOptions struct {
 	// wait doubles with each failure of the same snapshot, up to
 	// maxRetryAfter. Default DefaultRetryAfter.
 	RetryAfter time.Duration
+	// NATSCreds is the credentials file the subscriber dials NATSURL with
+	// (node.creds); unused with Conn.
+	NATSCreds string
 }
 
 // DefaultRetryAfter is the first wait before a failed snapshot is applied
@@ -151,14 +154,30 @@ func (s *Subscriber) Status() NodeStatus {
 func (s *Subscriber) Run(ctx context.Context) error {
 	nc := s.opts.Conn
 	if nc == nil {
+		var opts []nats.Option
+		if s.opts.NATSCreds != "" {
+			creds, err := CredsOption(s.opts.NATSCreds)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, creds)
+		}
 		var err error
-		if nc, err = Connect(s.opts.NATSURL, "sluice-edge "+s.opts.NodeID); err != nil {
+		if nc, err = Connect(s.opts.NATSURL, "sluice-edge "+s.opts.NodeID, opts...); err != nil {
 			return err
 		}
 		defer nc.Close()
 	}
 	defer s.goodbye()
+	waiting := false // for the publisher to create the buckets
 	for ctx.Err() == nil {
+		if nc.IsClosed() {
+			// nats.go gives up when the server refuses the credentials
+			// twice in a row.
+			err := fmt.Errorf("NATS connection closed: %v", nc.LastError())
+			s.log.Error("fleet: no longer following NATS; serving the running snapshot", "error", err)
+			return err
+		}
 		if !nc.IsConnected() {
 			select {
 			case <-ctx.Done():
@@ -171,7 +190,14 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.log.Warn("fleet session ended; starting again", "error", err)
+		switch {
+		case !errors.Is(err, ErrNoBuckets):
+			waiting = false
+			s.log.Warn("fleet session ended; starting again", "error", err)
+		case !waiting: // said once, not at every retry until the publisher starts
+			waiting = true
+			s.log.Warn("waiting for the publisher to create the fleet's buckets", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
@@ -182,14 +208,28 @@ func (s *Subscriber) Run(ctx context.Context) error {
 
 // Connect dials NATS the way every fleet process does: it retries a failed
 // first connect and reconnects forever, so a node started before NATS, or
-// cut off from it, catches up by itself.
-func Connect(url, name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+// cut off from it, catches up by itself. A server that refuses the
+// credentials (opts: CredsOption) is an error at once, not a retry.
+func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		// A denied publish or subscribe is only reported asynchronously
+		// (the request itself times out): log it with its subject.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			slog.Default().Warn("nats: "+name, "error", err)
+		})}, opts...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil && !isAuthError(err) {
+		nc, err = nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", url, err)
 	}
 	return nc, nil
+}
+
+func isAuthError(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
 }
 
 // reconnectPoll is how often a session checks whether the connection was
@@ -225,7 +265,7 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 		return err
 	}
 	openCtx, openCancel := context.WithTimeout(ctx, 5*time.Second)
-	b, err := OpenBuckets(openCtx, js, 0)
+	b, err := BindBuckets(openCtx, js)
 	openCancel()
 	if err != nil {
 		return err
