@@ -35,7 +35,7 @@ func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *sl
 		// and gets the current one; it answers 503 until then.
 		log.Error("last good snapshot not used", "error", err)
 	}
-	ls, err := listen(f.listen, f.admin, f.tlsCert, f.tlsKey)
+	ls, err := listen(f.listen, f.admin, f.tls.config)
 	if err != nil {
 		return err
 	}
