@@ -73,7 +73,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		nodeID, _ = os.Hostname()
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := f.tls.load(log); err != nil {
+	if err := f.tls.load(ctx, log); err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
 	tuneRuntime()

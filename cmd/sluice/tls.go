@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -11,9 +12,11 @@ import (
 )
 
 // tlsFlags are the edge listener's certificates: --tls-cert/--tls-key pairs,
-// repeatable, paired in order; the first pair is the default certificate.
+// repeatable, paired in order (the first pair is the default certificate),
+// and the pairs of --tls-dir, reloaded on change.
 type tlsFlags struct {
 	certs, keys []string
+	dir         string
 
 	config *tls.Config // what load made of them; nil: no TLS
 }
@@ -22,6 +25,7 @@ func (t *tlsFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&t.certs, "tls-cert", nil, "TLS certificate file (PEM); enables TLS with h2 and http/1.1; repeatable: certificates are chosen by SNI, the first is the default")
 	fl.StringArrayVar(&t.keys, "tls-key", nil, "TLS key file (PEM) of the --tls-cert in the same position")
+	fl.StringVar(&t.dir, "tls-dir", "", "directory of NAME.crt/NAME.key pairs (PEM), chosen by SNI like --tls-cert, reloaded on change")
 }
 
 // check reports flag misuse, before anything is loaded.
@@ -33,16 +37,17 @@ func (t *tlsFlags) check() error {
 }
 
 // load loads the certificates and sets the listener's TLS config (left
-// nil when no TLS flag is set). A pair that does not load (unreadable, key
-// not matching, expired) is an error naming its file.
-func (t *tlsFlags) load(log *slog.Logger) error {
+// nil when no TLS flag is set), and watches --tls-dir until ctx is done.
+// A pair that does not load (unreadable, key not matching, expired) is an
+// error naming its file.
+func (t *tlsFlags) load(ctx context.Context, log *slog.Logger) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	if len(t.certs) == 0 {
+	if len(t.certs) == 0 && t.dir == "" {
 		return nil
 	}
-	src := edge.CertSource{Logger: log}
+	src := edge.CertSource{Dir: t.dir, Logger: log}
 	for i := range t.certs {
 		src.Pairs = append(src.Pairs, edge.CertPair{Cert: t.certs[i], Key: t.keys[i]})
 	}
@@ -50,7 +55,10 @@ func (t *tlsFlags) load(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("TLS: %w", err)
 	}
-	log.Info("TLS certificates loaded", "names", store.Names())
+	if err := store.Watch(ctx); err != nil {
+		return fmt.Errorf("TLS: %w", err)
+	}
+	log.Info("TLS certificates loaded", "names", store.Names(), "dir", t.dir)
 	t.config = store.TLSConfig()
 	return nil
 }

@@ -126,6 +126,7 @@ func TestEdgeRefusesABadCertificatePairNamingTheFile(t *testing.T) {
 		{[]string{"--tls-cert", aCert, "--tls-key", aKey, "--tls-cert", aCert, "--tls-key", bKey}, "key " + bKey + " (for certificate " + aCert + "): tls: private key does not match public key"},
 		{[]string{"--tls-cert", aCert, "--tls-key", aKey, "--tls-cert", oldCert, "--tls-key", oldKey}, "certificate " + oldCert + ": expired on"},
 		{[]string{"--tls-cert", aCert, "--tls-key", aKey, "--tls-cert", aCert}, "--tls-cert and --tls-key go in pairs: 2 certificate(s), 1 key(s)"},
+		{[]string{"--tls-dir", dir}, "certificate " + oldCert + ": expired on"},
 	} {
 		out, err := exec.Command(sluiceBin, append([]string{"edge", "--config", cfg, "--listen", "127.0.0.1:0"}, tc.args...)...).CombinedOutput()
 		if exitCode(err) != 1 {
@@ -134,5 +135,22 @@ func TestEdgeRefusesABadCertificatePairNamingTheFile(t *testing.T) {
 		if !strings.Contains(string(out), "sluice: edge: ") || !strings.Contains(string(out), tc.want) {
 			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out)
 		}
+	}
+}
+
+func TestEdgeReloadsTLSDir(t *testing.T) {
+	dir := t.TempDir()
+	writeTestCert(t, dir, "a", time.Now().Add(24*time.Hour), "a.test")
+	addr := startEdge(t, "--config", testEdgeConfig(t), "--tls-dir", dir)
+	if got := handshakeNames(t, addr, "a.test"); !slices.Contains(got, "a.test") {
+		t.Fatalf("a.test served %v", got)
+	}
+	writeTestCert(t, dir, "b", time.Now().Add(24*time.Hour), "b.test")
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(handshakeNames(t, addr, "b.test"), "b.test") {
+		if time.Now().After(deadline) {
+			t.Fatal("b.test not served 10 s after its pair was written into --tls-dir")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -66,31 +67,38 @@ func parseLeaf(certPEM []byte) (*x509.Certificate, error) {
 // CertStore holds the certificates of a TLS listener and picks one per
 // handshake by SNI (GetCertificate): an exact name first, then a wildcard
 // (*.example.com for a.example.com), then the default certificate: the
-// first pair given.
+// first pair given, or the first of the directory's pairs by NAME.
 //
-// The index is immutable and swapped whole, so handshakes never lock.
+// The index is immutable and swapped whole, so handshakes never lock: a
+// reload of the directory (certs_dir.go) builds a new one and swaps it in.
 type CertStore struct {
 	log    *slog.Logger
 	static []*tls.Certificate
+	dir    string
 	now    func() time.Time
 	index  atomic.Pointer[certIndex]
+
+	mu      sync.Mutex                  // serialises reloads
+	fromDir map[string]*tls.Certificate // by NAME: what the directory last loaded well
 }
 
 // CertSource is what a CertStore loads.
 type CertSource struct {
 	Pairs  []CertPair   // in order: the first is the default certificate
+	Dir    string       // optional: every NAME.crt with NAME.key in it, after Pairs
 	Logger *slog.Logger // optional
 }
 
-// NewCertStore loads every pair, in order. Any pair that fails refuses the
-// store, naming its file: a node does not start with a certificate it
-// cannot serve. A store without any certificate is an error too.
+// NewCertStore loads every pair, in order, then the directory's. Any pair
+// that fails refuses the store, naming its file: a node does not start with
+// a certificate it cannot serve. A store without any certificate, or a
+// directory without any pair, is an error too.
 func NewCertStore(src CertSource) (*CertStore, error) {
 	log := src.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &CertStore{log: log, now: time.Now}
+	s := &CertStore{log: log, dir: src.Dir, now: time.Now}
 	for _, p := range src.Pairs {
 		c, err := LoadCertPair(p, s.now())
 		if err != nil {
@@ -98,10 +106,15 @@ func NewCertStore(src CertSource) (*CertStore, error) {
 		}
 		s.static = append(s.static, c)
 	}
-	if len(s.static) == 0 {
+	if s.dir != "" {
+		if err := s.loadDir(); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.static) == 0 && len(s.fromDir) == 0 {
 		return nil, errors.New("no TLS certificate")
 	}
-	s.index.Store(s.build(nil))
+	s.index.Store(s.build(s.fromDir))
 	return s, nil
 }
 
