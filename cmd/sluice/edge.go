@@ -73,7 +73,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		nodeID, _ = os.Hostname()
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := f.tls.load(ctx, log); err != nil {
+	if err := f.tls.load(ctx, log, f.listen, f.data); err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
 	tuneRuntime()
@@ -102,6 +102,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tls.config) },
 		func(ls edge.Listeners) {
 			log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "tls", ls.TLS != nil, "config", f.config)
+			f.tls.manage(ctx, log)
 		})
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)

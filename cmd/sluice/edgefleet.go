@@ -43,6 +43,7 @@ func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *sl
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sub.Run(subCtx) }()
 	log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "nats", f.nats, "booted_from_disk", booted)
+	f.tls.manage(ctx, log)
 	err = node.Run(ctx, ls)
 	stopSub()
 	<-done

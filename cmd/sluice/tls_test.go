@@ -16,10 +16,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/acmetest"
 )
 
 // writeTestCert writes a self-signed certificate for names, valid until
@@ -153,4 +157,64 @@ func TestEdgeReloadsTLSDir(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestEdgeObtainsACMECertificate(t *testing.T) {
+	listen, admin := freeAddr(t), freeAddr(t)
+	_, port, _ := net.SplitHostPort(listen)
+	tlsPort, _ := strconv.Atoi(port)
+	ca := acmetest.Start(t, tlsPort, time.Hour)
+	data := t.TempDir()
+	cmd := exec.Command(sluiceBin, "edge", "--config", testEdgeConfig(t), "--listen", listen, "--admin", admin, "--data", data,
+		"--acme-domain", "acme.test", "--acme-ca", ca.URL, "--acme-email", "ops@acme.test")
+	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+ca.RootFile) // trusts pebble's HTTPS
+	var stderr syncWriter
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("edge:\n%s", stderr.String())
+		}
+	})
+	waitHTTP(t, "http://"+admin+"/readyz")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", listen, &tls.Config{ServerName: "acme.test", InsecureSkipVerify: true})
+		if err == nil {
+			leaf := conn.ConnectionState().PeerCertificates[0]
+			conn.Close()
+			if slices.Contains(leaf.DNSNames, "acme.test") && strings.Contains(leaf.Issuer.CommonName, "Pebble") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate for acme.test from the ACME server after 60 s (last: %v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	matches, _ := filepath.Glob(filepath.Join(data, "acme", "certificates", "*", "acme.test", "acme.test.crt"))
+	if len(matches) != 1 {
+		t.Errorf("certificate not stored under --data %s/acme", data)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

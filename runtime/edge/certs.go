@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mholt/acmez/v3"
 )
 
 // CertPair names a certificate file (PEM, leaf first, then its chain) and
@@ -75,6 +78,7 @@ type CertStore struct {
 	log    *slog.Logger
 	static []*tls.Certificate
 	dir    string
+	acme   *ACME
 	now    func() time.Time
 	index  atomic.Pointer[certIndex]
 
@@ -86,6 +90,7 @@ type CertStore struct {
 type CertSource struct {
 	Pairs  []CertPair   // in order: the first is the default certificate
 	Dir    string       // optional: every NAME.crt with NAME.key in it, after Pairs
+	ACME   *ACME        // optional: its domains, and its challenges, go to it
 	Logger *slog.Logger // optional
 }
 
@@ -98,7 +103,7 @@ func NewCertStore(src CertSource) (*CertStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &CertStore{log: log, dir: src.Dir, now: time.Now}
+	s := &CertStore{log: log, dir: src.Dir, acme: src.ACME, now: time.Now}
 	for _, p := range src.Pairs {
 		c, err := LoadCertPair(p, s.now())
 		if err != nil {
@@ -111,7 +116,7 @@ func NewCertStore(src CertSource) (*CertStore, error) {
 			return nil, err
 		}
 	}
-	if len(s.static) == 0 && len(s.fromDir) == 0 {
+	if len(s.static) == 0 && len(s.fromDir) == 0 && s.acme == nil {
 		return nil, errors.New("no TLS certificate")
 	}
 	s.index.Store(s.build(s.fromDir))
@@ -120,12 +125,27 @@ func NewCertStore(src CertSource) (*CertStore, error) {
 
 // TLSConfig is a server config that takes its certificates from s.
 func (s *CertStore) TLSConfig() *tls.Config {
-	return &tls.Config{GetCertificate: s.GetCertificate, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{GetCertificate: s.GetCertificate, MinVersion: tls.VersionTLS12}
+	if s.acme != nil {
+		cfg.NextProtos = []string{"h2", "http/1.1", acmez.ACMETLS1Protocol}
+	}
+	return cfg
 }
 
-// GetCertificate picks the certificate for a handshake; see CertStore.
+// GetCertificate picks the certificate for a handshake; see CertStore. The
+// ACME manager's domains get its certificate, or the files' choice while
+// it has none yet.
 func (s *CertStore) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return s.index.Load().pick(hello.ServerName), nil
+	if s.acme != nil && s.acme.handles(hello) {
+		c, err := s.acme.cfg.GetCertificate(hello)
+		if err == nil || slices.Contains(hello.SupportedProtos, acmez.ACMETLS1Protocol) {
+			return c, err
+		}
+	}
+	if c := s.index.Load().pick(hello.ServerName); c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
 }
 
 // Names lists the DNS names the store serves (wildcards included), sorted;
