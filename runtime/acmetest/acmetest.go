@@ -37,10 +37,23 @@ func pebbleBinary(t testing.TB) string {
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
+	// Installed beside and renamed into place: test binaries of several
+	// packages may get here at once.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp(dir, "install")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
 	cmd := exec.Command("go", "install", "github.com/letsencrypt/pebble/v2/cmd/pebble@"+pebbleVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
+	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go install pebble %s: %v\n%s", pebbleVersion, err, out)
+	}
+	if err := os.Rename(filepath.Join(tmp, "pebble"), bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
