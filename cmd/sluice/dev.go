@@ -96,7 +96,7 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	defer pub.Close()
 
 	// One edge node following it, exactly as `sluice edge --nats` does.
-	ls, err := listen(f.listen, f.admin, "", "")
+	ls, err := listen(f.listen, f.admin, nil)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}

@@ -18,7 +18,8 @@ import (
 
 type edgeFlags struct {
 	config, nats, node, labels string
-	listen, tlsCert, tlsKey    string
+	listen                     string
+	tls                        tlsFlags
 	admin, data, trust         string
 	engine                     string
 	natsCreds                  string
@@ -40,8 +41,7 @@ func newEdgeCmd() *cobra.Command {
 	fl.StringVar(&f.node, "node", "", "node id (default: the host name)")
 	fl.StringVar(&f.labels, "labels", "", "node labels, k=v,k=v (for canary selectors)")
 	fl.StringVar(&f.listen, "listen", ":8080", "data listener address")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); enables TLS with h2 and http/1.1")
-	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (PEM)")
+	f.tls.register(cmd)
 	fl.StringVar(&f.admin, "admin", "", "admin listener address (/healthz, /readyz, /config, /metrics); empty: off")
 	fl.StringVar(&f.data, "data", ".sluice", "data directory")
 	fl.StringVar(&f.trust, "trust", "", "publisher public key file for snapshot signatures")
@@ -58,8 +58,9 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		return errors.New("edge: --config and --nats cannot be used together")
 	case f.nats != "" && f.trust == "":
 		return errors.New("edge: --nats needs --trust PUBKEYFILE (the publisher's signing.pub): unsigned snapshots are never applied")
-	case (f.tlsCert == "") != (f.tlsKey == ""):
-		return errors.New("edge: --tls-cert and --tls-key go together")
+	}
+	if err := f.tls.check(); err != nil {
+		return fmt.Errorf("edge: %w", err)
 	}
 	labels, err := parseLabels(f.labels)
 	if err != nil {
@@ -74,6 +75,9 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		nodeID, _ = os.Hostname()
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := f.tls.load(ctx, log, f.listen, f.data); err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
 	tuneRuntime()
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
@@ -101,9 +105,10 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	node := edge.NewNode(opts)
 
 	err = serveFromFile(ctx, node, log, f.config,
-		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tlsCert, f.tlsKey) },
+		func() (edge.Listeners, error) { return listen(f.listen, f.admin, f.tls.config) },
 		func(ls edge.Listeners) {
 			log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "tls", ls.TLS != nil, "config", f.config)
+			f.tls.manage(ctx, log)
 		})
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
@@ -113,15 +118,8 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 
 // listen opens the node's listeners up front, so a port in use is reported
 // before anything is served.
-func listen(data, admin, cert, key string) (edge.Listeners, error) {
-	var ls edge.Listeners
-	if cert != "" {
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return ls, fmt.Errorf("TLS: %w", err)
-		}
-		ls.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	}
+func listen(data, admin string, tlsConfig *tls.Config) (edge.Listeners, error) {
+	ls := edge.Listeners{TLS: tlsConfig}
 	var err error
 	if ls.Data, err = net.Listen("tcp", data); err != nil {
 		return ls, fmt.Errorf("--listen: %w", err)

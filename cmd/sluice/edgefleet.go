@@ -47,7 +47,7 @@ func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *sl
 		// and gets the current one; it answers 503 until then.
 		log.Error("last good snapshot not used", "error", err)
 	}
-	ls, err := listen(f.listen, f.admin, f.tlsCert, f.tlsKey)
+	ls, err := listen(f.listen, f.admin, f.tls.config)
 	if err != nil {
 		return err
 	}
@@ -55,6 +55,7 @@ func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *sl
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sub.Run(subCtx) }()
 	log.Info("edge node serving", "node", nodeID, "listen", ls.Data.Addr().String(), "nats", f.nats, "booted_from_disk", booted)
+	f.tls.manage(ctx, log)
 	err = node.Run(ctx, ls)
 	stopSub()
 	<-done
