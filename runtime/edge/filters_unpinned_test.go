@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -213,5 +214,75 @@ func TestUnpinnedFilterInstancesFollowCores(t *testing.T) {
 				return s.Waiters == 0 && s.Live == s.Idle
 			})
 		})
+	}
+}
+
+// TestUnpinnedResponsePhaseWaitsForAnInstance: when every instance of a
+// stateless filter is busy as the upstream answers, the response phase
+// waits in line for one (up to the route's timeout) instead of failing, and
+// runs when one is released.
+func TestUnpinnedResponsePhaseWaitsForAnInstance(t *testing.T) {
+	up := startGatedUpstream(t)
+	n := statemarkNode(t, up, `, limits: {instances: 1}`)
+	m := n.Current().modules["unpinned"]
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Get(n.url + "/u")
+		if err != nil {
+			t.Error(err)
+			done <- nil
+			return
+		}
+		resp.Body.Close()
+		done <- resp
+	}()
+	waitUntil(t, "the request at the upstream", func() bool { return up.arrived.Load() == 1 })
+	held, err := m.Acquire(context.Background()) // the only instance, back in the pool
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.open()
+	waitUntil(t, "the response phase waiting for the instance", func() bool { return m.Stats().Waiters == 1 })
+	m.Release(held)
+	select {
+	case resp := <-done:
+		if resp == nil {
+			return
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("X-Ctx") != "7" {
+			t.Errorf("status %d, x-ctx %q", resp.StatusCode, resp.Header.Get("X-Ctx"))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no response after the instance was released")
+	}
+}
+
+// TestUnpinnedResponsePhaseAfterAFailure: a stateless filter whose request
+// went on gets its handle_response, with the reqCtx, also when the request
+// fails after it (here: nothing answers), although no instance was held
+// for it in between.
+func TestUnpinnedResponsePhaseAfterAFailure(t *testing.T) {
+	up := startGatedUpstream(t)
+	n := statemarkNode(t, up, "")
+	m := n.Current().modules["unpinned"]
+	chain := []routeFilter{{name: "unpinned", module: m, wait: time.Second}}
+	r := httptest.NewRequest("GET", "/u", nil)
+	run, err := runRequestFilters(r.Context(), chain, httptest.NewRecorder(), r, n.log)
+	if err != nil || run.answered || len(run.pinned) != 1 {
+		t.Fatalf("request phase: %v, answered %v, %d passed", err, run.answered, len(run.pinned))
+	}
+	if s := m.Stats(); s.Live != s.Idle {
+		t.Fatalf("an instance is held between the phases: %+v", s)
+	}
+	run.release()
+	if got := run.x.Resp.Header.Get("X-Ctx"); got != "7" {
+		t.Errorf("handle_response did not run with the reqCtx: x-ctx %q", got)
+	}
+	if s := m.Stats(); s.Live != s.Idle {
+		t.Errorf("an instance was not returned: %+v", s)
+	}
+	run.release() // once only
+	if run.pinned[0].owed {
+		t.Error("the response phase is still owed")
 	}
 }
