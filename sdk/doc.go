@@ -62,12 +62,23 @@
 //
 // so next=true is returned as 1 (0<<32|1) and next=false as 0. When next was
 // true, the host later calls handle_response(reqCtx, isError), which runs
-// [Filter.HandleResponse]. Sluice pins one instance to a request for both
-// phases and never runs two requests on one instance at the same time, so a
-// filter may keep per-request state in variables between the two calls (it
-// must reset that state at the start of HandleRequest). The full layout of
-// every packed value (ctx_next, count_len, eof_len) is documented in the
-// SDK's internal/abi package.
+// [Filter.HandleResponse]. Sluice never runs two requests on one instance at
+// the same time. By default it pins one instance to a request for both
+// phases, so a filter may keep per-request state in variables between the
+// two calls (it must reset that state at the start of HandleRequest).
+//
+// Holding an instance while the upstream answers costs one instance (a few
+// MiB for a Go filter) per request in flight. A filter whose HandleResponse
+// needs nothing that HandleRequest left in its variables calls [Stateless]
+// in init (a [RequestFunc] is declared so already): Sluice then returns the
+// instance after HandleRequest and runs HandleResponse on any instance, and
+// the filter needs about one instance per core. The rule: after calling
+// Stateless, HandleResponse may read the request, the response, the
+// configuration and state shared by all requests, never a value
+// HandleRequest stored. Other http-wasm hosts ignore the declaration and pin.
+//
+// The full layout of every packed value (ctx_next, count_len, eof_len) is
+// documented in the SDK's internal/abi package.
 //
 // # Cost
 //

@@ -51,6 +51,7 @@ func Handle(f Filter) {
 		panic("sluice: Handle(nil)")
 	}
 	filter, newFilter = f, nil
+	declareRequestOnly(f)
 }
 
 // HandleNew registers a constructor that builds the filter from its
@@ -98,7 +99,40 @@ func build() error {
 		return &initError{err}
 	}
 	filter = f
+	declareRequestOnly(f)
 	return nil
+}
+
+// declareRequestOnly declares a RequestFunc stateless: its response phase
+// does nothing, so nothing of a request can be left for it to need.
+func declareRequestOnly(f Filter) {
+	if _, ok := f.(RequestFunc); ok {
+		Stateless()
+	}
+}
+
+// Stateless declares that the filter keeps nothing between HandleRequest
+// and HandleResponse of a request: HandleResponse needs only what the host
+// gives it (the request and response, the configuration, state shared by
+// all requests). Call it from an init function or the constructor of
+// [HandleNew]; later it has no effect.
+//
+// Sluice then returns the filter's instance to its pool as soon as
+// HandleRequest returns, and runs HandleResponse on any instance of the
+// filter, possibly another one, instead of holding one instance per request
+// for the whole upstream round trip. A filter on a busy route then needs
+// about as many instances as the node has cores rather than one per request
+// in flight (a standard-Go instance is a few MiB). A filter that sets a
+// field in HandleRequest and reads it in HandleResponse (like
+// filters/request-id, which remembers the id it chose) must not call it:
+// its HandleResponse would see another request's value. A [RequestFunc]
+// is declared stateless by [Handle] and [HandleNew] already.
+//
+// Other http-wasm hosts ignore the declaration (it is a Sluice feature bit,
+// [FeatureStateless]) and keep both phases on one instance, which is
+// correct for every filter.
+func Stateless() {
+	abi.EnableFeatures(abi.FeatureStateless)
 }
 
 // initError is a constructor's error. (Not fmt.Errorf: build is always
@@ -121,6 +155,9 @@ func handleRequest() abi.CtxNext {
 
 // handleResponse is the body of the handle_response export.
 func handleResponse(_ uint32, isError bool) {
+	// This instance may not be the one that ran handle_request (Stateless):
+	// its log_enabled answers are another request's.
+	logCache = 0
 	if filter == nil {
 		panic("sluice: no filter registered")
 	}
@@ -233,6 +270,9 @@ const (
 	FeatureBufferResponse Features = Features(abi.FeatureBufferResponse)
 	// FeatureTrailers gives access to trailers.
 	FeatureTrailers Features = Features(abi.FeatureTrailers)
+	// FeatureStateless is the declaration [Stateless] makes; enabled in
+	// HandleRequest it has no effect.
+	FeatureStateless Features = Features(abi.FeatureStateless)
 )
 
 // Has reports whether every feature in want is in f.
@@ -246,7 +286,7 @@ func (f Features) String() string {
 	for _, n := range []struct {
 		f    Features
 		name string
-	}{{FeatureBufferRequest, "buffer_request"}, {FeatureBufferResponse, "buffer_response"}, {FeatureTrailers, "trailers"}} {
+	}{{FeatureBufferRequest, "buffer_request"}, {FeatureBufferResponse, "buffer_response"}, {FeatureTrailers, "trailers"}, {FeatureStateless, "stateless"}} {
 		if f&n.f != 0 {
 			parts = append(parts, n.name)
 			f &^= n.f

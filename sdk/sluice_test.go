@@ -444,3 +444,32 @@ func TestNestedHosts(t *testing.T) {
 		t.Fatalf("outer config after the subtest: %s", b)
 	}
 }
+
+// TestStateless: a RequestFunc is declared stateless, a filter with a
+// response phase only when it calls Stateless while initialising; a call
+// inside a request declares nothing.
+func TestStateless(t *testing.T) {
+	if !sluicetest.New(t, onRequest(func(sluice.Request, sluice.Response) bool { return true })).Stateless() {
+		t.Error("a RequestFunc is not declared stateless")
+	}
+	h := sluicetest.New(t, sluicetest.WithFilter(funcs{}))
+	if h.Stateless() {
+		t.Error("a filter with a response phase is stateless without declaring it")
+	}
+	sluice.Stateless() // as from its init function: the host is still initialising
+	if !h.Stateless() {
+		t.Error("Stateless during initialisation did not declare it")
+	}
+
+	late := sluicetest.New(t, sluicetest.WithFilter(funcs{req: func(sluice.Request, sluice.Response) bool {
+		sluice.Stateless()
+		return true
+	}}))
+	res := late.Do(sluicetest.NewRequest("GET", "/"), nil)
+	if late.Stateless() || res.Features.Has(sluice.FeatureStateless) {
+		t.Errorf("Stateless in HandleRequest declared it (features %v)", res.Features)
+	}
+	if got := sluice.FeatureStateless.String(); got != "stateless" {
+		t.Errorf("FeatureStateless.String() = %q", got)
+	}
+}

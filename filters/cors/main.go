@@ -19,6 +19,8 @@ import (
 
 func main() {} // never called: a filter runs from init (see the SDK docs)
 
+// Not sluice.Stateless: HandleResponse reads what HandleRequest found of
+// the Origin (f.origin, f.allowValue), so both must run on one instance.
 func init() { sluice.HandleNew(newCORS) }
 
 // config is the filter's `config:`.

@@ -29,6 +29,9 @@ func preflight(origin, method, headers string) *sluicetest.Request {
 
 func TestPreflightAllowed(t *testing.T) {
 	h := sluicetest.New(t, sluicetest.WithConfig(cfg))
+	if h.Stateless() {
+		t.Error("declared stateless, but it remembers the Origin from the request phase for the response phase")
+	}
 	for _, origin := range []string{"https://app.example.com", "https://eu.example.org", "https://a.b.example.org"} {
 		res := h.Do(preflight(origin, "DELETE", "content-type, authorization"), sluicetest.NewResponse(500, "upstream must not be called"))
 		if res.Next || res.Response.StatusCode != 204 {

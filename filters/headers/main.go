@@ -15,7 +15,12 @@ import (
 
 func main() {} // never called: a filter runs from init (see the SDK docs)
 
-func init() { sluice.HandleNew(newHeaders) }
+// Stateless: both phases apply the configuration, nothing of a request is
+// kept between them.
+func init() {
+	sluice.Stateless()
+	sluice.HandleNew(newHeaders)
+}
 
 // config is the filter's `config:`.
 type config struct {

@@ -23,6 +23,9 @@ const cfg = `{
 
 func TestHeaders(t *testing.T) {
 	h := sluicetest.New(t, sluicetest.WithConfig(cfg))
+	if !h.Stateless() {
+		t.Error("not declared stateless: Sluice would hold an instance per request in flight")
+	}
 	req := sluicetest.NewRequest("GET", "/")
 	req.Header.Set("X-Env", "client-says-dev")
 	req.Header.Set("X-Debug", "1")

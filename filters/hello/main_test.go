@@ -19,6 +19,9 @@ func message(t *testing.T, body []byte) string {
 
 func TestHello(t *testing.T) {
 	h := sluicetest.New(t)
+	if !h.Stateless() {
+		t.Error("not declared stateless: Sluice would hold an instance per request in flight")
+	}
 	for uri, want := range map[string]string{
 		"/hello":                    "hello, world",
 		"/hello?name=ann":           "hello, ann",

@@ -20,6 +20,9 @@ func from(addr string) *sluicetest.Request {
 
 func TestAllowDeny(t *testing.T) {
 	h := sluicetest.New(t, sluicetest.WithConfig(cfg))
+	if !h.Stateless() {
+		t.Error("not declared stateless: Sluice would hold an instance per request in flight")
+	}
 	for addr, want := range map[string]bool{
 		"10.1.2.3:5000":               true,
 		"10.13.9.9:5000":              false, // denied inside an allowed range

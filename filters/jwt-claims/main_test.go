@@ -27,6 +27,9 @@ func token(payload string) string {
 
 func TestCopiesClaims(t *testing.T) {
 	h := sluicetest.New(t, sluicetest.WithConfig(cfg))
+	if !h.Stateless() {
+		t.Error("not declared stateless: Sluice would hold an instance per request in flight")
+	}
 	req := sluicetest.NewRequest("GET", "/users/me")
 	req.Header.Set("Authorization", "Bearer "+token(`{
 	  "sub": "alice", "email": "alice@example.com", "roles": ["admin", "billing"],

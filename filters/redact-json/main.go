@@ -18,7 +18,12 @@ import (
 
 func main() {} // never called: a filter runs from init (see the SDK docs)
 
-func init() { sluice.HandleNew(newRedactJSON) }
+// Stateless: the response phase reads only the response and the
+// configuration.
+func init() {
+	sluice.Stateless()
+	sluice.HandleNew(newRedactJSON)
+}
 
 // config is the filter's `config:`.
 type config struct {

@@ -21,6 +21,9 @@ func jsonResponse(body string) *sluicetest.Response {
 
 func TestRedacts(t *testing.T) {
 	h := sluicetest.New(t, sluicetest.WithConfig(cfg))
+	if !h.Stateless() {
+		t.Error("not declared stateless: Sluice would hold an instance per request in flight")
+	}
 	in := `{"user": {"name": "ann", "password": "hunter2", "cards": [{"card": {"number": "4111", "cvv": 1}}, {"card": null}]},
   "ssn":123456789, "list": [{"ssn": true}], "note": "password", "pass\u0077ord": "escaped key"}`
 	want := `{"user": {"name": "ann", "password": "[REDACTED]", "cards": [{"card": "[REDACTED]"}, {"card": "[REDACTED]"}]},

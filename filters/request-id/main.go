@@ -16,6 +16,8 @@ import (
 
 func main() {} // never called: a filter runs from init (see the SDK docs)
 
+// Not sluice.Stateless: HandleResponse sends back the id HandleRequest
+// chose (f.id), so both must run on one instance.
 func init() { sluice.HandleNew(newRequestID) }
 
 // config is the filter's `config:`.

@@ -11,6 +11,9 @@ var uuid4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9
 
 func TestGeneratesAndEchoes(t *testing.T) {
 	h := sluicetest.New(t)
+	if h.Stateless() {
+		t.Error("declared stateless, but it remembers the id it chose for the response phase")
+	}
 	seen := map[string]bool{}
 	for range 100 {
 		res := h.Do(sluicetest.NewRequest("GET", "/users/42"), sluicetest.NewResponse(200, "ok"))

@@ -23,9 +23,12 @@ type routeFilter struct {
 	wait     time.Duration // the longest a request waits for an instance: the route's timeout
 }
 
-// filterRun is one request's pass through a route's filter chain. Instances
-// that let the request go on are pinned until the response phase: an
-// instance is single-threaded and keeps per-request state in its memory.
+// filterRun is one request's pass through a route's filter chain. An
+// instance that lets the request go on is pinned until the response phase
+// (it is single-threaded and may keep per-request state in its memory),
+// unless its guest declared itself stateless (filter.FeatureStateless):
+// that instance goes back to its pool at once, and the response phase runs
+// on any instance of the filter, with the reqCtx the guest returned.
 type filterRun struct {
 	// ctx is the request's context without its cancellation: the response
 	// phase must run even when the client is gone, since guests free their
@@ -33,14 +36,20 @@ type filterRun struct {
 	// the filter's own timeout.
 	ctx      context.Context
 	x        *filter.Exchange
-	pinned   []pinnedFilter // in request order
+	pinned   []pinnedFilter // the filters that let the request go on, in request order
 	answered bool           // a filter answered the request itself
 	log      *slog.Logger
 }
 
 type pinnedFilter struct {
-	f    *routeFilter
-	inst *filter.Instance // nil once released
+	f *routeFilter
+	// inst is a pinned filter's instance, nil once released; always nil
+	// for an unpinned one, whose pending request takes an instance only
+	// for handle_response.
+	inst     *filter.Instance
+	pending  filter.Pending
+	features filter.Features // in effect for the request (buffer_response)
+	owed     bool            // handle_response has yet to run
 }
 
 // stageRequestFilters runs the request phase of the route's filters. A
@@ -101,7 +110,19 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 			run.answered = true
 			return run, nil
 		}
-		run.pinned = append(run.pinned, pinnedFilter{f: f, inst: inst})
+		p := pinnedFilter{f: f, inst: inst, features: inst.Features(), owed: true}
+		if !f.module.Pinned() {
+			// Not held across the upstream's answer: the instance serves
+			// other requests meanwhile, so a stateless filter needs about
+			// as many instances as cores, not as requests in flight.
+			if p.pending, err = inst.Detach(); err != nil { // cannot fail for an unpinned module
+				f.module.Release(inst)
+				return run, filterFailure(f, err)
+			}
+			f.module.Release(inst)
+			p.inst = nil
+		}
+		run.pinned = append(run.pinned, p)
 	}
 	return run, nil
 }
@@ -122,11 +143,12 @@ func (run *filterRun) skip(f *routeFilter, op string, err error) bool {
 	return false
 }
 
-// buffersResponse reports whether a pinned filter asked to see the response
-// body; the upstream response is then buffered instead of streamed.
+// buffersResponse reports whether a filter awaiting its response phase
+// asked to see the response body; the upstream response is then buffered
+// instead of streamed.
 func (run *filterRun) buffersResponse() bool {
 	for _, p := range run.pinned {
-		if p.inst.Features().Has(filter.FeatureBufferResponse) {
+		if p.features.Has(filter.FeatureBufferResponse) {
 			return true
 		}
 	}
@@ -136,20 +158,34 @@ func (run *filterRun) buffersResponse() bool {
 // runResponseFilters runs the response phase in reverse order, releasing
 // each instance as soon as it is done. When a fail_closed filter fails, the
 // filters before it still get their handle_response, with isError set, and
-// the first failure is the answer.
+// the first failure is the answer. An unpinned filter first takes an
+// instance, waiting at its cap as in the request phase; a wait that ends
+// at the route's timeout fails that filter like any failure of its
+// handle_response.
 func (run *filterRun) runResponseFilters(isError bool) error {
 	var first error
 	for i := len(run.pinned) - 1; i >= 0; i-- {
 		p := &run.pinned[i]
-		if p.inst == nil {
+		if !p.owed {
+			continue
+		}
+		p.owed = false
+		inst, err := run.responseInstance(p)
+		if err != nil {
+			if run.skip(p.f, "handle_response", err) {
+				continue
+			}
+			if first == nil {
+				first = filterFailure(p.f, err)
+			}
 			continue
 		}
 		var saved savedExchange
 		if p.f.failOpen {
 			saved = save(run.x)
 		}
-		err := p.inst.HandleResponse(run.ctx, run.x, isError || first != nil)
-		p.f.module.Release(p.inst)
+		err = inst.HandleResponse(run.ctx, run.x, isError || first != nil)
+		p.f.module.Release(inst)
 		p.inst = nil
 		if err != nil {
 			if run.skip(p.f, "handle_response", err) {
@@ -162,16 +198,38 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 	return first
 }
 
-// release ends the response phase of instances still pinned, with isError
-// set (the request failed before it: a later filter refused it or failed,
-// or nothing answered), and returns them. The http-wasm ABI calls
+// responseInstance is the instance p's handle_response runs on: its pinned
+// one, or for an unpinned filter any, resumed with the request's pending
+// state. The wait for one is bounded by the route's timeout from now, on
+// the request's uncancelled context: the phase runs even when the client
+// left, as for a pinned filter.
+func (run *filterRun) responseInstance(p *pinnedFilter) (*filter.Instance, error) {
+	if p.inst != nil {
+		return p.inst, nil
+	}
+	ctx, cancel := context.WithTimeout(run.ctx, p.f.wait)
+	defer cancel()
+	inst, err := p.f.module.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := inst.Resume(p.pending, run.x); err != nil {
+		p.f.module.Release(inst)
+		return nil, err
+	}
+	return inst, nil
+}
+
+// release ends the response phase of filters still owed one, pinned or
+// not, with isError set (the request failed before it: a later filter
+// refused it or failed, or nothing answered), and returns their instances. The http-wasm ABI calls
 // handle_response after every handle_request that returned next=1.
 func (run *filterRun) release() {
 	if run == nil {
 		return
 	}
 	for i := range run.pinned {
-		if run.pinned[i].inst != nil {
+		if run.pinned[i].owed {
 			_ = run.runResponseFilters(true)
 			return
 		}

@@ -215,8 +215,18 @@ func TestEveryExampleFilterLoads(t *testing.T) {
 		cfg.WriteString("  " + name + ": {module: \"" + m + "\", config: " + conf + "}\n")
 	}
 	cfg.WriteString("routes: [{name: r, match: {path: /}, upstream: u, filters: [" + strings.Join(names, ", ") + "]}]\n")
-	if _, err := n.Apply(mustParse(t, cfg.String())); err != nil {
+	s, err := n.Apply(mustParse(t, cfg.String()))
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The SDK's stateless declaration reaches the host from a real Go
+	// guest: the filters that keep a request's state between phases
+	// (cors: the origin; request-id: the id) stay pinned, the rest not.
+	for _, name := range names {
+		want := name == "cors" || name == "request-id"
+		if got := s.modules[name].Pinned(); got != want {
+			t.Errorf("%s: Pinned() = %v, want %v", name, got, want)
+		}
 	}
 }
 

@@ -19,7 +19,7 @@ const (
 	exportGlobals     = "__sluice_global_" // + index: every global, for the memory image (image.go)
 	wasmPageSize      = 65536
 	maxPages32        = 65536 // 4 GiB, the most a 32-bit memory can have
-	supportedFeatures = FeatureBufferRequest | FeatureBufferResponse | FeatureTrailers
+	supportedFeatures = FeatureBufferRequest | FeatureBufferResponse | FeatureTrailers | FeatureStateless
 )
 
 // Features is the ABI's feature bit set (i32), the parameter of
@@ -39,6 +39,21 @@ const (
 	// FeatureTrailers (4): header_kind 2 and 3 (trailers) are usable. Without
 	// it, trailer reads are empty and trailer writes trap, as the spec says.
 	FeatureTrailers Features = 1 << 2
+
+	// FeatureStateless (1<<31) is Sluice's own bit, the highest so that it
+	// stays clear of the ABI's future ones. A guest that enables it while
+	// initialising (start function, _initialize) declares that it keeps
+	// nothing in its memory between the two phases of a request but what
+	// the reqCtx it returns from handle_request carries: the edge then
+	// releases its instance after handle_request and runs handle_response
+	// on any instance of the module (Instance.Detach, Instance.Resume).
+	// Enabled during a request it changes nothing: the request already
+	// holds its instance. A feature bit rather than a Sluice host function
+	// or export: enable_features is the ABI's own way for a guest to tell
+	// the host what it needs, and other http-wasm hosts ignore a bit they
+	// do not know (and pin, as every guest expects), so the guest still runs
+	// there.
+	FeatureStateless Features = 1 << 31
 )
 
 // Has reports whether every feature of f2 is in f.

@@ -11,13 +11,15 @@ import (
 // returns every feature now enabled, as http-wasm-host-go does; guests test
 // the bits they asked for. Called during initialisation (start function,
 // _initialize) the features hold for every request of this instance; called
-// in handle_request, only for that request.
+// in handle_request, only for that request. FeatureStateless declares
+// something of the whole module, which Load reads once: it counts only
+// during initialisation.
 func (i *Instance) enableFeatures(stack []uint64) {
 	f := Features(uint32(stack[0])) & supportedFeatures
 	if i.phase == phaseIdle {
 		i.base |= f
 	} else {
-		i.reqFeatures |= f
+		i.reqFeatures |= f &^ FeatureStateless
 	}
 	stack[0] = uint64(i.Features())
 }

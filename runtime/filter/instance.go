@@ -29,6 +29,8 @@ const (
 // Instance is one instantiated guest. It serves one goroutine at a time:
 // the edge Acquires it, runs both phases of one request on it (the guest may
 // keep per-request state between them, keyed by reqCtx), and Releases it.
+// An unpinned module's request instead Detaches its instance after
+// handle_request and Resumes on any instance for handle_response.
 type Instance struct {
 	m          *Module
 	mod        api.Module
@@ -182,7 +184,7 @@ func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, e
 // handle_request returned. isError tells the guest the edge failed to get a
 // response (upstream error); x.Resp then holds the error response. It must
 // follow a HandleRequest that returned next=true on this instance with the
-// same x.
+// same x, or a Resume with the Pending of that request.
 func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool) error {
 	const op = exportResponse
 	if i.poisoned {
@@ -204,6 +206,62 @@ func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool
 	err := i.call(ctx, op, i.handleResp, i.m.opts.Timeout)
 	i.end()
 	return err
+}
+
+// Pending is a request between its two phases on an unpinned module (one
+// whose guest declared FeatureStateless): what handle_response needs of
+// the handle_request that ran, kept by the edge while no instance is held.
+type Pending struct {
+	m        *Module
+	reqCtx   uint32
+	features Features // in effect for the request: the module's and those enabled in handle_request
+}
+
+// Features returns the features in effect for the request, as
+// Instance.Features did after its handle_request.
+func (p Pending) Features() Features { return p.features }
+
+// Detach ends this instance's part in the request after a HandleRequest
+// that returned next=true, so that it can be released while the upstream
+// answers: the reqCtx the guest returned and the features it enabled go
+// into the Pending, which Resume hands to any instance of the module for
+// handle_response. Only an unpinned module's instances detach: a pinned
+// guest may keep the request's state in its memory.
+func (i *Instance) Detach() (Pending, error) {
+	const op = "detach"
+	if i.m.pinned {
+		return Pending{}, filterError(i.m.name, op, ErrTrap, "the module is pinned: handle_response must run on this instance")
+	}
+	if i.phase != phaseBetween {
+		return Pending{}, filterError(i.m.name, op, ErrTrap, "not after handle_request returning next=1")
+	}
+	p := Pending{m: i.m, reqCtx: i.reqCtx, features: i.Features()}
+	i.end()
+	return p, nil
+}
+
+// Resume makes this idle instance, just acquired, the one that runs the
+// handle_response of p's request on x: HandleResponse follows as on the
+// instance that ran handle_request. The instance must belong to p's module.
+func (i *Instance) Resume(p Pending, x *Exchange) error {
+	const op = "resume"
+	switch {
+	case p.m != i.m:
+		return filterError(i.m.name, op, ErrTrap, "the request was detached from another module")
+	case i.poisoned:
+		return filterError(i.m.name, op, ErrClosed, "instance is poisoned")
+	case i.phase != phaseIdle || i.x != nil:
+		return filterError(i.m.name, op, ErrTrap, "instance is in another exchange")
+	case x == nil || x.Req == nil || x.Resp == nil:
+		return filterError(i.m.name, op, ErrTrap, "no exchange")
+	}
+	i.begin(x)
+	// Per-request features (trailers, buffer_response) hold in the
+	// response phase whichever instance runs it.
+	i.reqFeatures = p.features &^ i.base
+	i.reqCtx = p.reqCtx
+	i.phase = phaseBetween
+	return nil
 }
 
 // Features returns the features in effect for the current (or last)

@@ -66,7 +66,8 @@ type Module struct {
 
 	// pinned: a request holds one instance from handle_request to
 	// handle_response (the guest may keep per-request state in its
-	// memory). Every module is pinned today.
+	// memory). Every module is, unless its guest enabled FeatureStateless
+	// while initialising.
 	pinned bool
 
 	pool pool
@@ -158,6 +159,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 		return nil, err
 	}
 	m.features = first.base
+	m.pinned = !m.features.Has(FeatureStateless)
 	m.takeImage(first)
 	if opts.MaxInstances <= 0 {
 		m.opts.MaxInstances = defaultMaxInstances(m.pinned, first.mem.Size())
@@ -165,7 +167,8 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 	m.pool.init(m, m.opts.MaxInstances, opts.IdleTimeout)
 	m.pool.seed(first)
 	m.logger.Debug("filter loaded", "functions", stats.Functions, "loops", stats.Loops,
-		"memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features)
+		"memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features,
+		"pinned", m.pinned, "max_instances", m.opts.MaxInstances)
 	return m, nil
 }
 
@@ -184,6 +187,13 @@ func withDefaults(o ModuleOptions) ModuleOptions {
 
 // Name returns the filter's name.
 func (m *Module) Name() string { return m.name }
+
+// Pinned reports whether a request holds one instance of the module from
+// handle_request to handle_response: true unless the guest declared
+// FeatureStateless while initialising. An unpinned module's instance is
+// Detached after handle_request and another one Resumed for
+// handle_response.
+func (m *Module) Pinned() bool { return m.pinned }
 
 // Features returns the features the guest enabled while initialising (in a
 // start function or _initialize), which hold for every request. A guest may

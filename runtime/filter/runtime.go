@@ -7,7 +7,9 @@
 // creates one instance eagerly, so a bad filter fails when a snapshot is
 // built, never on the request path. A Module keeps a pool of instances;
 // the edge Acquires one per request, calls HandleRequest and, when the guest
-// said next=1, HandleResponse on the same instance, then Releases it.
+// said next=1, HandleResponse on the same instance, then Releases it; for a
+// guest that declared FeatureStateless it Detaches and Releases the instance
+// after HandleRequest and Resumes any instance for HandleResponse.
 // Instances that trapped, timed out or misused the ABI are dropped, never
 // reused.
 //

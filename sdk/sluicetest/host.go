@@ -45,7 +45,7 @@ func New(t testing.TB, opts ...Option) *Host {
 // refuses a bad configuration.
 func Load(t testing.TB, opts ...Option) (*Host, error) {
 	t.Helper()
-	o := options{logLevel: sluice.LevelDebug, supported: sluice.FeatureBufferRequest | sluice.FeatureBufferResponse | sluice.FeatureTrailers}
+	o := options{logLevel: sluice.LevelDebug, supported: sluice.FeatureBufferRequest | sluice.FeatureBufferResponse | sluice.FeatureTrailers | sluice.FeatureStateless}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -125,6 +125,11 @@ func (h *Host) call(fn func()) {
 		h.t.Fatalf("sluicetest: %s", failure)
 	}
 }
+
+// Stateless reports whether the filter declared itself stateless while it
+// initialised ([sluice.Stateless], or a [sluice.RequestFunc]): Sluice then
+// may run its two phases of a request on two instances.
+func (h *Host) Stateless() bool { return h.mem.InitFeatures&abi.FeatureStateless != 0 }
 
 // HandleRequest runs the filter's request phase on req, which the filter
 // changes in place; req.Body becomes what the upstream would receive. It

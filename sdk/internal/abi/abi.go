@@ -76,6 +76,13 @@ const (
 	// FeatureTrailers means the host supports trailers. Without it trailer
 	// reads are empty and trailer writes trap.
 	FeatureTrailers uint32 = 4
+	// FeatureStateless is Sluice's bit, outside the http-wasm ABI's (the
+	// highest, clear of future ones). Enabled during initialization it
+	// declares that the guest keeps no state between handle_request and
+	// handle_response of a request but the reqCtx: Sluice then releases the
+	// instance after handle_request and runs handle_response on any
+	// instance. Inside a request it changes nothing; other hosts ignore it.
+	FeatureStateless uint32 = 1 << 31
 )
 
 // Log levels of log and log_enabled. Debug is -1 so that a zero value is

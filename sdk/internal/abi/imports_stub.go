@@ -66,7 +66,7 @@ type Host struct {
 // NewHost returns a host that supports every feature, logs every level and
 // holds a GET / HTTP/1.1 request and an empty 200 response.
 func NewHost() *Host {
-	h := &Host{Supported: FeatureBufferRequest | FeatureBufferResponse | FeatureTrailers, LogLevel: LogDebug}
+	h := &Host{Supported: FeatureBufferRequest | FeatureBufferResponse | FeatureTrailers | FeatureStateless, LogLevel: LogDebug}
 	h.Method, h.URI, h.Proto, h.SourceAddr, h.Status = "GET", "/", "HTTP/1.1", "192.0.2.1:40000", 200
 	for i := range h.Headers {
 		h.Headers[i] = map[string][]string{}
@@ -159,7 +159,8 @@ func EnableFeatures(features uint32) uint32 {
 		h.InitFeatures |= features & h.Supported
 		h.Features |= features & h.Supported
 	case PhaseRequest:
-		h.Features |= features & h.Supported
+		// As Sluice: the stateless declaration counts only at init.
+		h.Features |= features & h.Supported &^ FeatureStateless
 	case PhaseResponse:
 		// Too late: buffering is decided before the next handler runs.
 	}
