@@ -30,6 +30,9 @@ type grpcService struct {
 	mu       sync.Mutex
 	slow     int // slow calls begun
 	canceled int // slow calls whose context ended first
+	// deadline is how long the last deadline call had left when it
+	// arrived: the client's grpc-timeout, passed on by the node.
+	deadline time.Duration
 }
 
 func (s *grpcService) UnaryCall(ctx context.Context, in *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
@@ -39,7 +42,15 @@ func (s *grpcService) UnaryCall(ctx context.Context, in *testgrpc.SimpleRequest)
 	md, _ := metadata.FromIncomingContext(ctx)
 	grpc.SetHeader(ctx, metadata.Pairs("x-saw-filter", strings.Join(md.Get("x-env"), ",")))
 	grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "done"))
-	if in.ResponseSize > 0 { // a slow call, for deadlines and cancellation
+	if in.FillUsername { // a deadline call: note what is left, answer late
+		d, _ := ctx.Deadline()
+		s.mu.Lock()
+		s.deadline = time.Until(d)
+		s.mu.Unlock()
+		time.Sleep(time.Second) // deliberately past the client's deadline; not a wait for an event
+		return &testgrpc.SimpleResponse{}, nil
+	}
+	if in.ResponseSize > 0 { // a slow call, for cancellation
 		s.mu.Lock()
 		s.slow++
 		s.mu.Unlock()
@@ -219,11 +230,17 @@ routes:
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {
-		dctx, dcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		dctx, dcancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer dcancel()
-		_, err := client.UnaryCall(dctx, &testgrpc.SimpleRequest{ResponseSize: 5000})
+		_, err := client.UnaryCall(dctx, &testgrpc.SimpleRequest{FillUsername: true})
 		if st, _ := status.FromError(err); st.Code() != codes.DeadlineExceeded {
 			t.Errorf("got %v, want DeadlineExceeded", err)
+		}
+		svc.mu.Lock()
+		left := svc.deadline
+		svc.mu.Unlock()
+		if left <= 0 || left > 300*time.Millisecond {
+			t.Errorf("the service saw %v left of the client's 300ms deadline; want it passed on", left)
 		}
 	})
 	t.Run("cancellation reaches the service", func(t *testing.T) {
@@ -266,16 +283,27 @@ routes:
 	})
 }
 
-// TestGRPCUpstreamSpeakingHTTP1 is a 502 naming the cause.
+// TestGRPCUpstreamSpeakingHTTP1 is a 502 naming the cause. An HTTP/1.1
+// server answers the h2c preface with an error and closes; when its reset
+// overtakes that answer the cause cannot be read and the 502 is a plain
+// "upstream failed", so a few requests are allowed to find it: every one
+// must be a 502, and one must name the cause.
 func TestGRPCUpstreamSpeakingHTTP1(t *testing.T) {
 	up := startUpstream(t, "h1", nil)
 	n := startNode(t, render(t, `
 upstreams: {old: {endpoints: ["{{.}}"], protocol: h2c, retries: {attempts: 0}}}
 routes: [{name: r, match: {path_prefix: /}, upstream: old}]
 `, up.url))
-	resp, body := get(t, n.url+"/x")
-	if resp.StatusCode != 502 || !strings.Contains(string(body), "does not speak HTTP/2") {
-		t.Fatalf("%d %s", resp.StatusCode, body)
+	named := false
+	for i := 0; i < 10 && !named; i++ {
+		resp, body := get(t, n.url+"/x")
+		if resp.StatusCode != 502 {
+			t.Fatalf("%d %s, want 502", resp.StatusCode, body)
+		}
+		named = strings.Contains(string(body), "does not speak HTTP/2")
+	}
+	if !named {
+		t.Fatal("no 502 in 10 named the cause")
 	}
 	eventually(t, 5*time.Second, "the cause in the access log", func() bool {
 		return strings.Contains(n.logs.String(), "configured for h2c, but it answers HTTP/1.1")
