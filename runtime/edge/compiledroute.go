@@ -126,7 +126,8 @@ func compileRoute(r *config.Route, env compileEnv) (compiledRoute, error) {
 }
 
 // pipeline lists the stages of the route, in the order of the request
-// path (DESIGN.md, "The request path"). Each stage is one file.
+// path (RATIONALE.md, "The pipeline: one stage shape on an Exchange"). Each
+// stage is one file.
 func (c *compiledRoute) pipeline() {
 	add := func(name string, s stage) {
 		c.names = append(c.names, name)

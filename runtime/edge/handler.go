@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// ServeHTTP runs one request down the pipeline of DESIGN.md: the guard and
+// ServeHTTP runs one request down the pipeline (RATIONALE.md, "The
+// pipeline: one stage shape on an Exchange"): the guard and
 // the router (stage_route.go), then the stages its route was compiled with
 // (compiledroute.go): deprecation headers, access (auth and policy), rate
 // limit, compression, rewrite, request filters, and the origin (cache,

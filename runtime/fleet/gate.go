@@ -24,7 +24,7 @@ type Gate struct {
 	Started time.Time `json:"started"`
 }
 
-// Defaults of DESIGN.md for a gate's bounds.
+// Defaults for a gate's bounds, as README.md ("Metric-gated canary") documents them.
 const (
 	DefaultMaxErrorRate   = 1.0
 	DefaultMaxP99Increase = 50.0
