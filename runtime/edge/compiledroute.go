@@ -35,15 +35,15 @@ type compiledRoute struct {
 	names  []string // of stages, for their spans
 }
 
-// Stage names, as spans show them (sluice.NAME).
+// Stage names, as their spans are named: made once here, not per request.
 const (
-	stageNameDeprecation = "deprecation"
-	stageNameAccess      = "access"
-	stageNameRateLimit   = "rate_limit"
-	stageNameCompress    = "compress"
-	stageNameRewrite     = "rewrite"
-	stageNameFilters     = "filters"
-	stageNameOrigin      = "origin"
+	stageNameDeprecation = "sluice.deprecation"
+	stageNameAccess      = "sluice.access"
+	stageNameRateLimit   = "sluice.rate_limit"
+	stageNameCompress    = "sluice.compress"
+	stageNameRewrite     = "sluice.rewrite"
+	stageNameFilters     = "sluice.filters"
+	stageNameOrigin      = "sluice.origin"
 )
 
 // compileEnv is what compiling a route reads from the snapshot being built.

@@ -42,7 +42,7 @@ func (x *Exchange) traceMatch(start time.Time) {
 // stage's span is the parent of the upstream attempts.
 func (x *Exchange) runTraced(i int, s stage) error {
 	name := x.route.names[i]
-	ctx, span := x.tracer.StartAt(x.R.Context(), "sluice."+name, time.Now())
+	ctx, span := x.tracer.StartAt(x.R.Context(), name, time.Now())
 	if name == stageNameOrigin {
 		x.R = x.R.WithContext(ctx)
 	}
