@@ -139,12 +139,8 @@ func (p *Publisher) Handler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux.HandleFunc("POST /v1/apply", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
-		var req ApplyRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		if req.Document == nil || strings.TrimSpace(req.Document.Config) == "" {
-			fail(w, http.StatusBadRequest, errors.New("apply: no config in the request"))
+		req, ok := decodeDocument(w, r, "apply")
+		if !ok {
 			return
 		}
 		req.Document.Author = caller(r).Name
@@ -171,12 +167,8 @@ func (p *Publisher) Handler() http.Handler {
 		reply(w, http.StatusOK, summary(rec))
 	}))
 	mux.HandleFunc("POST /v1/diff", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
-		var req ApplyRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		if req.Document == nil || strings.TrimSpace(req.Document.Config) == "" {
-			fail(w, http.StatusBadRequest, errors.New("diff: no config in the request"))
+		req, ok := decodeDocument(w, r, "diff")
+		if !ok {
 			return
 		}
 		d, err := p.Diff(r.Context(), req.Document)
@@ -466,4 +458,18 @@ func reply(w http.ResponseWriter, status int, v any) {
 
 func fail(w http.ResponseWriter, status int, err error) {
 	reply(w, status, apiError{Error: err.Error()})
+}
+
+// decodeDocument reads the body of an apply or diff: a request that carries
+// a config. verb names the call in the 400.
+func decodeDocument(w http.ResponseWriter, r *http.Request, verb string) (*ApplyRequest, bool) {
+	var req ApplyRequest
+	if !decode(w, r, &req) {
+		return nil, false
+	}
+	if req.Document == nil || strings.TrimSpace(req.Document.Config) == "" {
+		fail(w, http.StatusBadRequest, errors.New(verb+": no config in the request"))
+		return nil, false
+	}
+	return &req, true
 }
