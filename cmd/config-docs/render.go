@@ -47,7 +47,10 @@ func render(schemaSrc, example []byte) ([]byte, error) {
 				if e.Example, err = exampleText(o); err != nil {
 					errs = append(errs, err)
 				}
-				def, err := defaultOf(root, o)
+				def, err := "", error(nil)
+				if len(errs) == 0 { // a failed run reports errors only: skip the slow part
+					def, err = defaultOf(root, o)
+				}
 				switch {
 				case errors.Is(err, errRequired) && len(k.Children) == 0:
 					e.Default = "required"
