@@ -15,7 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The NATS layout (DESIGN.md). Bucket and key names are a contract.
+// The NATS layout (docs/architecture.md, "NATS layout"). Bucket and key
+// names are a contract.
 const (
 	ConfigBucket    = "sluice_config"
 	ArtifactsBucket = "sluice_artifacts"
