@@ -10,6 +10,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/sluicegw/sluice/runtime/config"
 )
 
 // The samples under testdata/ are real output of wrk 4.1.0 and h2load
@@ -269,6 +271,12 @@ func TestConfigsRender(t *testing.T) {
 		b, err := renderConfig(name, data)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, ".yaml.tmpl") {
+			// The same checks `sluice validate` runs before the bench starts a node.
+			if _, err := config.Parse(b, name); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
 		}
 		for _, w := range want {
 			if !strings.Contains(string(b), w) {
