@@ -212,7 +212,8 @@ func (s *stage) start(ctx context.Context) error {
 	p := s.ports
 	type server struct {
 		c     *contestant
-		quiet bool
+		name  string // in error messages
+		quiet bool   // stdout to /dev/null (sluice's access log)
 		argv  []string
 	}
 	nginx := func(d string) []string {
@@ -222,20 +223,20 @@ func (s *stage) start(ctx context.Context) error {
 		return []string{s.path("sluice"), "edge", "--config", s.path(cfg), "--listen", listen, "--data", s.path(data)}
 	}
 	servers := []server{
-		{&contestant{Key: "a", URL: fileURL(p.Upstream)}, false, nginx("up")},
-		{&contestant{Key: "b", URL: fileURL(p.NginxProxy), H2URL: fileURL(p.NginxProxyH2)}, false, nginx("ngx")},
-		{&contestant{Key: "c", URL: fileURL(p.Sluice), H2URL: fileURL(p.Sluice)}, true,
+		{&contestant{Key: "a", URL: fileURL(p.Upstream)}, "upstream nginx", false, nginx("up")},
+		{&contestant{Key: "b", URL: fileURL(p.NginxProxy), H2URL: fileURL(p.NginxProxyH2)}, "nginx proxy", false, nginx("ngx")},
+		{&contestant{Key: "c", URL: fileURL(p.Sluice), H2URL: fileURL(p.Sluice)}, "sluice edge", true,
 			edge("sluice.yaml", fmt.Sprintf("127.0.0.1:%d", p.Sluice), "sluice-data")},
-		{&contestant{Key: "d", URL: fileURL(p.SluiceFull), H2URL: fileURL(p.SluiceFull), Headers: bearer}, true,
+		{&contestant{Key: "d", URL: fileURL(p.SluiceFull), H2URL: fileURL(p.SluiceFull), Headers: bearer}, "sluice edge, full pipeline", true,
 			edge("full/sluice.yaml", fmt.Sprintf("127.0.0.1:%d", p.SluiceFull), "full-data")},
-		{&contestant{Key: "e", URL: fileURL(p.Ceiling)}, false,
+		{&contestant{Key: "e", URL: fileURL(p.Ceiling)}, "bare fasthttp proxy", false,
 			[]string{s.path("bench-ceiling"), "-listen", fmt.Sprintf("127.0.0.1:%d", p.Ceiling), "-upstream", fmt.Sprintf("127.0.0.1:%d", p.Upstream)}},
 	}
 	logf("starting upstream nginx :%d, nginx proxy :%d (h2c :%d), sluice :%d, sluice full pipeline :%d, bare fasthttp :%d",
 		p.Upstream, p.NginxProxy, p.NginxProxyH2, p.Sluice, p.SluiceFull, p.Ceiling)
 	s.contestants = map[string]*contestant{}
 	for _, sv := range servers {
-		proc, err := startProcess(contestantLabel(sv.c.Key, 0), s.path(sv.c.Key+".log"), sv.quiet, sv.argv...)
+		proc, err := startProcess(sv.name, s.path(sv.c.Key+".log"), sv.quiet, sv.argv...)
 		if err != nil {
 			return err
 		}
