@@ -30,7 +30,7 @@ var referenceCache = filepath.Join(os.TempDir(), "sluice-reference-host-cache")
 // and serves it on loopback. The module config is the one Traefik gives
 // http-wasm guests: it runs _initialize, the start function of a WASI
 // reactor such as a Go guest built with -buildmode=c-shared.
-func serveOnReferenceHost(t *testing.T, name, config string, backend http.Handler) *httptest.Server {
+func serveOnReferenceHost(t testing.TB, name, config string, backend http.Handler) *httptest.Server {
 	t.Helper()
 	guest, err := os.ReadFile(name + ".wasm")
 	if err != nil {
