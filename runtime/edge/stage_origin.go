@@ -70,6 +70,9 @@ func (x *Exchange) forward() error {
 	if err != nil && !hw.done {
 		_ = run.runResponseFilters(true)
 	}
+	if err == nil {
+		hw.finish()
+	}
 	return err
 }
 

@@ -8,8 +8,9 @@ import (
 // enable_features(features i32) -> i32
 //
 // Enables the supported bits of features (unknown bits are ignored) and
-// returns every feature now enabled, as http-wasm-host-go does; guests test
-// the bits they asked for. Called during initialisation (start function,
+// returns every feature now enabled, as http-wasm-host-go does (guests test
+// the bits they asked for), plus FeatureHoldsResponseHead, which is what
+// this host does rather than something a guest enables. Called during initialisation (start function,
 // _initialize) the features hold for every request of this instance; called
 // in handle_request, only for that request. FeatureStateless declares
 // something of the whole module, which Load reads once: it counts only
@@ -21,7 +22,7 @@ func (i *Instance) enableFeatures(stack []uint64) {
 	} else {
 		i.reqFeatures |= f &^ FeatureStateless
 	}
-	stack[0] = uint64(i.Features())
+	stack[0] = uint64(i.Features() | FeatureHoldsResponseHead)
 }
 
 // get_config(buf i32, buf_limit i32) -> len i32

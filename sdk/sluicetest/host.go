@@ -45,7 +45,7 @@ func New(t testing.TB, opts ...Option) *Host {
 // refuses a bad configuration.
 func Load(t testing.TB, opts ...Option) (*Host, error) {
 	t.Helper()
-	o := options{logLevel: sluice.LevelDebug, supported: sluice.FeatureBufferRequest | sluice.FeatureBufferResponse | sluice.FeatureTrailers | sluice.FeatureStateless}
+	o := options{logLevel: sluice.LevelDebug, supported: sluice.FeatureBufferRequest | sluice.FeatureBufferResponse | sluice.FeatureTrailers | sluice.FeatureStateless | sluice.FeatureHoldsResponseHead}
 	for _, opt := range opts {
 		opt(&o)
 	}
