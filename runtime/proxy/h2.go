@@ -22,7 +22,7 @@ var errNotHTTP2 = errors.New("endpoint did not negotiate HTTP/2 (ALPN h2)")
 // streams on one connection per endpoint, which gRPC expects. Dials are
 // marked as connect failures like the HTTP/1.1 clients' (retried, counted
 // for ejection).
-func newH2Transport(protocol string, base *tls.Config) *http2.Transport {
+func newH2Transport(protocol string, base *tls.Config) *h2Client {
 	dial := dialMarkingFailures(&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second})
 	t := &http2.Transport{
 		DisableCompression: true,
@@ -33,11 +33,16 @@ func newH2Transport(protocol string, base *tls.Config) *http2.Transport {
 		PingTimeout:     10 * time.Second,
 	}
 	if protocol == config.ProtocolH2C {
+		replies := &firstReplies{}
 		t.AllowHTTP = true
 		t.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return dial(ctx, network, addr)
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return replies.watch(c, addr), nil
 		}
-		return t
+		return &h2Client{Transport: t, replies: replies}
 	}
 	t.TLSClientConfig = base.Clone()
 	t.DialTLSContext = func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
@@ -58,7 +63,7 @@ func newH2Transport(protocol string, base *tls.Config) *http2.Transport {
 		}
 		return tc, nil
 	}
-	return t
+	return &h2Client{Transport: t}
 }
 
 // notHTTP2 reports a failure that says the endpoint speaks HTTP/1.1 where
