@@ -291,24 +291,38 @@ func checkCancellationPassesOn(t *testing.T, ctx context.Context, client testgrp
 	eventually(t, 10*time.Second, "the service's call canceled", func() bool { _, c := svc.counts(); return c > canceled0 })
 }
 
-// TestGRPCUpstreamSpeakingHTTP1: an HTTP/1.1 server where h2c is
+// TestGRPCUpstreamSpeakingHTTP1: an HTTP/1.1 server where h2c or h2 is
 // configured is a 502 naming the cause, every time, however the server's
 // answer and its closing race the request; a gRPC client gets UNAVAILABLE
 // with the same message.
 func TestGRPCUpstreamSpeakingHTTP1(t *testing.T) {
 	up := startUpstream(t, "h1", nil)
+	// An HTTP/1.1-only server over TLS: ALPN picks http/1.1 where h2 is configured.
+	tlsUp := httptest.NewTLSServer(echoHandler("h1-tls"))
+	t.Cleanup(tlsUp.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsUp.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	n := startNode(t, render(t, `
-upstreams: {old: {endpoints: ["{{.}}"], protocol: h2c, retries: {attempts: 0}}}
-routes: [{name: r, match: {path_prefix: /}, upstream: old}]
-`, up.url))
+upstreams:
+  old: {endpoints: ["{{.H2C}}"], protocol: h2c, retries: {attempts: 0}}
+  oldtls: {endpoints: ["{{.H2}}"], protocol: h2, tls: {ca: "{{.CA}}", server_name: example.com}, retries: {attempts: 0}}
+routes:
+  - {name: r, match: {path_prefix: /}, upstream: old}
+  - {name: t, match: {path_prefix: /tls}, upstream: oldtls}
+`, map[string]string{"H2C": up.url, "H2": tlsUp.URL, "CA": ca}))
 	for i := range 20 {
-		resp, body := get(t, n.url+"/x")
-		if resp.StatusCode != 502 || !strings.Contains(string(body), "does not speak HTTP/2") {
-			t.Fatalf("request %d: %d %s, want 502 naming the cause", i, resp.StatusCode, body)
+		for _, path := range []string{"/x", "/tls"} {
+			resp, body := get(t, n.url+path)
+			if resp.StatusCode != 502 || !strings.Contains(string(body), "does not speak HTTP/2") {
+				t.Fatalf("request %d to %s: %d %s, want 502 naming the cause", i, path, resp.StatusCode, body)
+			}
 		}
 	}
-	eventually(t, 5*time.Second, "the cause in the access log", func() bool {
-		return strings.Contains(n.logs.String(), "configured for h2c, but it answers HTTP/1.1")
+	eventually(t, 5*time.Second, "the causes in the access log", func() bool {
+		logs := n.logs.String()
+		return strings.Contains(logs, "configured for h2c, but it answers HTTP/1.1") && strings.Contains(logs, "configured for h2, but it answers HTTP/1.1")
 	})
 	client := testgrpc.NewTestServiceClient(dialGRPC(t, n.url))
 	for i := range 20 {

@@ -17,6 +17,11 @@ import (
 // errNotHTTP2 is an endpoint configured for h2 that did not agree to it.
 var errNotHTTP2 = errors.New("endpoint did not negotiate HTTP/2 (ALPN h2)")
 
+// alertNoApplicationProtocol is how crypto/tls reports TLS's
+// no_application_protocol alert (RFC 7301 §3.2): the server supports none
+// of the protocols offered.
+const alertNoApplicationProtocol = "tls: no application protocol"
+
 // newH2Transport is the pool's HTTP/2 client for `protocol: h2c` (prior
 // knowledge on plain TCP) or `protocol: h2` (TLS with ALPN h2): many
 // streams on one connection per endpoint, which gRPC expects. Dials are
@@ -55,6 +60,13 @@ func newH2Transport(protocol string, base *tls.Config) *h2Client {
 		defer cancel()
 		if err := tc.HandshakeContext(hctx); err != nil {
 			c.Close()
+			// A server that speaks only HTTP/1.1 may refuse the handshake
+			// rather than pick http/1.1 (Go's does): the same answer. The
+			// alert it sends reaches crypto/tls's client as an unexported
+			// type, so only its text tells.
+			if strings.Contains(err.Error(), alertNoApplicationProtocol) {
+				return nil, fmt.Errorf("%w: it refused ALPN h2: %w", errNotHTTP2, err)
+			}
 			return nil, fmt.Errorf("tls handshake: %w", err)
 		}
 		if p := tc.ConnectionState().NegotiatedProtocol; p != http2.NextProtoTLS {
