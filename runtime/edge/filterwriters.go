@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
@@ -63,7 +62,7 @@ func (b *bufferWriter) Flush() {}
 type headerHookWriter struct {
 	http.ResponseWriter
 	run  *filterRun
-	rid  string
+	x    *Exchange // answers a failed response phase (writeError)
 	done bool
 	// swallow drops the upstream body: a filter replaced it, or failed.
 	swallow bool
@@ -98,7 +97,7 @@ func (h *headerHookWriter) WriteHeader(code int) {
 	if err := h.responsePhase(code); err != nil {
 		h.err, h.swallow = err, true
 		clear(h.ResponseWriter.Header())
-		httperr.WriteError(h.ResponseWriter, err, h.rid)
+		h.x.writeError(h.ResponseWriter, err)
 		return
 	}
 	resp := h.run.x.Resp
@@ -216,7 +215,7 @@ func (h *headerHookWriter) switching() error {
 	if err := h.responsePhase(http.StatusSwitchingProtocols); err != nil {
 		h.err, h.swallow = err, true
 		clear(h.ResponseWriter.Header())
-		httperr.WriteError(h.ResponseWriter, err, h.rid)
+		h.x.writeError(h.ResponseWriter, err)
 		return err
 	}
 	return nil

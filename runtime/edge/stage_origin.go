@@ -62,7 +62,7 @@ func (x *Exchange) forward() error {
 		writeFilterResponse(x.W, run.x.Resp)
 		return nil
 	}
-	hw := &headerHookWriter{ResponseWriter: x.W, run: run, rid: x.rid}
+	hw := &headerHookWriter{ResponseWriter: x.W, run: run, x: x}
 	err := x.fetch(hw)
 	if hw.err != nil {
 		return nil // a response filter failed; its error is already the answer
