@@ -4,8 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
