@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -45,6 +46,7 @@ type Exchange struct {
 	// (trace.go); stageSpan the running stage's. nil otherwise.
 	span      trace.Span
 	stageSpan trace.Span
+	stageCtx  context.Context // carries stageSpan: the parent of a stage's own children
 	tracer    *tracing.Tracer
 
 	logPath  string // the path as the client sent it, for the access log

@@ -81,7 +81,10 @@ func (x *Exchange) forward() error {
 func (x *Exchange) fetch(w http.ResponseWriter) error {
 	c := x.route
 	if c.cache != nil && x.upgrade == "" {
-		return c.cache.Serve(w, x.R, len(c.auth) > 0, x.node.now(), c.origin)
+		r, span := x.startCacheSpan(x.R)
+		err := c.cache.Serve(w, r, len(c.auth) > 0, x.node.now(), c.origin)
+		endCacheSpan(span, w)
+		return err
 	}
 	return c.origin(w, x.R)
 }

@@ -35,7 +35,8 @@ func (i *Instance) getConfig(stack []uint64) {
 // log(level i32, message i32, message_len i32)
 //
 // Logs the message at level (-1 debug, 0 info, 1 warn, 2 error, 3 none) on
-// the node's logger, with the filter's name, truncated to maxLogBytes. The
+// the node's logger, with the filter's name and, during a request, the
+// phase and the request id, truncated to maxLogBytes. The
 // range is checked even when the level is disabled, so a bad pointer fails
 // the same way whatever the log level.
 func (i *Instance) log(stack []uint64) {
@@ -48,7 +49,15 @@ func (i *Instance) log(stack []uint64) {
 	if len(msg) > maxLogBytes {
 		msg = msg[:maxLogBytes]
 	}
-	i.m.logger.Log(context.Background(), lvl, string(msg))
+	if i.x == nil { // initialising: no request
+		i.m.logger.Log(context.Background(), lvl, string(msg))
+		return
+	}
+	phase := phaseLabelRequest
+	if i.phase == phaseResponse {
+		phase = phaseLabelResponse
+	}
+	i.m.logger.Log(context.Background(), lvl, string(msg), "phase", phase, "request_id", i.x.RequestID)
 }
 
 // log_enabled(level i32) -> i32

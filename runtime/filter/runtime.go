@@ -55,6 +55,7 @@ type Runtime struct {
 	logger             *slog.Logger
 	closeOnContextDone bool
 	mem                memStats // linear memory of the live instances
+	metrics            *hostMetrics
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.
@@ -91,6 +92,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		closeOnContextDone: opts.closeOnContextDone,
 		hostFuncs:          map[string]map[string]api.FunctionDefinition{},
 		modules:            map[*Module]struct{}{},
+		metrics:            newHostMetrics(),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
 		_ = r.rt.Close(ctx)
@@ -103,9 +105,12 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		return nil, fmt.Errorf("filter runtime: %s: %w", hostModule, err)
 	}
 	r.hostFuncs[hostModule] = host.ExportedFunctionDefinitions()
-	// The sluice module provides no functions yet; naming it here makes an
-	// import from it fail as an unknown function rather than an unknown module.
-	r.hostFuncs[sluiceModule] = map[string]api.FunctionDefinition{}
+	sluice, err := instantiateHostModule(ctx, r.rt, sluiceModule, sluiceHostFuncs())
+	if err != nil {
+		_ = r.rt.Close(ctx)
+		return nil, fmt.Errorf("filter runtime: %s: %w", sluiceModule, err)
+	}
+	r.hostFuncs[sluiceModule] = sluice.ExportedFunctionDefinitions()
 	return r, nil
 }
 

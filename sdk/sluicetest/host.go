@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,7 @@ func Load(t testing.TB, opts ...Option) (*Host, error) {
 	mem.Supported = uint32(o.supported)
 	mem.InitFeatures = boot.InitFeatures & mem.Supported
 	mem.Features = mem.InitFeatures
+	mem.MetricDefs = slices.Clone(boot.MetricDefs) // defined by package variables, at init
 	abi.Mem = mem
 	h := &Host{t: t, mem: mem}
 	t.Cleanup(func() {

@@ -113,3 +113,11 @@ func WithLogLevel(l sluice.Level) Option { return func(o *options) { o.logLevel 
 // needs FeatureBufferResponse, which the SDK enables by itself for a filter
 // with a response phase.
 func WithFeatures(f sluice.Features) Option { return func(o *options) { o.supported = f } }
+
+// MetricValue is one series of a metric the filter defined ([sluice.NewCounter]
+// and the others): a counter's total or a gauge's value, or for a histogram
+// the sum of its observations and their count.
+type MetricValue struct {
+	Value float64
+	Count uint64
+}

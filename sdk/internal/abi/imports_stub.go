@@ -61,6 +61,13 @@ type Host struct {
 	ReadOffset                     [2]int                 // bytes already read by read_body
 	Written                        [2]bool                // body replaced in this phase
 	Status                         uint32
+
+	// Metrics defined through the sluice module (sluice_stub.go): the
+	// definitions by id, each series by metric name and its label values
+	// joined by NULs, and the values dropped past the cap of series.
+	MetricDefs     []MetricDef
+	Metrics        map[string]map[string]*MetricSeries
+	MetricsDropped int
 }
 
 // NewHost returns a host that supports every feature, logs every level and
