@@ -30,6 +30,9 @@ type Exchange struct {
 	// client that sends its body too slowly then fails its own request
 	// instead of holding the instance past its deadline.
 	SetReadDeadline func(time.Time) error
+	// RequestID is the edge's id of the request (a proxy-wasm guest's
+	// request.id property).
+	RequestID string
 }
 
 // Response is the response side of an Exchange.

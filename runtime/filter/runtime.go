@@ -55,6 +55,8 @@ type Runtime struct {
 	logger             *slog.Logger
 	closeOnContextDone bool
 	mem                memStats // linear memory of the live instances
+	shared             *pwShared  // proxy-wasm shared data and queues, per node
+	metrics            pwMetrics  // proxy-wasm guests' metrics, per node
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.
@@ -91,6 +93,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		closeOnContextDone: opts.closeOnContextDone,
 		hostFuncs:          map[string]map[string]api.FunctionDefinition{},
 		modules:            map[*Module]struct{}{},
+		shared:             newPWShared(),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
 		_ = r.rt.Close(ctx)
@@ -106,6 +109,13 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	// The sluice module provides no functions yet; naming it here makes an
 	// import from it fail as an unknown function rather than an unknown module.
 	r.hostFuncs[sluiceModule] = map[string]api.FunctionDefinition{}
+	env, unstable, err := instantiatePWHost(ctx, r.rt)
+	if err != nil {
+		_ = r.rt.Close(ctx)
+		return nil, fmt.Errorf("filter runtime: proxy-wasm host: %w", err)
+	}
+	r.hostFuncs[pwHostModule] = env.ExportedFunctionDefinitions()
+	r.hostFuncs[wasiUnstable] = unstable.ExportedFunctionDefinitions()
 	return r, nil
 }
 
