@@ -78,6 +78,7 @@ func stageRequestFilters(x *Exchange) error {
 func runRequestFilters(ctx context.Context, chain []routeFilter, w http.ResponseWriter, r *http.Request, log *slog.Logger) (*filterRun, error) {
 	run := &filterRun{ctx: context.WithoutCancel(ctx), x: filter.NewExchange(r), pinned: make([]pinnedFilter, 0, len(chain)), log: log}
 	run.x.SetReadDeadline = http.NewResponseController(w).SetReadDeadline
+	run.x.RequestID = w.Header().Get("X-Request-Id") // set by stageGuard
 	// Acquire waits for an instance at a filter's cap until its context is
 	// done; the request's context has no deadline here (the route's timeout
 	// is applied around the upstream call), so the wait gets one.
@@ -246,6 +247,8 @@ func filterFailure(f *routeFilter, err error) error {
 		e := &httperr.Error{Status: http.StatusBadRequest, Reason: "malformed request body", Err: err,
 			Header: http.Header{"Connection": {"close"}}}
 		switch {
+		case errors.Is(err, filter.ErrTooLarge):
+			e.Status, e.Reason = http.StatusRequestEntityTooLarge, "request body too large for filter "+strconv.Quote(f.name)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			e.Status, e.Reason = http.StatusRequestTimeout, "request body too slow"
 		case errors.Is(err, context.Canceled):

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/filter/internal/pwguest"
+	"github.com/sluicegw/sluice/runtime/internal/pwguest"
 )
 
 // The guest's root context is registered under "proxywasm": its filter

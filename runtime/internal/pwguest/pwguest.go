@@ -17,7 +17,7 @@ import (
 // Dir returns the absolute path of testdata/proxywasm.
 func Dir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "testdata", "proxywasm")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "proxywasm")
 }
 
 var (
