@@ -41,7 +41,7 @@ type Instance struct {
 	handleResp api.Function
 	watch      *watchdog // nil when the module has no deadline
 	cc         callCtx
-	stack      [5]uint64 // the most parameters of a guest export: proxy_on_http_call_response's
+	stack      [5]uint64   // the most parameters of a guest export: proxy_on_http_call_response's
 	pw         *pwInstance // proxy-wasm state; nil for an http-wasm guest
 	stdout     *logWriter
 	stderr     *logWriter

@@ -54,9 +54,9 @@ type Runtime struct {
 	cache              wazero.CompilationCache
 	logger             *slog.Logger
 	closeOnContextDone bool
-	mem                memStats // linear memory of the live instances
-	shared             *pwShared  // proxy-wasm shared data and queues, per node
-	metrics            pwMetrics  // proxy-wasm guests' metrics, per node
+	mem                memStats  // linear memory of the live instances
+	shared             *pwShared // proxy-wasm shared data and queues, per node
+	metrics            pwMetrics // proxy-wasm guests' metrics, per node
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.
