@@ -2,7 +2,6 @@ package filter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -132,7 +131,7 @@ func (i *Instance) pwSendCalls(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err := ctx.Err(); err != nil { // the client left, or the tick's wait ended: send no more
 			return fmt.Errorf("filter %q: %s: %w", i.m.name, pwOnHTTPCallResponse.name, err)
 		}
 	}

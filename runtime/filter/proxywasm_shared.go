@@ -185,7 +185,11 @@ func (m *Module) pwQueueReady(id uint32) {
 		return
 	}
 	defer m.Release(inst)
-	if _, err := inst.pwInvoke(ctx, pwOnQueueReady, m.opts.Timeout, pwRootContext, id); err == nil {
+	_, err = inst.pwInvoke(ctx, pwOnQueueReady, m.opts.Timeout, pwRootContext, id)
+	if err == nil {
 		err = inst.pwSendCalls(ctx)
+	}
+	if err != nil {
+		m.logger.Warn("proxy_on_queue_ready failed", "queue", id, "error", err.Error())
 	}
 }
