@@ -247,3 +247,25 @@ func TestProxyWasmUnknownImportFailsLoad(t *testing.T) {
 		t.Fatalf("err = %v, want the missing import named", err)
 	}
 }
+
+func TestProxyWasmSharedQueue(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadPW(t, rt, ModuleOptions{})
+	x := NewExchange(newRequest("GET", "/enqueue", ""))
+	x.Req.Header.Set("X-Item", "7")
+	if _, err := roundTrip(t, m, x, nil); err != nil {
+		t.Fatal(err)
+	}
+	if string(x.Resp.Body) != "resolve=0 enqueue=0" {
+		t.Fatalf("%q, want the queue the root context registered resolved and fed", x.Resp.Body)
+	}
+	// proxy_on_queue_ready runs on an instance of its own; it moves the
+	// item into shared data.
+	waitFor(t, 5*time.Second, "proxy_on_queue_ready to dequeue the item", func() bool {
+		x := NewExchange(newRequest("GET", "/dequeued", ""))
+		if _, err := roundTrip(t, m, x, nil); err != nil {
+			t.Fatal(err)
+		}
+		return string(x.Resp.Body) == "item-7"
+	})
+}

@@ -21,6 +21,19 @@ declare function proxy_get_shared_data(key: usize, key_size: usize, value_ptr: u
 @external("env", "proxy_set_shared_data")
 declare function proxy_set_shared_data(key: usize, key_size: usize, value: usize, value_size: usize, cas: u32): u32;
 
+// @ts-ignore: decorator
+@external("env", "proxy_register_shared_queue")
+declare function proxy_register_shared_queue(name: usize, name_size: usize, token_ptr: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_resolve_shared_queue")
+declare function proxy_resolve_shared_queue(vm_id: usize, vm_id_size: usize, name: usize, name_size: usize, token_ptr: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_enqueue_shared_queue")
+declare function proxy_enqueue_shared_queue(token: u32, data: usize, data_size: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_dequeue_shared_queue")
+declare function proxy_dequeue_shared_queue(token: u32, data_ptr: usize, data_size_ptr: usize): u32;
+
 let requests: Counter;
 let bodyBytes: Histogram;
 let inFlight: Gauge;
@@ -36,11 +49,21 @@ class Root extends RootContext {
     requests = new Counter("pw_requests");
     bodyBytes = new Histogram("pw_body_bytes");
     inFlight = new Gauge("pw_in_flight");
+    const q = String.UTF8.encode("pw_queue");
+    const cell = new Cell();
+    proxy_register_shared_queue(changetype<usize>(q), q.byteLength, changetype<usize>(cell) + offsetof<Cell>("cas"));
     if (this.config == "tick") {
       set_tick_period_milliseconds(10);
     }
     log(LogLevelValues.info, "configured with " + this.config);
     return true;
+  }
+  onQueueReady(token: u32): void {
+    const cell = new Cell();
+    const st = proxy_dequeue_shared_queue(token, changetype<usize>(cell) + offsetof<Cell>("ptr"), changetype<usize>(cell) + offsetof<Cell>("size"));
+    if (st == WasmResultValues.Ok) {
+      sharedSet("dequeued", String.UTF8.decode(changetype<ArrayBuffer>(cell.ptr).slice(0, cell.size as i32)), 0);
+    }
   }
   onTick(): void {
     ticks++;
@@ -120,9 +143,17 @@ class Filter extends Context {
       const stale = st == WasmResultValues.Ok ? sharedSet("counter", "stale", cell.cas) : 99;
       return answer(200, "get=" + st.toString() + " n=" + (n + 1).toString() + " set=" + ok.toString() + " stale=" + stale.toString());
     }
-    if (this.path == "/ticks") {
+    if (this.path == "/enqueue") {
+      const q = String.UTF8.encode("pw_queue");
       const cell = new Cell();
-      const st = sharedGet("ticks", cell);
+      const rs = proxy_resolve_shared_queue(0, 0, changetype<usize>(q), q.byteLength, changetype<usize>(cell) + offsetof<Cell>("cas"));
+      const item = String.UTF8.encode("item-" + stream_context.headers.request.get("x-item"));
+      const es = proxy_enqueue_shared_queue(cell.cas, changetype<usize>(item), item.byteLength);
+      return answer(200, "resolve=" + rs.toString() + " enqueue=" + es.toString());
+    }
+    if (this.path == "/ticks" || this.path == "/dequeued") {
+      const cell = new Cell();
+      const st = sharedGet(this.path == "/ticks" ? "ticks" : "dequeued", cell);
       const v = st == WasmResultValues.Ok ? String.UTF8.decode(changetype<ArrayBuffer>(cell.ptr).slice(0, cell.size as i32)) : "none";
       return answer(200, v);
     }
