@@ -208,9 +208,9 @@ func TestProxyWasmStoppedWithoutResumeFails(t *testing.T) {
 	}
 }
 
-func TestProxyWasmTrapAndTimeout(t *testing.T) {
+func TestProxyWasmTrapTimeoutAndMemoryLimit(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadPW(t, rt, ModuleOptions{Timeout: 100 * time.Millisecond})
+	m := loadPW(t, rt, ModuleOptions{Timeout: 100 * time.Millisecond, MemoryLimit: 4 << 20})
 	_, err := roundTrip(t, m, NewExchange(newRequest("GET", "/trap", "")), nil)
 	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "proxy_on_request_headers") {
 		t.Fatalf("trap: err = %v", err)
@@ -219,9 +219,13 @@ func TestProxyWasmTrapAndTimeout(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("loop: err = %v, want a timeout", err)
 	}
+	_, err = roundTrip(t, m, NewExchange(newRequest("GET", "/eat", "")), nil)
+	if !errors.Is(err, ErrMemory) {
+		t.Fatalf("allocating without end: err = %v, want the memory limit", err)
+	}
 	x := NewExchange(newRequest("GET", "/local", ""))
 	if _, err := roundTrip(t, m, x, nil); err != nil || x.Resp.Status != 418 {
-		t.Fatalf("after a trap and a timeout: %v %d", err, x.Resp.Status)
+		t.Fatalf("after a trap, a timeout and a memory limit: %v %d", err, x.Resp.Status)
 	}
 }
 
@@ -268,4 +272,20 @@ func TestProxyWasmSharedQueue(t *testing.T) {
 		}
 		return string(x.Resp.Body) == "item-7"
 	})
+}
+
+// BenchmarkProxyWasmRoundTrip: one request through both phases of the
+// AssemblyScript guest (headers read, added, replaced and removed; the
+// response's :status read; on_done, on_log, on_delete).
+func BenchmarkProxyWasmRoundTrip(b *testing.B) {
+	rt, _ := newTestRuntime(b, RuntimeOptions{})
+	m := loadPW(b, rt, ModuleOptions{})
+	r := newRequest("GET", "/x", "")
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Header = http.Header{"X-Pw-Replaced": {"old"}}
+		if _, err := roundTrip(b, m, NewExchange(r), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

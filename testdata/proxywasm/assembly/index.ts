@@ -168,6 +168,10 @@ class Filter extends Context {
     if (this.path == "/trap") {
       unreachable();
     }
+    if (this.path == "/eat") {
+      const keep: ArrayBuffer[] = [];
+      while (true) { keep.push(new ArrayBuffer(1 << 14)); }
+    }
     if (this.path == "/loop") {
       while (this.path.length > 0) { ticks++; }
     }
