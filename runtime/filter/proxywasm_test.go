@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -278,7 +279,8 @@ func TestProxyWasmSharedQueue(t *testing.T) {
 // AssemblyScript guest (headers read, added, replaced and removed; the
 // response's :status read; on_done, on_log, on_delete).
 func BenchmarkProxyWasmRoundTrip(b *testing.B) {
-	rt, _ := newTestRuntime(b, RuntimeOptions{})
+	// A node logs at info: the SDK's many debug logs are dropped unread.
+	rt, _ := newTestRuntime(b, RuntimeOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	m := loadPW(b, rt, ModuleOptions{})
 	r := newRequest("GET", "/x", "")
 	b.ReportAllocs()
