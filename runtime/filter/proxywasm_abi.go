@@ -39,6 +39,10 @@ const (
 // pwVersionExports are the ABI versions Sluice hosts; a guest exports one.
 var pwVersionExports = []string{"proxy_abi_version_0_2_0", "proxy_abi_version_0_2_1"}
 
+// pwOldVersion is the export of proxy-wasm 0.1.0, whose callbacks differ
+// (no end_of_stream): detected so that Load names the version it refuses.
+const pwOldVersion = "proxy_abi_version_0_1_0"
+
 // detectABI returns the ABI a module's exports speak. Anything that exports
 // no proxy-wasm version is treated as http-wasm, whose checks then name
 // what is missing.
@@ -47,7 +51,7 @@ func detectABI(exports []wasmrewrite.Export) abi {
 		if e.Kind != wasmrewrite.KindFunc {
 			continue
 		}
-		for _, v := range pwVersionExports {
+		for _, v := range append(pwVersionExports, pwOldVersion) {
 			if e.Name == v {
 				return abiProxyWasm
 			}

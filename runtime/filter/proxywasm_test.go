@@ -216,6 +216,10 @@ func TestProxyWasmTrapTimeoutAndMemoryLimit(t *testing.T) {
 	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "proxy_on_request_headers") {
 		t.Fatalf("trap: err = %v", err)
 	}
+	_, err = roundTrip(t, m, NewExchange(newRequest("GET", "/abort", "")), nil)
+	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "exit code 255") {
+		t.Fatalf("abort: err = %v, want the guest's exit named", err)
+	}
 	_, err = roundTrip(t, m, NewExchange(newRequest("GET", "/loop", "")), nil)
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("loop: err = %v, want a timeout", err)
@@ -289,5 +293,13 @@ func BenchmarkProxyWasmRoundTrip(b *testing.B) {
 		if _, err := roundTrip(b, m, NewExchange(r), nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestProxyWasmOldABIFailsLoad(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	_, err := rt.Load(context.Background(), compile(t, "proxywasm_v010"), ModuleOptions{Name: "old"})
+	if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "proxy-wasm ABI 0.1.0") {
+		t.Fatalf("err = %v, want the unsupported version named", err)
 	}
 }

@@ -16,6 +16,8 @@ func checkPWExportsPresent(exports []wasmrewrite.Export) error {
 		return slices.ContainsFunc(exports, func(e wasmrewrite.Export) bool { return e.Name == name && e.Kind == kind })
 	}
 	switch {
+	case has(pwOldVersion, wasmrewrite.KindFunc) && !slices.ContainsFunc(pwVersionExports, func(v string) bool { return has(v, wasmrewrite.KindFunc) }):
+		return fmt.Errorf("speaks proxy-wasm ABI 0.1.0 (exports %q); Sluice hosts 0.2.0 and 0.2.1", pwOldVersion)
 	case !has(exportMemory, wasmrewrite.KindMemory):
 		return fmt.Errorf("does not export memory %q (a proxy-wasm guest exports its memory)", exportMemory)
 	case !has(pwOnContextCreate.name, wasmrewrite.KindFunc):

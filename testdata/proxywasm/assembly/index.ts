@@ -168,6 +168,9 @@ class Filter extends Context {
     if (this.path == "/trap") {
       unreachable();
     }
+    if (this.path == "/abort") {
+      throw new Error("gave up"); // the SDK's abort: proxy_log, then wasi_unstable.proc_exit(255)
+    }
     if (this.path == "/eat") {
       const keep: ArrayBuffer[] = [];
       while (true) { keep.push(new ArrayBuffer(1 << 14)); }
