@@ -24,9 +24,9 @@ import (
 // instance's memory from the request to the response.
 //
 // Bodies are delivered whole: the request body is read (up to
-// maxBodyBytes) before one proxy_on_request_body with end_of_stream set,
-// and the edge buffers the response (FeatureBufferResponse) for one
-// proxy_on_response_body. A callback that returns anything but Continue
+// maxBodyBytes) before one proxy_on_request_body, and the edge buffers the
+// response (FeatureBufferResponse) for one proxy_on_response_body; either
+// has end_of_stream set unless trailers follow (proxy_on_*_trailers). A callback that returns anything but Continue
 // before the end of the stream waits for the body, as in Envoy; at the end
 // of the stream the stream stays stopped until the guest calls
 // proxy_continue_stream or proxy_send_local_response, which it may do from
@@ -148,11 +148,20 @@ func (i *Instance) pwHandleRequest(ctx context.Context, x *Exchange) (next bool,
 	}
 	if err == nil && p.local == nil && hasBody {
 		if err = i.pwReadRequestBody(); err == nil {
+			trailers := uint32(len(appendHeaderPairs(nil, r.Trailer))) // known once the body is read
 			op = pwOnRequestBody.name
 			p.continued = false
-			action, err = i.pwInvoke(ctx, pwOnRequestBody, timeout, p.ctxID, uint32(len(p.reqBody)), 1)
+			action, err = i.pwInvoke(ctx, pwOnRequestBody, timeout, p.ctxID, uint32(len(p.reqBody)), b2u(trailers == 0))
 			if err == nil {
 				err = i.pwSendCalls(ctx)
+			}
+			if err == nil && p.local == nil && trailers > 0 {
+				op = pwOnRequestTrailers.name
+				p.continued = false
+				action, err = i.pwInvoke(ctx, pwOnRequestTrailers, timeout, p.ctxID, trailers)
+				if err == nil {
+					err = i.pwSendCalls(ctx)
+				}
 			}
 		}
 		if i.clientErr == nil {
@@ -184,15 +193,24 @@ func (i *Instance) pwHandleResponse(ctx context.Context, x *Exchange) error {
 	p.local, p.continued = nil, false
 	timeout := i.m.opts.Timeout
 	pairs, _ := i.pwPairs(pwResponseHeaders)
+	trailers := uint32(len(appendHeaderPairs(nil, x.Resp.Trailer)))
 	op := pwOnResponseHeaders.name
-	action, err := i.pwInvoke(ctx, pwOnResponseHeaders, timeout, p.ctxID, uint32(len(pairs)), b2u(len(x.Resp.Body) == 0))
+	action, err := i.pwInvoke(ctx, pwOnResponseHeaders, timeout, p.ctxID, uint32(len(pairs)), b2u(len(x.Resp.Body) == 0 && trailers == 0))
 	if err == nil {
 		err = i.pwSendCalls(ctx)
 	}
 	if err == nil && p.local == nil && len(x.Resp.Body) > 0 {
 		op = pwOnResponseBody.name
 		p.continued = false
-		action, err = i.pwInvoke(ctx, pwOnResponseBody, timeout, p.ctxID, uint32(len(x.Resp.Body)), 1)
+		action, err = i.pwInvoke(ctx, pwOnResponseBody, timeout, p.ctxID, uint32(len(x.Resp.Body)), b2u(trailers == 0))
+		if err == nil {
+			err = i.pwSendCalls(ctx)
+		}
+	}
+	if err == nil && p.local == nil && trailers > 0 {
+		op = pwOnResponseTrailers.name
+		p.continued = false
+		action, err = i.pwInvoke(ctx, pwOnResponseTrailers, timeout, p.ctxID, trailers)
 		if err == nil {
 			err = i.pwSendCalls(ctx)
 		}

@@ -102,6 +102,27 @@ func TestProxyWasmBodies(t *testing.T) {
 	}
 }
 
+func TestProxyWasmTrailers(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadPW(t, rt, ModuleOptions{})
+	r := newRequest("POST", "/x", "body")
+	r.Trailer = http.Header{"X-T": {"tv"}}
+	x := NewExchange(r)
+	next, err := roundTrip(t, m, x, func(x *Exchange) {
+		if got := x.Req.Header.Get("X-Pw-Request-Trailer"); got != "tv" {
+			t.Errorf("proxy_on_request_trailers saw X-T %q, want tv", got)
+		}
+		x.Resp.Body = []byte("resp")
+		x.Resp.Trailer = http.Header{"X-Up": {"1"}}
+	})
+	if err != nil || !next {
+		t.Fatalf("next=%v err=%v", next, err)
+	}
+	if got := x.Resp.Trailer.Get("X-Pw-Trailer"); got != "1/1" {
+		t.Fatalf("response trailer X-Pw-Trailer = %q, want the upstream's trailer and the count, 1/1", got)
+	}
+}
+
 func TestProxyWasmProperties(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	m := loadPW(t, rt, ModuleOptions{})

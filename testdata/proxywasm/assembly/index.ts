@@ -4,7 +4,7 @@
 // runtime/filter/proxywasm_test.go for the expectations.
 export * from "@solo-io/proxy-runtime/proxy";
 import {
-  RootContext, Context, registerRootContext, FilterHeadersStatusValues, FilterDataStatusValues,
+  RootContext, Context, registerRootContext, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
   stream_context, send_local_response, log, LogLevelValues, Headers, HeaderPair, GrpcStatusValues,
   Counter, Histogram, Gauge, continue_request,
 } from "@solo-io/proxy-runtime";
@@ -197,6 +197,14 @@ class Filter extends Context {
     inFlight.increment(-1);
     stream_context.headers.response.add("x-pw-status", stream_context.headers.response.get(":status"));
     return FilterHeadersStatusValues.Continue;
+  }
+  onResponseTrailers(n: u32): FilterTrailersStatusValues {
+    stream_context.trailers.response.add("x-pw-trailer", stream_context.trailers.response.get("x-up") + "/" + n.toString());
+    return FilterTrailersStatusValues.Continue;
+  }
+  onRequestTrailers(n: u32): FilterTrailersStatusValues {
+    stream_context.headers.request.add("x-pw-request-trailer", stream_context.trailers.request.get("x-t"));
+    return FilterTrailersStatusValues.Continue;
   }
   onResponseBody(size: usize, end_of_stream: bool): FilterDataStatusValues {
     if (this.path != "/wrap") {
