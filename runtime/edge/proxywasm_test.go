@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sluicegw/sluice/runtime/filter"
@@ -106,6 +107,42 @@ routes:
 			if !strings.Contains(string(body), want) {
 				t.Errorf("/metrics lacks %q", want)
 			}
+		}
+	})
+	t.Run("concurrent requests share the pool", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make(chan string, 32)
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := testClient.Get(n.url + "/users")
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || resp.Header.Get("X-Pw-Status") != "200" {
+					errs <- resp.Status
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+	})
+	t.Run("a request body over the limit is 413", func(t *testing.T) {
+		resp, err := testClient.Post(n.url+"/upper", "text/plain", bytes.NewReader(make([]byte, 16<<20+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
 	})
 	t.Run("trap and timeout get 500, the node keeps serving", func(t *testing.T) {

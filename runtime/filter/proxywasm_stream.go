@@ -280,7 +280,7 @@ func (i *Instance) pwReadRequestBody() error {
 	}
 	if len(b) > maxBodyBytes {
 		i.clientErr = errors.New("body too large")
-		return filterError(i.m.name, op, ErrTooLarge, fmt.Sprintf("the request body is over %d bytes", maxBodyBytes))
+		return fmt.Errorf("filter %q: %s: %w: %w: the request body is over %d bytes", i.m.name, op, ErrClientBody, ErrTooLarge, maxBodyBytes)
 	}
 	i.pw.reqBody = b
 	return nil
