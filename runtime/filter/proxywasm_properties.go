@@ -157,7 +157,8 @@ func (i *Instance) pwGetProperty(ctx context.Context, stack []uint64) pwStatus {
 }
 
 // proxy_set_property(path i32, path_size i32, value i32, value_size i32):
-// kept for the stream (or, at the root, until the instance goes).
+// kept for the stream (outside one, in proxy_on_tick or a queue callback,
+// until the instance serves its next stream).
 func (i *Instance) pwSetProperty(_ context.Context, stack []uint64) pwStatus {
 	const fn = "proxy_set_property"
 	path := pwPath(i.readString(fn, "path", uint32(stack[0]), uint32(stack[1])))
