@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -53,6 +54,9 @@ type Module struct {
 	abi       abi    // detected from the exports
 	pwConfig  []byte // a proxy-wasm guest's plugin configuration (pwConfig)
 	ticker    pwTicker
+	// serving is set once the pool is ready: a proxy-wasm queue may name
+	// the module from its first instance's initialisation on, before.
+	serving atomic.Bool
 	memPages  uint32 // memory limit in pages
 	interrupt bool   // code is instrumented with the interrupt flag
 	hasStart  bool   // the module had a start section, exported as exportStartFunc
@@ -177,6 +181,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 	if m.abi == abiProxyWasm {
 		m.startTicker()
 	}
+	m.serving.Store(true)
 	m.logger.Debug("filter loaded", "functions", stats.Functions, "loops", stats.Loops,
 		"abi", m.abi, "memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features,
 		"pinned", m.pinned, "max_instances", m.opts.MaxInstances)

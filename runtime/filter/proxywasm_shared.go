@@ -178,6 +178,9 @@ func (i *Instance) pwDequeue(ctx context.Context, stack []uint64) pwStatus {
 // m's instances. It waits for an instance at most a second: the item stays
 // queued for the next notification or dequeue either way.
 func (m *Module) pwQueueReady(id uint32) {
+	if !m.serving.Load() {
+		return // still loading, or failed to: the item waits for a dequeue
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	inst, err := m.Acquire(ctx)
