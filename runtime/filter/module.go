@@ -51,12 +51,12 @@ type Module struct {
 	compiled wazero.CompiledModule
 	logger   *slog.Logger
 
-	abi       abi    // detected from the exports
-	pwConfig  []byte // a proxy-wasm guest's plugin configuration (pwConfig)
-	ticker    pwTicker
+	abi      abi    // detected from the exports
+	pwConfig []byte // a proxy-wasm guest's plugin configuration (pwConfig)
+	ticker   pwTicker
 	// serving is set once the pool is ready: a proxy-wasm queue may name
 	// the module from its first instance's initialisation on, before.
-	serving atomic.Bool
+	serving   atomic.Bool
 	memPages  uint32 // memory limit in pages
 	interrupt bool   // code is instrumented with the interrupt flag
 	hasStart  bool   // the module had a start section, exported as exportStartFunc
