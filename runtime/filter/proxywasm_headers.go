@@ -224,6 +224,10 @@ func (i *Instance) pwSetPseudo(t pwMapType, name, value string) pwStatus {
 		r.Method = value
 	case t == pwRequestHeaders && name == ":authority":
 		r.Host = value
+	case t == pwRequestHeaders && name == ":scheme":
+		if (value == "https") != (r.TLS != nil) || value != "https" && value != "http" {
+			return pwBadArgument // the scheme is the connection's: it can be set only to itself
+		}
 	case t == pwResponseHeaders && name == ":status":
 		code, err := strconv.Atoi(value)
 		if err != nil || code < 100 || code > 999 {
@@ -231,7 +235,7 @@ func (i *Instance) pwSetPseudo(t pwMapType, name, value string) pwStatus {
 		}
 		i.x.Resp.Status = code
 	default:
-		return pwBadArgument // :scheme, or a pseudo-header the map has not
+		return pwBadArgument // a pseudo-header the map has not
 	}
 	return pwOK
 }
@@ -256,7 +260,8 @@ func (i *Instance) pwGetHeaderMapSize(_ context.Context, stack []uint64) pwStatu
 }
 
 // proxy_set_header_map_pairs(type i32, ptr i32, size i32): replaces the
-// whole map (pseudo-headers given are applied, absent ones kept).
+// whole map (pseudo-headers given are applied, absent ones kept). A pair
+// that cannot be set leaves the map and the request line as they were.
 func (i *Instance) pwSetHeaderMapPairs(_ context.Context, stack []uint64) pwStatus {
 	const fn = "proxy_set_header_map_pairs"
 	t := pwMapType(stack[0])
@@ -268,13 +273,25 @@ func (i *Instance) pwSetHeaderMapPairs(_ context.Context, stack []uint64) pwStat
 	if st != pwOK {
 		return st
 	}
+	saved := h.Clone()
+	r, resp := i.x.Req, i.x.Resp
+	method, host, u, status := r.Method, r.Host, *r.URL, resp.Status
 	clear(h)
 	for _, p := range pairs {
 		if st := i.pwSetField(fn, t, p[0], p[1], true); st != pwOK {
+			replaceHeaderMap(h, saved)
+			r.Method, r.Host, *r.URL, resp.Status = method, host, u, status
 			return st
 		}
 	}
 	return pwOK
+}
+
+func replaceHeaderMap(dst, src http.Header) {
+	clear(dst)
+	for k, v := range src {
+		dst[k] = v
+	}
 }
 
 // proxy_get_header_map_value(type i32, key i32, key_size i32, value_ptr_ptr i32, value_size_ptr i32)

@@ -65,6 +65,33 @@ func TestProxyWasmRequestAndResponseHeaders(t *testing.T) {
 	}
 }
 
+func TestProxyWasmHeaderMapPairs(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m := loadPW(t, rt, ModuleOptions{})
+	r := newRequest("GET", "/pairs", "")
+	r.Host = "h.example"
+	r.Header = http.Header{"X-Drop": {"1"}, "X-Keep": {"a", "b"}}
+	next, err := roundTrip(t, m, NewExchange(r), func(x *Exchange) {
+		// Read: 4 pseudo-headers and 5 fields (x-drop, x-keep twice and the
+		// two the guest set before), then every pair set again without x-drop.
+		want := http.Header{"X-Keep": {"a", "b"}, "X-Pw-Config": {"hello"}, "X-Pw-Replaced": {"new"}, "X-Pairs": {"9"}}
+		if len(x.Req.Header) != len(want) {
+			t.Errorf("headers %v, want %v", x.Req.Header, want)
+		}
+		for k, v := range want {
+			if strings.Join(x.Req.Header[k], ",") != strings.Join(v, ",") {
+				t.Errorf("%s = %q, want %q", k, x.Req.Header[k], v)
+			}
+		}
+		if x.Req.Host != "h.example" || x.Req.URL.Path != "/pairs" || x.Req.Method != "GET" {
+			t.Errorf("pseudo-headers set back changed the request line: %s %s %s", x.Req.Method, x.Req.Host, x.Req.URL)
+		}
+	})
+	if err != nil || !next {
+		t.Fatalf("next=%v err=%v", next, err)
+	}
+}
+
 func TestProxyWasmLocalResponse(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	m := loadPW(t, rt, ModuleOptions{})

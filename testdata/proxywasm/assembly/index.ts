@@ -34,6 +34,33 @@ declare function proxy_enqueue_shared_queue(token: u32, data: usize, data_size: 
 @external("env", "proxy_dequeue_shared_queue")
 declare function proxy_dequeue_shared_queue(token: u32, data_ptr: usize, data_size_ptr: usize): u32;
 
+// @ts-ignore: decorator
+@external("env", "proxy_set_header_map_pairs")
+declare function proxy_set_header_map_pairs(typ: u32, ptr: usize, size: usize): u32;
+
+// pairsBytes serializes headers as the ABI lays them out.
+function pairsBytes(h: Headers): ArrayBuffer {
+  let size = 4;
+  for (let j = 0; j < h.length; j++) {
+    size += 8 + h[j].key.byteLength + 1 + h[j].value.byteLength + 1;
+  }
+  const b = new ArrayBuffer(size);
+  const p = changetype<usize>(b);
+  store<u32>(p, h.length);
+  let at = p + 4 + 8 * h.length;
+  for (let j = 0; j < h.length; j++) {
+    store<u32>(p + 4 + 8 * j, h[j].key.byteLength);
+    store<u32>(p + 8 + 8 * j, h[j].value.byteLength);
+    memory.copy(at, changetype<usize>(h[j].key), h[j].key.byteLength);
+    at += h[j].key.byteLength;
+    store<u8>(at++, 0);
+    memory.copy(at, changetype<usize>(h[j].value), h[j].value.byteLength);
+    at += h[j].value.byteLength;
+    store<u8>(at++, 0);
+  }
+  return b;
+}
+
 let requests: Counter;
 let bodyBytes: Histogram;
 let inFlight: Gauge;
@@ -167,6 +194,19 @@ class Filter extends Context {
     }
     if (this.path == "/trap") {
       unreachable();
+    }
+    if (this.path == "/pairs") {
+      const all = stream_context.headers.request.get_headers();
+      const kept: Headers = [];
+      for (let j = 0; j < all.length; j++) {
+        if (String.UTF8.decode(all[j].key) != "x-drop") {
+          kept.push(all[j]);
+        }
+      }
+      kept.push(new HeaderPair(String.UTF8.encode("x-pairs"), String.UTF8.encode(all.length.toString())));
+      const flat = pairsBytes(kept); // the SDK's set_headers does not compile
+      proxy_set_header_map_pairs(0, changetype<usize>(flat), flat.byteLength);
+      return FilterHeadersStatusValues.Continue;
     }
     if (this.path == "/abort") {
       throw new Error("gave up"); // the SDK's abort: proxy_log, then wasi_unstable.proc_exit(255)
