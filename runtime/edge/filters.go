@@ -274,6 +274,8 @@ func filterFailure(f *routeFilter, err error) error {
 		e := &httperr.Error{Status: http.StatusBadRequest, Reason: "malformed request body", Err: err,
 			Header: http.Header{"Connection": {"close"}}}
 		switch {
+		case errors.Is(err, filter.ErrTooLarge):
+			e.Status, e.Reason = http.StatusRequestEntityTooLarge, "request body too large for filter "+strconv.Quote(f.name)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			e.Status, e.Reason = http.StatusRequestTimeout, "request body too slow"
 		case errors.Is(err, context.Canceled):

@@ -50,6 +50,7 @@ func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filt
 			MemoryLimit:  int64(f.Limits.Memory),
 			Timeout:      f.Limits.Timeout.D(),
 			MaxInstances: f.Limits.Instances,
+			Upstreams:    filterUpstreams(s.pools),
 		})
 		if err != nil {
 			errs = append(errs, err) // already names the filter

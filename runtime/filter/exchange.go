@@ -30,8 +30,9 @@ type Exchange struct {
 	// client that sends its body too slowly then fails its own request
 	// instead of holding the instance past its deadline.
 	SetReadDeadline func(time.Time) error
-	// RequestID is the edge's id of the request, added to what the guest
-	// logs (the ABI's log) so its lines join the access log's.
+	// RequestID is the edge's id of the request: added to what the guest
+	// logs (the ABI's log) so its lines join the access log's, and a
+	// proxy-wasm guest's request.id property.
 	RequestID string
 }
 

@@ -41,7 +41,8 @@ type Instance struct {
 	handleResp api.Function
 	watch      *watchdog // nil when the module has no deadline
 	cc         callCtx
-	stack      [2]uint64
+	stack      [5]uint64   // the most parameters of a guest export: proxy_on_http_call_response's
+	pw         *pwInstance // proxy-wasm state; nil for an http-wasm guest
 	stdout     *logWriter
 	stderr     *logWriter
 
@@ -87,6 +88,11 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 	i.mem = mod.ExportedMemory(exportMemory)
 	i.handleReq = mod.ExportedFunction(exportRequest)
 	i.handleResp = mod.ExportedFunction(exportResponse)
+	if m.abi == abiProxyWasm {
+		i.pw = newPWInstance(mod)
+		// Bodies reach proxy-wasm callbacks whole (proxywasm_stream.go).
+		i.base = FeatureBufferResponse
+	}
 	if m.interrupt {
 		flag, ok := mod.ExportedGlobal(exportInterrupt).(api.MutableGlobal)
 		if !ok {
@@ -122,6 +128,12 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			return nil, err
 		}
 	}
+	if i.pw != nil {
+		if err := i.pwStartRoot(ctx, timeout); err != nil {
+			i.close(ctx)
+			return nil, err
+		}
+	}
 	m.obs.created.Inc()
 	return i, nil
 }
@@ -144,6 +156,9 @@ func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, e
 	}
 	if x.Resp.Header == nil {
 		x.Resp.Header = http.Header{}
+	}
+	if i.pw != nil {
+		return i.pwHandleRequest(ctx, x)
 	}
 	i.begin(x)
 	i.phase = phaseRequest
@@ -200,6 +215,9 @@ func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool
 	}
 	i.phase = phaseResponse
 	i.respRead, i.respWritten = 0, false
+	if i.pw != nil {
+		return i.pwHandleResponse(ctx, x)
+	}
 	i.stack[0] = uint64(i.reqCtx)
 	i.stack[1] = 0
 	if isError {

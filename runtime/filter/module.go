@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -39,6 +40,9 @@ type ModuleOptions struct {
 	// closed, so a filter without traffic costs no instances. 0 means
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Upstreams are the snapshot's upstreams, for a proxy-wasm guest's
+	// proxy_http_call; nil: the guest's calls fail with BadArgument.
+	Upstreams Upstreams
 }
 
 // Module is a compiled, validated filter and its pool of instances. It is
@@ -50,6 +54,12 @@ type Module struct {
 	compiled wazero.CompiledModule
 	logger   *slog.Logger
 
+	abi      abi    // detected from the exports
+	pwConfig []byte // a proxy-wasm guest's plugin configuration (pwConfig)
+	ticker   pwTicker
+	// serving is set once the pool is ready: a proxy-wasm queue may name
+	// the module from its first instance's initialisation on, before.
+	serving   atomic.Bool
 	memPages  uint32 // memory limit in pages
 	interrupt bool   // code is instrumented with the interrupt flag
 	hasStart  bool   // the module had a start section, exported as exportStartFunc
@@ -114,10 +124,12 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	if err := r.checkImports(parsed.Imports); err != nil {
+	m.abi = detectABI(parsed.Exports)
+	m.pwConfig = pwConfig(opts.Config)
+	if err := r.checkImports(parsed.Imports, m.abi); err != nil {
 		return nil, invalid("%v", err)
 	}
-	if err := checkExportsPresent(parsed.Exports); err != nil {
+	if err := checkExportsPresent(parsed.Exports, m.abi); err != nil {
 		return nil, invalid("%v", err)
 	}
 	if err := checkMemory(parsed.Memories, pages); err != nil {
@@ -156,7 +168,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 		return nil, invalid("compile: %v", err)
 	}
 	m.compiled = compiled
-	if err := r.checkSignatures(compiled); err != nil {
+	if err := r.checkSignatures(compiled, m.abi); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, invalid("%v", err)
 	}
@@ -179,8 +191,12 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 	}
 	m.pool.init(m, m.opts.MaxInstances, opts.IdleTimeout)
 	m.pool.seed(first)
+	if m.abi == abiProxyWasm {
+		m.startTicker()
+	}
+	m.serving.Store(true)
 	m.logger.Debug("filter loaded", "functions", stats.Functions, "loops", stats.Loops,
-		"memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features,
+		"abi", m.abi, "memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features,
 		"pinned", m.pinned, "max_instances", m.opts.MaxInstances)
 	return m, nil
 }
@@ -229,6 +245,7 @@ func (m *Module) Close(ctx context.Context) error {
 	if !m.pool.close(ctx) {
 		return nil
 	}
+	m.stopTicker()
 	m.rt.untrack(m)
 	if m.image != nil {
 		m.image.mem.close() // instances still alive keep their own mappings

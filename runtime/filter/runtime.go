@@ -56,6 +56,8 @@ type Runtime struct {
 	closeOnContextDone bool
 	mem                memStats // linear memory of the live instances
 	metrics            *hostMetrics
+	shared             *pwShared // proxy-wasm shared data and queues, per node
+	pwMetrics          pwMetrics // proxy-wasm guests' metrics, per node
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.
@@ -93,6 +95,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		hostFuncs:          map[string]map[string]api.FunctionDefinition{},
 		modules:            map[*Module]struct{}{},
 		metrics:            newHostMetrics(),
+		shared:             newPWShared(),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
 		_ = r.rt.Close(ctx)
@@ -111,6 +114,13 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		return nil, fmt.Errorf("filter runtime: %s: %w", sluiceModule, err)
 	}
 	r.hostFuncs[sluiceModule] = sluice.ExportedFunctionDefinitions()
+	env, unstable, err := instantiatePWHost(ctx, r.rt)
+	if err != nil {
+		_ = r.rt.Close(ctx)
+		return nil, fmt.Errorf("filter runtime: proxy-wasm host: %w", err)
+	}
+	r.hostFuncs[pwHostModule] = env.ExportedFunctionDefinitions()
+	r.hostFuncs[wasiUnstable] = unstable.ExportedFunctionDefinitions()
 	return r, nil
 }
 
