@@ -119,6 +119,9 @@ type Filter struct {
 	Config  any          `yaml:"config" json:"config,omitempty"`
 	Limits  FilterLimits `yaml:"limits" json:"limits"`
 	OnError string       `yaml:"on_error" json:"on_error"`
+	// Upstreams is the filter's outbound allow-list: the upstreams its
+	// http_call may send a request to (sluice host module); none if empty.
+	Upstreams []string `yaml:"upstreams" json:"upstreams,omitempty"`
 }
 
 // FilterLimits bound what one filter instance may use.
