@@ -7,7 +7,7 @@ package filter
 // Module and export names of the ABI.
 const (
 	hostModule        = "http_handler" // host functions of the http-wasm ABI
-	sluiceModule      = "sluice"       // Sluice-only host functions (none yet)
+	sluiceModule      = "sluice"       // Sluice-only host functions (hostfuncs_sluice.go)
 	wasiModule        = "wasi_snapshot_preview1"
 	exportRequest     = "handle_request"
 	exportResponse    = "handle_response"

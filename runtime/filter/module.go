@@ -36,6 +36,9 @@ type ModuleOptions struct {
 	// closed, so a filter without traffic costs no instances. 0 means
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Upstreams are the upstreams the guest's http_call may reach, by
+	// name: its allow-list. A name not here is refused.
+	Upstreams map[string]Upstream
 }
 
 // Module is a compiled, validated filter and its pool of instances. It is

@@ -97,15 +97,14 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		return nil, fmt.Errorf("filter runtime: wasi: %w", err)
 	}
 	r.hostFuncs[wasiModule] = r.rt.Module(wasiModule).ExportedFunctionDefinitions()
-	host, err := instantiateHost(ctx, r.rt)
-	if err != nil {
-		_ = r.rt.Close(ctx)
-		return nil, fmt.Errorf("filter runtime: %s: %w", hostModule, err)
+	for name, funcs := range map[string][]hostFunc{hostModule: hostFuncs(), sluiceModule: sluiceHostFuncs()} {
+		host, err := instantiateHost(ctx, r.rt, name, funcs)
+		if err != nil {
+			_ = r.rt.Close(ctx)
+			return nil, fmt.Errorf("filter runtime: %s: %w", name, err)
+		}
+		r.hostFuncs[name] = host.ExportedFunctionDefinitions()
 	}
-	r.hostFuncs[hostModule] = host.ExportedFunctionDefinitions()
-	// The sluice module provides no functions yet; naming it here makes an
-	// import from it fail as an unknown function rather than an unknown module.
-	r.hostFuncs[sluiceModule] = map[string]api.FunctionDefinition{}
 	return r, nil
 }
 
