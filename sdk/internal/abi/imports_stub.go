@@ -61,6 +61,8 @@ type Host struct {
 	ReadOffset                     [2]int                 // bytes already read by read_body
 	Written                        [2]bool                // body replaced in this phase
 	Status                         uint32
+
+	Calls CallHost // the sluice module's http_call (call_stub.go)
 }
 
 // NewHost returns a host that supports every feature, logs every level and
