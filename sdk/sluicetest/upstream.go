@@ -76,4 +76,3 @@ func callHandler(stubs map[string]upstreamStub) func(upstream, method, uri strin
 		return int32(res.StatusCode), hdr.String(), b, ""
 	}
 }
-
