@@ -62,11 +62,12 @@ type Instance struct {
 	clientErr   error  // reading the request body failed: the client's fault
 	reqOut      []byte // request body written by the guest
 	reqWritten  bool
-	respRead    int            // read offset in Resp.Body
-	respWritten bool           // write_body(response) already called in this phase
-	headerBytes int            // header bytes set or added in this exchange
-	deadline    time.Time      // when the guest call in progress must end; zero: none
-	outbound    outboundResult // the last http_call's answer (hostfuncs_sluice_http.go)
+	respRead    int  // read offset in Resp.Body
+	respWritten bool // write_body(response) already called in this phase
+	headerBytes int  // header bytes set or added in this exchange
+
+	deadline time.Time      // when the guest call in progress must end; zero: none
+	outbound outboundResult // the last http_call's answer (hostfuncs_sluice_http.go)
 
 	names map[string]string // header name as the guest spells it → canonical key
 }
