@@ -45,18 +45,25 @@ func newFilterNewCmd() *cobra.Command {
 				starts = append(starts, filepath.Dir(exe))
 			}
 			sdkDir, err := filterkit.FindSDK(sdk, starts...)
-			if err != nil {
+			switch {
+			case errors.Is(err, filterkit.ErrNoSDK):
+				sdkDir = "" // outside a checkout: the SDK this binary carries
+			case err != nil:
 				return fmt.Errorf("filter new: %w", err)
 			}
 			if err := filterkit.Scaffold(dir, name, sdkDir); err != nil {
 				return fmt.Errorf("filter new: %w", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s (SDK: %s)\n  cd %s && go test ./...\n  sluice filter build %s\n", dir, sdkDir, dir, dir)
+			from := sdkDir
+			if from == "" {
+				from = filepath.Join(dir, filterkit.EmbeddedSDKDir) + ", from this binary"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s (SDK: %s)\n  cd %s && go test ./...\n  sluice filter build %s\n", dir, from, dir, dir)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to create (default ./NAME)")
-	cmd.Flags().StringVar(&sdk, "sdk", "", "the Go SDK directory (default $SLUICE_SDK, then sdk/ of the checkout around the working directory or the binary)")
+	cmd.Flags().StringVar(&sdk, "sdk", "", "the Go SDK directory (default $SLUICE_SDK, then sdk/ of the checkout around the working directory or the binary, else the SDK built into this binary)")
 	return cmd
 }
 

@@ -27,8 +27,9 @@ var validName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 var ErrExists = errors.New("directory exists and is not empty")
 
 // Scaffold writes a new filter module into dir (created if missing): go.mod
-// using the SDK at sdkDir, main.go, main_test.go and README.md. The result
-// builds with Build and tests with `go test` as it is.
+// using the SDK at sdkDir, main.go, main_test.go and README.md. With sdkDir
+// "" the SDK embedded in the binary is written into dir/sluice-sdk and used
+// from there. The result builds with Build and tests with `go test` as it is.
 func Scaffold(dir, name, sdkDir string) error {
 	if !validName.MatchString(name) {
 		return fmt.Errorf("filter name %q: use lower-case letters, digits and '-', starting with a letter", name)
@@ -36,18 +37,31 @@ func Scaffold(dir, name, sdkDir string) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s: %w", dir, ErrExists)
 	}
-	sdk, err := sdkReplacePath(dir, sdkDir)
-	if err != nil {
-		return err
+	embedded := sdkDir == ""
+	sdk := "./" + EmbeddedSDKDir
+	if !embedded {
+		var err error
+		if sdk, err = sdkReplacePath(dir, sdkDir); err != nil {
+			return err
+		}
 	}
-	data := struct{ Name, Module, Title, SDK string }{
-		Name:   name,
-		Module: name,
-		Title:  title(name),
-		SDK:    sdk,
+	data := struct {
+		Name, Module, Title, SDK string
+		Embedded                 bool
+	}{
+		Name:     name,
+		Module:   name,
+		Title:    title(name),
+		SDK:      sdk,
+		Embedded: embedded,
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	if embedded {
+		if err := writeEmbeddedSDK(filepath.Join(dir, EmbeddedSDKDir)); err != nil {
+			return fmt.Errorf("writing the embedded SDK: %w", err)
+		}
 	}
 	files, err := fs.Glob(templates, "template/*.tmpl")
 	if err != nil {

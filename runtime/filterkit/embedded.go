@@ -1,0 +1,36 @@
+package filterkit
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	sluice "github.com/sluicegw/sluice/sdk"
+)
+
+// EmbeddedSDKDir is where Scaffold writes the SDK the binary carries,
+// inside the new filter, when no checkout's SDK is given: the filter's
+// go.mod points there, so it builds and tests anywhere it is copied (CI
+// included) with nothing but Go.
+const EmbeddedSDKDir = "sluice-sdk"
+
+// writeEmbeddedSDK writes the Go SDK embedded in the binary into dir,
+// leaving out its tests (the filter's author runs the filter's, not the
+// SDK's).
+func writeEmbeddedSDK(dir string) error {
+	return fs.WalkDir(sluice.Source, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := sluice.Source.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
