@@ -10,5 +10,5 @@ import "embed"
 // in a native-only file, so filters (built for wasip1) never carry it.
 // See RATIONALE.md, "SDKs ship inside the binary".
 //
-//go:embed go.mod README.md *.go internal sluicetest
+//go:embed go.mod README.md *.go internal sluicetest c/sluice.h assemblyscript/index.ts assemblyscript/asconfig.json assemblyscript/README.md
 var Source embed.FS

@@ -12,7 +12,8 @@ import (
 // no checkout: in a directory outside any checkout, with no SLUICE_SDK and
 // no module proxy (GOPROXY=off), `filter new` writes the SDK the binary
 // carries beside the filter, and go test, `filter build` and `filter test`
-// work on it.
+// work on it; C and AssemblyScript filters likewise (their toolchains are
+// what .ci/run installs: clang, lld, wasi-libc; npm, which fetches asc).
 func TestFilterNewWithOnlyTheBinary(t *testing.T) {
 	work := t.TempDir()
 	env := []string{"GOFLAGS=-mod=mod", "GOPROXY=off", "XDG_CACHE_HOME=" + filepath.Join(sharedDataDir, "xdg-cache")}
@@ -48,5 +49,17 @@ func TestFilterNewWithOnlyTheBinary(t *testing.T) {
 	}
 	if out := run(work, sluiceBin, "filter", "test", "greet/greet.wasm", "--request", req); !strings.Contains(out, "X-Greet: on") {
 		t.Fatalf("filter test printed:\n%s", out)
+	}
+
+	for _, lang := range []string{"c", "as"} {
+		name := "greet-" + lang
+		run(work, sluiceBin, "filter", "new", name, "--lang", lang)
+		if out := run(work, sluiceBin, "filter", "build", name); !strings.Contains(out, "loads as an http-wasm guest") {
+			t.Fatalf("%s: build printed:\n%s", lang, out)
+		}
+		want := "X-Greet-" + strings.ToUpper(lang[:1]) + lang[1:] + ": on"
+		if out := run(work, sluiceBin, "filter", "test", name+"/"+name+".wasm", "--request", req); !strings.Contains(out, want) {
+			t.Fatalf("%s: filter test printed:\n%s", lang, out)
+		}
 	}
 }
