@@ -16,18 +16,23 @@ import (
 // included) with nothing but Go.
 const EmbeddedSDKDir = "sluice-sdk"
 
-// The directories of the other languages' SDKs in the embedded source.
-var otherSDKs = []string{"c", "assemblyscript"}
+// What the Go SDK written beside a filter leaves out of the embedded
+// source: the other languages' SDKs, and the file that embeds them (its
+// patterns would then match nothing, and the filter would not build).
+var (
+	otherSDKs = []string{"c", "assemblyscript"}
+	embedFile = "source.go"
+)
 
 // writeEmbeddedSDK writes the Go SDK embedded in the binary into dir,
 // leaving out its tests (the filter's author runs the filter's, not the
-// SDK's) and the other languages' SDKs.
+// SDK's), the other languages' SDKs and the embedding itself.
 func writeEmbeddedSDK(dir string) error {
 	return fs.WalkDir(sluice.Source, ".", func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() && slices.Contains(otherSDKs, path) {
 			return fs.SkipDir
 		}
-		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") || path == embedFile {
 			return err
 		}
 		b, err := sluice.Source.ReadFile(path)
