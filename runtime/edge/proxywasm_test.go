@@ -39,7 +39,7 @@ upstreams:
   users: {endpoints: [{{.Up}}]}
   side: {endpoints: [{{.Called}}]}
 filters:
-  proxywasm: {module: {{.Mod}}, config: side, limits: {timeout: 200ms}}
+  proxywasm: {module: {{.Mod}}, config: side, limits: {timeout: 1s}}
 routes:
   - {name: api, match: {path_prefix: /}, upstream: users, filters: [proxywasm]}
 `, map[string]string{"Up": up.url, "Called": called.url, "Mod": mod}))
@@ -121,10 +121,10 @@ routes:
 					errs <- err.Error()
 					return
 				}
-				io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 || resp.Header.Get("X-Pw-Status") != "200" {
-					errs <- resp.Status
+					errs <- resp.Status + " " + string(body)
 				}
 			}()
 		}

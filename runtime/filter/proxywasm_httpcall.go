@@ -39,10 +39,6 @@ const (
 	maxPendingCalls = 16
 	// defaultCallTimeout bounds a call whose guest gave timeout 0.
 	defaultCallTimeout = 5 * time.Second
-	// minBodyReadTimeout is the least time a client gets to send the body a
-	// proxy-wasm filter buffers (its limits.timeout bounds guest calls,
-	// not the network).
-	minBodyReadTimeout = time.Second
 )
 
 // proxy_http_call(upstream i32, upstream_size i32, headers i32, headers_size i32,
