@@ -259,7 +259,7 @@ func TestProxyWasmStoppedWithoutResumeFails(t *testing.T) {
 
 func TestProxyWasmTrapTimeoutAndMemoryLimit(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadPW(t, rt, ModuleOptions{Timeout: 100 * time.Millisecond, MemoryLimit: 4 << 20})
+	m := loadPW(t, rt, ModuleOptions{Timeout: 250 * time.Millisecond, MemoryLimit: 4 << 20})
 	_, err := roundTrip(t, m, NewExchange(newRequest("GET", "/trap", "")), nil)
 	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "proxy_on_request_headers") {
 		t.Fatalf("trap: err = %v", err)
