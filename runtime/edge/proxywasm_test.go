@@ -182,3 +182,33 @@ routes:
 		t.Fatalf("err = %v, want the missing import named", err)
 	}
 }
+
+// TestProxyWasmBesideHTTPWasmAndFailOpen: a proxy-wasm filter in a chain
+// with an http-wasm one, under on_error: fail_open: a trap skips it with
+// its changes undone, and the chain goes on.
+func TestProxyWasmBesideHTTPWasmAndFailOpen(t *testing.T) {
+	up := startUpstream(t, "users", nil)
+	n := startNode(t, render(t, `
+upstreams:
+  users: {endpoints: [{{.Up}}]}
+filters:
+  stamp: {module: {{.Stamp}}}
+  proxywasm: {module: {{.Mod}}, on_error: fail_open}
+routes:
+  - {name: api, match: {path_prefix: /}, upstream: users, filters: [stamp, proxywasm]}
+`, map[string]string{"Up": up.url, "Stamp": watGuest(t, "stamp"), "Mod": pwGuestFile(t)}))
+
+	resp, body := get(t, n.url+"/users")
+	e := decodeEcho(t, body)
+	if e.Header["X-Stamp"] == nil || e.Header["X-Pw-Config"] == nil || resp.Header.Get("X-Stamp") != "1" || resp.Header.Get("X-Pw-Status") != "200" {
+		t.Fatalf("both filters should have run: upstream saw %v, client got %v", e.Header, resp.Header)
+	}
+	resp, body = get(t, n.url+"/trap")
+	if resp.StatusCode != 200 {
+		t.Fatalf("fail_open: %d %s", resp.StatusCode, body)
+	}
+	e = decodeEcho(t, body)
+	if e.Header["X-Stamp"] == nil || e.Header["X-Pw-Config"] != nil {
+		t.Fatalf("after the trap the upstream saw %v: want stamp's header and none of the skipped filter's", e.Header)
+	}
+}
