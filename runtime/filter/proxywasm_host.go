@@ -148,6 +148,9 @@ func (i *Instance) pwLog(_ context.Context, stack []uint64) pwStatus {
 	case 4, 5:
 		level = slog.LevelError
 	}
+	if level == slog.LevelError {
+		i.pw.lastError = i.readString(fn, "message", uint32(stack[1]), min(uint32(stack[2]), maxLogBytes))
+	}
 	if !i.m.logger.Enabled(context.Background(), level) {
 		return pwOK // SDKs log at debug generously: don't copy what is dropped
 	}

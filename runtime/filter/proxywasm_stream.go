@@ -57,6 +57,9 @@ type pwInstance struct {
 	callResp   *CallResponse
 	props      map[string][]byte
 	token      uint32
+	// lastError is the last error or critical proxy_log of the current
+	// call: the SDKs log why they abort, and a failure's error quotes it.
+	lastError string
 }
 
 func newPWInstance(mod api.Module) *pwInstance {

@@ -297,6 +297,16 @@ func TestProxyWasmTick(t *testing.T) {
 	})
 }
 
+func TestProxyWasmRootIDIsTheFilterName(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	// The guest registers its root context as "proxywasm" only: under
+	// another name the SDK aborts, and the error quotes its reason.
+	_, err := rt.Load(context.Background(), pwguest.Build(t), ModuleOptions{Name: "other"})
+	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "Missing root context factory for root id: other") {
+		t.Fatalf("err = %v, want the SDK's reason quoted", err)
+	}
+}
+
 func TestProxyWasmUnknownImportFailsLoad(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	_, err := rt.Load(context.Background(), compile(t, "proxywasm_grpc"), ModuleOptions{Name: "grpc"})
