@@ -106,6 +106,7 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			i.close(ctx)
 			return nil, err
 		}
+		m.obs.created.Inc()
 		return i, nil
 	}
 	if err := i.writeData(m.data); err != nil {
@@ -133,6 +134,7 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			return nil, err
 		}
 	}
+	m.obs.created.Inc()
 	return i, nil
 }
 
@@ -368,9 +370,10 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 	}
 	var err error
 	var fired bool
+	start := time.Now()
 	switch {
 	case i.watch != nil:
-		deadline := time.Now().Add(timeout)
+		deadline := start.Add(timeout)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d
 		}
@@ -389,11 +392,23 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 		err = fn.CallWithStack(&i.cc, i.stack[:])
 	}
 	i.cc.Context = nil // don't retain the request's context
+	phase, isPhase := phaseIndex(op)
+	if isPhase {
+		i.m.obs.calls[phase].Observe(time.Since(start).Seconds())
+	}
 	if err == nil && !fired {
 		return nil
 	}
 	i.poisoned = true
-	return i.classify(op, err, fired, timeout)
+	err = i.classify(op, err, fired, timeout)
+	if isPhase {
+		if errors.Is(err, ErrTimeout) {
+			i.m.obs.timeouts[phase].Inc()
+		} else {
+			i.m.obs.traps[phase].Inc()
+		}
+	}
+	return err
 }
 
 // classify turns a failed call into an error wrapping one sentinel.

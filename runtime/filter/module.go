@@ -2,8 +2,11 @@ package filter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,6 +84,14 @@ type Module struct {
 	pinned bool
 
 	pool pool
+
+	// obs are the module's call series (metrics.go); guestMetrics the
+	// metrics its guest defined, by id (guestmetrics.go).
+	obs          moduleMetrics
+	metricsMu    sync.RWMutex
+	guestMetrics []*moduleMetric
+	// digest is "sha256:HEX" of the module's bytes, for traces.
+	digest string
 }
 
 // Load validates, rewrites and compiles a module and creates its first
@@ -97,6 +108,8 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 		opts:   opts,
 		logger: r.logger.With("filter", opts.Name),
 		pinned: true,
+		obs:    r.metrics.forModule(opts.Name),
+		digest: digestOf(wasm),
 	}
 	invalid := func(format string, args ...any) error {
 		return filterError(m.name, "load", ErrInvalidModule, fmt.Sprintf(format, args...))
@@ -200,6 +213,15 @@ func withDefaults(o ModuleOptions) ModuleOptions {
 	}
 	return o
 }
+
+// digestOf is how the fleet names an artifact: "sha256:" and the hex sum.
+func digestOf(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Digest returns "sha256:HEX" of the module as it was given to Load.
+func (m *Module) Digest() string { return m.digest }
 
 // Name returns the filter's name.
 func (m *Module) Name() string { return m.name }

@@ -85,9 +85,9 @@ func (m *pwMetrics) get(id uint32) *pwMetric {
 
 // Metrics returns the metrics proxy-wasm filters defined on this node.
 func (r *Runtime) Metrics() []Metric {
-	r.metrics.mu.RLock()
-	list := slices.Clone(r.metrics.list)
-	r.metrics.mu.RUnlock()
+	r.pwMetrics.mu.RLock()
+	list := slices.Clone(r.pwMetrics.list)
+	r.pwMetrics.mu.RUnlock()
 	out := make([]Metric, 0, len(list))
 	for _, mt := range list {
 		switch mt.kind {
@@ -122,7 +122,7 @@ func (i *Instance) pwDefineMetric(_ context.Context, stack []uint64) pwStatus {
 	if name == "" || len(name) > 256 {
 		return pwBadArgument
 	}
-	id, st := i.m.rt.metrics.define(kind, name)
+	id, st := i.m.rt.pwMetrics.define(kind, name)
 	if st != pwOK {
 		return st
 	}
@@ -132,7 +132,7 @@ func (i *Instance) pwDefineMetric(_ context.Context, stack []uint64) pwStatus {
 
 // proxy_increment_metric(id i32, offset i64): a counter never goes down.
 func (i *Instance) pwIncrementMetric(_ context.Context, stack []uint64) pwStatus {
-	mt := i.m.rt.metrics.get(uint32(stack[0]))
+	mt := i.m.rt.pwMetrics.get(uint32(stack[0]))
 	offset := int64(stack[1])
 	switch {
 	case mt == nil:
@@ -147,7 +147,7 @@ func (i *Instance) pwIncrementMetric(_ context.Context, stack []uint64) pwStatus
 // proxy_record_metric(id i32, value i64): sets a gauge or a counter,
 // observes a histogram value.
 func (i *Instance) pwRecordMetric(_ context.Context, stack []uint64) pwStatus {
-	mt := i.m.rt.metrics.get(uint32(stack[0]))
+	mt := i.m.rt.pwMetrics.get(uint32(stack[0]))
 	if mt == nil {
 		return pwNotFound
 	}
@@ -168,7 +168,7 @@ func (i *Instance) pwRecordMetric(_ context.Context, stack []uint64) pwStatus {
 // proxy_get_metric(id i32, value_ptr i32): a counter's or gauge's value as
 // u64; a histogram has no single value (BadArgument).
 func (i *Instance) pwGetMetric(_ context.Context, stack []uint64) pwStatus {
-	mt := i.m.rt.metrics.get(uint32(stack[0]))
+	mt := i.m.rt.pwMetrics.get(uint32(stack[0]))
 	switch {
 	case mt == nil:
 		return pwNotFound

@@ -54,9 +54,10 @@ type Runtime struct {
 	cache              wazero.CompilationCache
 	logger             *slog.Logger
 	closeOnContextDone bool
-	mem                memStats  // linear memory of the live instances
+	mem                memStats // linear memory of the live instances
+	metrics            *hostMetrics
 	shared             *pwShared // proxy-wasm shared data and queues, per node
-	metrics            pwMetrics // proxy-wasm guests' metrics, per node
+	pwMetrics          pwMetrics // proxy-wasm guests' metrics, per node
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.
@@ -93,6 +94,7 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		closeOnContextDone: opts.closeOnContextDone,
 		hostFuncs:          map[string]map[string]api.FunctionDefinition{},
 		modules:            map[*Module]struct{}{},
+		metrics:            newHostMetrics(),
 		shared:             newPWShared(),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
@@ -106,9 +108,12 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		return nil, fmt.Errorf("filter runtime: %s: %w", hostModule, err)
 	}
 	r.hostFuncs[hostModule] = host.ExportedFunctionDefinitions()
-	// The sluice module provides no functions yet; naming it here makes an
-	// import from it fail as an unknown function rather than an unknown module.
-	r.hostFuncs[sluiceModule] = map[string]api.FunctionDefinition{}
+	sluice, err := instantiateHostModule(ctx, r.rt, sluiceModule, sluiceHostFuncs())
+	if err != nil {
+		_ = r.rt.Close(ctx)
+		return nil, fmt.Errorf("filter runtime: %s: %w", sluiceModule, err)
+	}
+	r.hostFuncs[sluiceModule] = sluice.ExportedFunctionDefinitions()
 	env, unstable, err := instantiatePWHost(ctx, r.rt)
 	if err != nil {
 		_ = r.rt.Close(ctx)
