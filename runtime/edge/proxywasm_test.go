@@ -56,6 +56,16 @@ routes:
 		if resp.Header.Get("X-Pw-Status") != "200" {
 			t.Errorf("client got X-Pw-Status %q, want 200", resp.Header.Get("X-Pw-Status"))
 		}
+		// The guest's proxy_log line, in the node's log with the filter,
+		// the phase and the request id.
+		found := false
+		for _, line := range strings.Split(n.logs.String(), "\n") {
+			found = found || strings.Contains(line, `"msg":"request GET /users?x=1"`) && strings.Contains(line, `"filter":"proxywasm"`) &&
+				strings.Contains(line, `"phase":"request"`) && strings.Contains(line, `"request_id":"`+resp.Header.Get("X-Request-Id")+`"`)
+		}
+		if !found {
+			t.Errorf("no log line of the guest's with its filter, phase and request id:\n%s", n.logs)
+		}
 	})
 	t.Run("local response", func(t *testing.T) {
 		resp, body := get(t, n.url+"/local")
@@ -158,6 +168,16 @@ routes:
 		logs := n.logs.String()
 		if !strings.Contains(logs, "proxy_on_request_headers: trap") || !strings.Contains(logs, "proxy_on_request_headers: timeout") {
 			t.Errorf("the log does not say which callback failed how:\n%s", logs)
+		}
+		_, metrics := get(t, n.adminURL+"/metrics")
+		for _, want := range []string{
+			`sluice_filter_traps_total{filter="proxywasm",phase="request"} 1`,
+			`sluice_filter_timeouts_total{filter="proxywasm",phase="request"} 1`,
+			`sluice_filter_call_duration_seconds_count{filter="proxywasm",phase="response"}`,
+		} {
+			if !strings.Contains(string(metrics), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	})
 }
