@@ -18,8 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/demo"
-	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/devca"
+	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/edge"
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleetclient"

@@ -163,11 +163,13 @@ const (
 
 // Filter is a WebAssembly module run on requests and responses.
 type Filter struct {
-	// Module is the .wasm file, relative to the config file. The publisher
+	// Module is the .wasm file, relative to the config file: an http-wasm
+	// or a proxy-wasm module, told apart by its exports. The publisher
 	// stores it by digest and nodes fetch it.
 	Module string `yaml:"module" json:"module"`
-	// Config is handed to the filter as JSON (http-wasm get_config); its
-	// shape is the filter's own business.
+	// Config is handed to the filter as JSON (http-wasm get_config; a
+	// proxy-wasm filter's plugin configuration, a string as that string);
+	// its shape is the filter's own business.
 	Config any `yaml:"config" json:"config,omitempty"`
 	// Limits bound what each instance of the filter may use.
 	Limits FilterLimits `yaml:"limits" json:"limits"`

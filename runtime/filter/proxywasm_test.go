@@ -259,7 +259,7 @@ func TestProxyWasmStoppedWithoutResumeFails(t *testing.T) {
 
 func TestProxyWasmTrapTimeoutAndMemoryLimit(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadPW(t, rt, ModuleOptions{Timeout: 100 * time.Millisecond, MemoryLimit: 4 << 20})
+	m := loadPW(t, rt, ModuleOptions{Timeout: 250 * time.Millisecond, MemoryLimit: 4 << 20})
 	_, err := roundTrip(t, m, NewExchange(newRequest("GET", "/trap", "")), nil)
 	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "proxy_on_request_headers") {
 		t.Fatalf("trap: err = %v", err)
@@ -295,6 +295,16 @@ func TestProxyWasmTick(t *testing.T) {
 		}
 		return string(x.Resp.Body) != "none"
 	})
+}
+
+func TestProxyWasmRootIDIsTheFilterName(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	// The guest registers its root context as "proxywasm" only: under
+	// another name the SDK aborts, and the error quotes its reason.
+	_, err := rt.Load(context.Background(), pwguest.Build(t), ModuleOptions{Name: "other"})
+	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "Missing root context factory for root id: other") {
+		t.Fatalf("err = %v, want the SDK's reason quoted", err)
+	}
 }
 
 func TestProxyWasmUnknownImportFailsLoad(t *testing.T) {
