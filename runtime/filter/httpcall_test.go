@@ -110,7 +110,7 @@ func TestHTTPCallHeaders(t *testing.T) {
 	if err != nil || strings.Join(h.Values("Accept"), ",") != "a/b,c/d" || len(h.Values("X-Empty")) != 1 {
 		t.Fatalf("%v %v", h, err)
 	}
-	for _, bad := range []string{"Accept\x00a", "Accept\x00", "Bad Name\x00v\x00", "A\x00v\r\n\x00"} {
+	for _, bad := range []string{"Accept\x00a", "Accept\x00", "Bad Name\x00v\x00", "A\x00v\r\n\x00", "host\x00evil.example\x00", "Content-Length\x009\x00"} {
 		if _, err := parseCallHeaders([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
