@@ -121,7 +121,7 @@ todo=()
 for name in "${names[@]}"; do
 	if need=$(missing_toolchain "$name") && [ -n "$need" ]; then
 		if [ -n "${WASM_REQUIRE_ALL:-}" ]; then
-			echo "--- wasm: $name: needs $need" >"$logs/$name.log"
+			echo "needs $need" >"$logs/$name.log"
 			touch "$logs/$name.failed"
 			printf 'wasm: %-12s FAILED      needs %s\n' "$name" "$need"
 		else
