@@ -457,7 +457,7 @@ func (s *Subscriber) apply(ctx context.Context, env *Envelope, cache *Cache) err
 		if err != nil {
 			return fmt.Errorf("snapshot %d: %w", env.Revision, err)
 		}
-		if _, err := s.opts.Node.Apply(cfg); err != nil {
+		if _, err := s.opts.Node.ApplyRevision(cfg, edge.FleetRevision{Revision: env.Revision, Digest: env.Digest}); err != nil {
 			return fmt.Errorf("snapshot %d: %w", env.Revision, err)
 		}
 		return nil
