@@ -98,6 +98,9 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if err != nil {
 		return nil, err
 	}
+	if err := openDecisions(ctx, opts.JS, opts.Replicas); err != nil {
+		return nil, err
+	}
 	if opts.KeepRevisions <= 0 {
 		opts.KeepRevisions = DefaultKeepRevisions
 	}
