@@ -33,6 +33,7 @@ func main() {
 		newTokenCmd(),
 		newDiffCmd(),
 		newHistoryCmd(),
+		newDecisionsCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		// The contract: a failing command exits non-zero with a one-line
