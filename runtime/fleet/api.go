@@ -31,6 +31,7 @@ import (
 //	GET    /v1/history?limit=N&before=SEQ                   → HistoryPage, newest first   read
 //	GET    /v1/whoami                                       → TokenInfo of the caller     read
 //	GET    /v1/decisions/tail?route=R&deny=true             → live decisions, NDJSON      read
+//	GET    /v1/dashboard                                    → Dashboard: 15-minute charts, running revisions (fleet page)  read
 //	POST   /v1/tokens             {"name", "role"}          → NewToken (201); 409 if the name is taken  admin
 //	GET    /v1/tokens                                       → {"tokens": [TokenInfo]}     admin
 //	DELETE /v1/tokens/{name}                                → 204; 404 unknown name       admin
@@ -323,6 +324,7 @@ func (p *Publisher) Handler() http.Handler {
 	}))
 
 	mux.HandleFunc("GET /v1/decisions/tail", need(RoleRead, p.serveDecisionTail))
+	mux.HandleFunc("GET /v1/dashboard", need(RoleRead, p.serveDashboard))
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", p.authenticate(mux))

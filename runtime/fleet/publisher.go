@@ -29,6 +29,7 @@ type Publisher struct {
 	b       *Buckets
 	js      jetstream.JetStream
 	history jetstream.Stream // SLUICE_HISTORY
+	dash    *dashboardRun    // the fleet page's charts, fed from status reports
 	cache   *Cache
 	log     *slog.Logger
 	data    string
@@ -118,6 +119,7 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	for _, r := range revs {
 		p.lastRev = max(p.lastRev, r.Revision)
 	}
+	p.dash = startDashboard(b.Nodes)
 	return p, nil
 }
 
@@ -127,8 +129,10 @@ func (p *Publisher) Identity() *Identity { return p.id }
 // Buckets returns the fleet's stores.
 func (p *Publisher) Buckets() *Buckets { return p.b }
 
-// Close releases the wasm runtime used for validation.
+// Close stops following the nodes for the charts and releases the wasm
+// runtime used for validation.
 func (p *Publisher) Close() {
+	p.dash.stop()
 	if p.wasm != nil {
 		_ = p.wasm.Close(context.Background())
 	}

@@ -574,6 +574,7 @@ func (s *Subscriber) report(ctx context.Context, nodes jetstream.KeyValue) {
 		st.LastSeen = time.Now().UTC()
 		if s.opts.Node != nil {
 			st.Stats = s.opts.Node.Stats()
+			st.Routes = s.opts.Node.RouteStats()
 			if s.canaryLive.Load() {
 				lat, err := readLatency(admin)
 				if err != nil {
