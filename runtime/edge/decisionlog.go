@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicegw/sluice/runtime/policy"
@@ -72,8 +73,8 @@ func DecisionSubject(node string) string {
 }
 
 // decisionLog publishes logged decisions over NATS from a goroutine of its
-// own: a request only marshals its decision and offers it to a bounded
-// queue. A full queue, a NATS connection that is down or closed, or a
+// own: a request only offers its decision to a bounded queue; the
+// goroutine turns it into JSON and publishes it. A full queue, a NATS connection that is down or closed, or a
 // refused publish drops the decision and counts it; the request never
 // waits. Decisions are published with a core NATS publish, which the
 // stream stores without an acknowledgement to wait for (RATIONALE.md,
@@ -82,7 +83,7 @@ type decisionLog struct {
 	nc                 *nats.Conn // nil: nothing is published
 	subject            string
 	log                *slog.Logger
-	queue              chan []byte
+	queue              chan *pendingDecision
 	stop               chan struct{}
 	done               chan struct{}
 	once               sync.Once
@@ -111,7 +112,7 @@ func newDecisionLogSized(nc *nats.Conn, node string, reg *prometheus.Registry, l
 		close(l.done)
 		return l
 	}
-	l.queue = make(chan []byte, size)
+	l.queue = make(chan *pendingDecision, size)
 	go l.run()
 	return l
 }
@@ -119,18 +120,21 @@ func newDecisionLogSized(nc *nats.Conn, node string, reg *prometheus.Registry, l
 // enabled reports whether decisions are published.
 func (l *decisionLog) enabled() bool { return l.nc != nil }
 
-// offer queues rec for publishing, or drops it when the queue is full.
-func (l *decisionLog) offer(rec *DecisionRecord) {
+// pendingDecision is a decision waiting in the queue: the record without
+// its JSON parts, and the OPA values they are made from (immutable copies,
+// so the goroutine may read them after the request ended).
+type pendingDecision struct {
+	rec           *DecisionRecord
+	input, result ast.Value
+}
+
+// offer queues d for publishing, or drops it when the queue is full.
+func (l *decisionLog) offer(d *pendingDecision) {
 	if l.nc == nil {
 		return
 	}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		l.dropped.Inc()
-		return
-	}
 	select {
-	case l.queue <- data:
+	case l.queue <- d:
 	default:
 		l.dropped.Inc()
 	}
@@ -144,14 +148,14 @@ func (l *decisionLog) run() {
 		case <-l.stop:
 			for { // what the last requests logged goes out before the node stops
 				select {
-				case data := <-l.queue:
-					l.publish(data, &warned)
+				case d := <-l.queue:
+					l.publish(d, &warned)
 				default:
 					return
 				}
 			}
-		case data := <-l.queue:
-			l.publish(data, &warned)
+		case d := <-l.queue:
+			l.publish(d, &warned)
 		}
 	}
 }
@@ -159,8 +163,13 @@ func (l *decisionLog) run() {
 // publish hands one decision to NATS. While NATS reconnects, Publish
 // buffers (up to the client's reconnect buffer) and then fails: either way
 // it returns.
-func (l *decisionLog) publish(data []byte, warned *bool) {
-	if err := l.nc.Publish(l.subject, data); err != nil {
+func (l *decisionLog) publish(d *pendingDecision, warned *bool) {
+	d.rec.Input, d.rec.Result = policy.InputJSON(d.input), policy.ResultJSON(d.result)
+	data, err := json.Marshal(d.rec)
+	if err == nil {
+		err = l.nc.Publish(l.subject, data)
+	}
+	if err != nil {
 		l.dropped.Inc()
 		if !*warned {
 			l.log.Warn("decision logs dropped: NATS publish failed", "subject", l.subject, "error", err.Error())
@@ -182,15 +191,15 @@ func (l *decisionLog) close() {
 	})
 }
 
-// decisionRecord is the published form of one decision, made on the
+// decisionRecord is one decision as it waits to be published, made on the
 // request path (only for a decision the policy's decision_log keeps): it
-// copies what it needs of the request, which the engine reuses.
-func (n *Node) decisionRecord(snap *Snapshot, r *http.Request, in *policy.Input, route, rid, did string, p *routePolicy, d policy.Decision, err error) *DecisionRecord {
+// copies what it needs of the request, which the engine reuses, and leaves
+// the JSON to the publishing goroutine.
+func (n *Node) decisionRecord(snap *Snapshot, r *http.Request, in *policy.Input, route, rid, did string, p *routePolicy, d policy.Decision, err error) *pendingDecision {
 	rec := &DecisionRecord{
 		ID: did, Time: time.Now().UTC(), Node: n.opts.NodeID, Route: route, Policy: p.name,
 		Revision: snap.Fleet.Revision, Digest: snap.Fleet.Digest, RequestID: rid,
 		Method: r.Method, Path: r.URL.Path, Allow: err == nil && d.Allow,
-		Input: p.policy.LogInput(in), Result: policy.LogResult(d),
 	}
 	if rec.Digest == "" {
 		rec.Digest = snap.Digest
@@ -208,5 +217,5 @@ func (n *Node) decisionRecord(snap *Snapshot, r *http.Request, in *policy.Input,
 			rec.Status = http.StatusForbidden
 		}
 	}
-	return rec
+	return &pendingDecision{rec: rec, input: p.policy.LogInput(in), result: d.Raw}
 }

@@ -176,12 +176,12 @@ func TestDecisionQueueIsBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	// A log whose publishing goroutine is not running: nothing drains it.
-	l := &decisionLog{nc: nc, subject: DecisionSubject("n"), log: log, queue: make(chan []byte, 2),
+	l := &decisionLog{nc: nc, subject: DecisionSubject("n"), log: log, queue: make(chan *pendingDecision, 2),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "p"}), dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}
 	reg.MustRegister(l.published, l.dropped)
 	start := time.Now()
 	for i := 0; i < 5; i++ {
-		l.offer(&DecisionRecord{ID: strconv.Itoa(i)})
+		l.offer(&pendingDecision{rec: &DecisionRecord{ID: strconv.Itoa(i)}})
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("offering to a full queue took %s", took)

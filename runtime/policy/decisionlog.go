@@ -11,14 +11,22 @@ import (
 const Redacted = "[redacted]"
 
 // LogInput is the input document the policy decided on, cut down to what
-// it can read as Decide cuts it, as JSON for a decision log. Credentials a
-// policy may read (Authorization, cookies, API keys, anything named like a
-// token or secret, in headers or the query) are replaced by Redacted: a
-// decision log travels further than the request did and is kept for a day.
-func (p *Policy) LogInput(in *Input) json.RawMessage {
-	doc, err := ast.JSON(in.build(p.need))
+// it can read as Decide cuts it, for a decision log. It is built on the
+// request path (from the request view, which the engine reuses) and holds
+// only copies, so InputJSON may turn it into JSON later, elsewhere.
+func (p *Policy) LogInput(in *Input) ast.Value { return in.build(p.need) }
+
+// InputJSON is a logged input document as JSON. Credentials a policy may
+// read (Authorization, cookies, API keys, anything named like a token or
+// secret, in headers or the query) are replaced by Redacted: a decision log
+// travels further than the request did and is kept for a day.
+func InputJSON(v ast.Value) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("null")
+	}
+	doc, err := ast.JSON(v)
 	if err != nil {
-		return nil
+		return json.RawMessage("null")
 	}
 	if m, ok := doc.(map[string]any); ok {
 		if req, ok := m["request"].(map[string]any); ok {
@@ -28,21 +36,21 @@ func (p *Policy) LogInput(in *Input) json.RawMessage {
 	}
 	out, err := json.Marshal(doc)
 	if err != nil {
-		return nil
+		return json.RawMessage("null")
 	}
 	return out
 }
 
-// LogResult is the value the policy's query gave for d, as JSON; null when
-// there was none (the policy failed).
-func LogResult(d Decision) json.RawMessage {
-	if d.Raw == nil {
+// ResultJSON is the value a policy's query gave (Decision.Raw) as JSON;
+// null when there was none (the policy failed).
+func ResultJSON(raw ast.Value) json.RawMessage {
+	if raw == nil {
 		return json.RawMessage("null")
 	}
-	v, err := ast.JSON(d.Raw)
+	v, err := ast.JSON(raw)
 	if err != nil {
 		// A set or another value JSON cannot hold: its Rego text, quoted.
-		v = d.Raw.String()
+		v = raw.String()
 	}
 	out, err := json.Marshal(v)
 	if err != nil {

@@ -25,8 +25,8 @@ decision := {"allow": true, "who": input.request.headers.authorization} if input
 		t.Fatalf("decision %+v, %v; want allow", d, err)
 	}
 	var result map[string]any
-	if err := json.Unmarshal(LogResult(d), &result); err != nil {
-		t.Fatalf("result %s: %v", LogResult(d), err)
+	if err := json.Unmarshal(ResultJSON(d.Raw), &result); err != nil {
+		t.Fatalf("result %s: %v", ResultJSON(d.Raw), err)
 	}
 	if result["allow"] != true || result["who"] != "Bearer s3cret" {
 		t.Errorf("raw result %v: want the policy's whole object", result)
@@ -38,7 +38,7 @@ decision := {"allow": true, "who": input.request.headers.authorization} if input
 			Query   map[string][]string `json:"query"`
 		} `json:"request"`
 	}
-	raw := p.LogInput(in)
+	raw := InputJSON(p.LogInput(in))
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("input %s: %v", raw, err)
 	}
@@ -52,7 +52,7 @@ decision := {"allow": true, "who": input.request.headers.authorization} if input
 		t.Errorf("logged input %s holds a header the policy never reads", raw)
 	}
 
-	if got := string(LogResult(Decision{})); got != "null" {
+	if got := string(ResultJSON(Decision{}.Raw)); got != "null" {
 		t.Errorf("result of a failed evaluation %s, want null", got)
 	}
 }
