@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -111,10 +112,13 @@ func (p *Publisher) serveDecisionTail(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Deny = deny
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go p.endWhenRevoked(ctx, cancel, r)
 	flush := http.NewResponseController(w).Flush
 	started := false
 	enc := json.NewEncoder(w)
-	err := p.TailDecisions(r.Context(), f, func() {
+	err := p.TailDecisions(ctx, f, func() {
 		started = true
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Cache-Control", "no-store")
@@ -134,3 +138,28 @@ func (p *Publisher) serveDecisionTail(w http.ResponseWriter, r *http.Request) {
 		p.log.Warn("decision tail ended", "error", err.Error())
 	}
 }
+
+// tokenRecheck is how often a running tail checks that its token is still
+// valid: a token revoked meanwhile ends the tail within it.
+var tokenRecheck = 2 * time.Second
+
+// endWhenRevoked calls end once the token r was authenticated with is no
+// longer known (revoked), or ctx ends.
+func (p *Publisher) endWhenRevoked(ctx context.Context, end context.CancelFunc, r *http.Request) {
+	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	t := time.NewTicker(tokenRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if p.tokens.lookup(token) == nil {
+				end()
+				return
+			}
+		}
+	}
+}
+

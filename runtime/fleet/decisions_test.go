@@ -103,6 +103,8 @@ func nextDecision(t *testing.T, tail *DecisionTail, what string) *edge.DecisionR
 // the id the response carried, and a filtered tail only the denials of
 // one route.
 func TestDecisionTailEndToEnd(t *testing.T) {
+	defer func(d time.Duration) { tokenRecheck = d }(tokenRecheck)
+	tokenRecheck = 50 * time.Millisecond
 	natsURL, creds := startAuthNATS(t)
 	pub := startPublisher(t, natsURL, credsOpt(t, creds.PublisherFile))
 	nodeURL := startNodeOnNATS(t, natsURL, "eu-1", pub, creds)
@@ -166,6 +168,25 @@ routes:
 		if d.ID != want.id || d.Route != "orders" || d.Allow {
 			t.Fatalf("filtered tail got %+v, want the denial %s of %s %s", d, want.id, want.method, want.path)
 		}
+	}
+
+	// A token revoked while its tail runs ends the tail.
+	if err := pub.client.RevokeToken(context.Background(), "watcher"); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := all.Next(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the tail of a revoked token still runs after 10s")
 	}
 }
 
