@@ -162,4 +162,3 @@ func (p *Publisher) endWhenRevoked(ctx context.Context, end context.CancelFunc, 
 		}
 	}
 }
-
