@@ -5,6 +5,7 @@ BIN       := bin/sluice
 FUZZTIME  ?= 20000x
 PKGS      := ./...
 QUICK     ?=
+RECORD    ?=
 
 .PHONY: all build run test test-unit fuzz bench bench-go lint check wasm clean
 
@@ -49,10 +50,12 @@ fuzz:
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./jwt-claims
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime $(FUZZTIME) ./redact-json
 
-# End-to-end: Sluice vs nginx in front of the same nginx upstream (wrk, h2load);
-# prints a table and appends it to BENCHMARKS.md. QUICK=1: 1 round x 5 s (~1 min).
+# End-to-end: Sluice vs nginx in front of the same nginx upstream (wrk, h2load;
+# cmd/bench). Prints a markdown table and writes bin/bench.json; RECORD=1 also
+# appends the table to BENCHMARKS.md. QUICK=1: 1 round x 5 s (~2 min).
 bench:
-	QUICK=$(QUICK) GO=$(GO) ./.ci/bench
+	QUICK=$(QUICK) GO=$(GO) $(GO) run ./cmd/bench -json bin/bench.json \
+		$(if $(filter-out 0 false no,$(RECORD)),-record BENCHMARKS.md)
 
 # The Go micro-benchmarks.
 bench-go:

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/edge"
-	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/publisher"
 )
 
 func newDecisionsCmd() *cobra.Command {
@@ -21,7 +21,7 @@ func newDecisionsCmd() *cobra.Command {
 	}
 	var (
 		cf     clientFlags
-		f      fleet.DecisionFilter
+		f      publisher.DecisionFilter
 		asJSON bool
 	)
 	tail := &cobra.Command{

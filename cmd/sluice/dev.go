@@ -16,8 +16,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/demo"
+	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/edge"
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/fleetclient"
+	"github.com/sluicegw/sluice/runtime/fleetnode"
+	"github.com/sluicegw/sluice/runtime/publisher"
 )
 
 func newDevCmd() *cobra.Command {
@@ -111,9 +115,9 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 		return fmt.Errorf("dev: %w", err)
 	}
 	defer nc.Close()
-	disc := fleet.NewDiscovery(log)
+	disc := discovery.NewDiscovery(log)
 	node := edge.NewNode(edge.Options{NodeID: "dev", DataDir: f.data, Logger: log, AccessLog: access, PrepareSnapshot: disc.Prepare, NATS: nc})
-	sub, err := fleet.NewSubscriber(fleet.SubscriberOptions{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
+	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
 		Labels: map[string]string{"env": "dev"}, Trust: pub.Identity().Public, DataDir: f.data, Logger: log, Discovery: disc})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -126,9 +130,9 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	go func() { served <- node.Run(ctx, ls) }()
 
 	// The example config goes through the publisher like any `sluice apply`.
-	client := &fleet.Client{URL: pub.URL, Token: pub.Identity().Token, Author: "sluice dev"}
+	client := &fleetclient.Client{URL: pub.URL, Token: pub.Identity().Token, Author: "sluice dev"}
 	var applyOut bytes.Buffer
-	if err := runApply(ctx, &applyOut, io.Discard, client, cfgPath, fleet.ApplyRequest{}, false); err != nil {
+	if err := runApply(ctx, &applyOut, io.Discard, client, cfgPath, publisher.ApplyRequest{}, false); err != nil {
 		stop()
 		<-served
 		return fmt.Errorf("dev: %w", err)
@@ -146,7 +150,7 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 }
 
 // waitForNode waits until the node runs the stable revision or refuses it.
-func waitForNode(ctx context.Context, sub *fleet.Subscriber, timeout time.Duration) error {
+func waitForNode(ctx context.Context, sub *fleetnode.Subscriber, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		st := sub.Status()

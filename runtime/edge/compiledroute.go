@@ -12,8 +12,8 @@ import (
 )
 
 // compiledRoute is one route resolved at snapshot build: everything its
-// stages need, and the stages themselves, in the order of DESIGN's request
-// path. A route runs only the stages it names, so a route without auth
+// stages need, and the stages themselves, in the order of the request path
+// (docs/architecture.md, "The request path"). A route runs only the stages it names, so a route without auth
 // pays nothing for auth.
 type compiledRoute struct {
 	name        string
