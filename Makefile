@@ -30,9 +30,12 @@ test-unit:
 	@echo "edge and guard tests again on the net/http HTTP/1.1 engine"
 	SLUICE_TEST_ENGINE=net/http $(GO) test -race -count=1 -timeout 10m ./runtime/edge
 
+# The example filters also run on the reference http-wasm host (filters/
+# portability_test.go); its first run, without -race, fills that host's
+# compilation cache as test-unit's does for Sluice's.
 test-guests:
 	cd sdk && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -race -count=1 ./...
-	cd filters && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd filters && $(GO) vet ./... && $(GO) test -count=1 -run '^TestExampleFiltersRunOnTheReferenceHost$$' . && $(GO) test -race -count=1 ./...
 
 # Each fuzz target runs for FUZZTIME (go test allows one -fuzz target per run).
 # A count of executions, not a duration: with go1.26, a duration that ends while

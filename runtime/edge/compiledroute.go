@@ -110,9 +110,10 @@ func compileRoute(r *config.Route, env compileEnv) (compiledRoute, error) {
 				return c, fmt.Errorf("aggregate %q: unknown upstream %q", key, t.Upstream)
 			}
 			backends = append(backends, traffic.AggregateBackend{
-				Key:     key,
-				Path:    t.Path,
-				Forward: func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, fwd) },
+				Key:      key,
+				Path:     t.Path,
+				Forward:  func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, fwd) },
+				Upstream: t.Upstream,
 			})
 		}
 		a, err := traffic.NewAggregator(backends)

@@ -84,3 +84,27 @@ func writeRange(name string, a, b, c, d, e uint32) (lo, hi uint64) {
 	}
 	return 0, 0
 }
+
+// FuzzPWHeaderPairs: whatever bytes a proxy-wasm guest hands as serialized
+// header pairs, decoding neither panics nor reads past them, and what
+// decodes encodes back to the same pairs.
+func FuzzPWHeaderPairs(f *testing.F) {
+	f.Add(pwEncodePairs([][2]string{{":path", "/"}, {"a", "1"}}))
+	f.Add([]byte{})
+	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pairs, ok := pwDecodePairs(b)
+		if !ok {
+			return
+		}
+		again, ok := pwDecodePairs(pwEncodePairs(pairs))
+		if !ok || len(again) != len(pairs) {
+			t.Fatalf("%q: re-encoded pairs decode to %q", pairs, again)
+		}
+		for j := range pairs {
+			if again[j] != pairs[j] {
+				t.Fatalf("pair %d: %q became %q", j, pairs[j], again[j])
+			}
+		}
+	})
+}

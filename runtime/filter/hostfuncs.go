@@ -13,7 +13,7 @@ const (
 	i64 = api.ValueTypeI64
 )
 
-// hostFunc is one function of the http_handler host module. fn reads its
+// hostFunc is one function of a host module (http_handler, sluice). fn reads its
 // parameters from stack and writes its result to stack[0]; it panics with a
 // *guestFault (through Instance.fail) when the guest misuses it, which
 // wazero turns into an error of the call in progress.
@@ -56,16 +56,17 @@ func hostFuncs() []hostFunc {
 	}
 }
 
-// instantiateHost builds and instantiates the http_handler host module.
-func instantiateHost(ctx context.Context, rt wazero.Runtime) (api.Module, error) {
-	b := rt.NewHostModuleBuilder(hostModule)
-	for _, f := range hostFuncs() {
+// instantiateHost builds and instantiates the host module name with funcs
+// (hostFuncs for http_handler, sluiceHostFuncs for sluice).
+func instantiateHost(ctx context.Context, rt wazero.Runtime, name string, funcs []hostFunc) (api.Module, error) {
+	b := rt.NewHostModuleBuilder(name)
+	for _, f := range funcs {
 		f := f
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
 				i := instanceFrom(ctx)
 				if i == nil {
-					panic(errors.New(hostModule + "." + f.name + " called outside a Sluice call"))
+					panic(errors.New(name + "." + f.name + " called outside a Sluice call"))
 				}
 				f.fn(i, stack)
 			}), f.params, f.results).

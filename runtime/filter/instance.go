@@ -41,7 +41,8 @@ type Instance struct {
 	handleResp api.Function
 	watch      *watchdog // nil when the module has no deadline
 	cc         callCtx
-	stack      [2]uint64
+	stack      [5]uint64   // the most parameters of a guest export: proxy_on_http_call_response's
+	pw         *pwInstance // proxy-wasm state; nil for an http-wasm guest
 	stdout     *logWriter
 	stderr     *logWriter
 
@@ -66,6 +67,9 @@ type Instance struct {
 	respWritten bool // write_body(response) already called in this phase
 	headerBytes int  // header bytes set or added in this exchange
 
+	deadline time.Time      // when the guest call in progress must end; zero: none
+	outbound outboundResult // the last http_call's answer (hostfuncs_sluice_http.go)
+
 	names map[string]string // header name as the guest spells it → canonical key
 }
 
@@ -87,6 +91,11 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 	i.mem = mod.ExportedMemory(exportMemory)
 	i.handleReq = mod.ExportedFunction(exportRequest)
 	i.handleResp = mod.ExportedFunction(exportResponse)
+	if m.abi == abiProxyWasm {
+		i.pw = newPWInstance(mod)
+		// Bodies reach proxy-wasm callbacks whole (proxywasm_stream.go).
+		i.base = FeatureBufferResponse
+	}
 	if m.interrupt {
 		flag, ok := mod.ExportedGlobal(exportInterrupt).(api.MutableGlobal)
 		if !ok {
@@ -100,6 +109,7 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			i.close(ctx)
 			return nil, err
 		}
+		m.obs.created.Inc()
 		return i, nil
 	}
 	if err := i.writeData(m.data); err != nil {
@@ -121,6 +131,13 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			return nil, err
 		}
 	}
+	if i.pw != nil {
+		if err := i.pwStartRoot(ctx, timeout); err != nil {
+			i.close(ctx)
+			return nil, err
+		}
+	}
+	m.obs.created.Inc()
 	return i, nil
 }
 
@@ -142,6 +159,9 @@ func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, e
 	}
 	if x.Resp.Header == nil {
 		x.Resp.Header = http.Header{}
+	}
+	if i.pw != nil {
+		return i.pwHandleRequest(ctx, x)
 	}
 	i.begin(x)
 	i.phase = phaseRequest
@@ -198,6 +218,9 @@ func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool
 	}
 	i.phase = phaseResponse
 	i.respRead, i.respWritten = 0, false
+	if i.pw != nil {
+		return i.pwHandleResponse(ctx, x)
+	}
 	i.stack[0] = uint64(i.reqCtx)
 	i.stack[1] = 0
 	if isError {
@@ -279,11 +302,13 @@ func (i *Instance) begin(x *Exchange) {
 	i.reqOut, i.reqWritten = i.reqOut[:0], false
 	i.respRead, i.respWritten = 0, false
 	i.headerBytes = 0
+	i.outbound = outboundResult{}
 }
 
 // end forgets the exchange, keeping reqFeatures for Features.
 func (i *Instance) end() {
 	i.x = nil
+	i.outbound = outboundResult{} // don't pin an answer in an idle instance
 	i.phase = phaseIdle
 	if cap(i.reqRead) > 64<<10 {
 		i.reqRead = nil // don't pin a large body in an idle instance
@@ -347,13 +372,15 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 	i.stderr.first = ""
 	var err error
 	var fired bool
+	start := time.Now()
 	switch {
 	case i.watch != nil:
-		deadline := time.Now().Add(timeout)
+		deadline := start.Add(timeout)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d
 		}
 		i.cc.Context = ctx
+		i.deadline = deadline
 		i.watch.arm(deadline)
 		err = fn.CallWithStack(&i.cc, i.stack[:])
 		fired = i.watch.disarm()
@@ -361,18 +388,33 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 		// wazero's watcher goroutine keeps reading the context after the
 		// call returns, so it gets a context of its own, not i.cc.
 		cctx, cancel := context.WithTimeout(ctx, timeout)
+		i.deadline, _ = cctx.Deadline()
 		err = fn.CallWithStack(&callCtx{Context: cctx, inst: i}, i.stack[:])
 		cancel()
 	default:
 		i.cc.Context = ctx
+		i.deadline, _ = ctx.Deadline()
 		err = fn.CallWithStack(&i.cc, i.stack[:])
 	}
 	i.cc.Context = nil // don't retain the request's context
+	phase, isPhase := phaseIndex(op)
+	if isPhase {
+		i.m.obs.calls[phase].Observe(time.Since(start).Seconds())
+	}
+	i.deadline = time.Time{}
 	if err == nil && !fired {
 		return nil
 	}
 	i.poisoned = true
-	return i.classify(op, err, fired, timeout)
+	err = i.classify(op, err, fired, timeout)
+	if isPhase {
+		if errors.Is(err, ErrTimeout) {
+			i.m.obs.timeouts[phase].Inc()
+		} else {
+			i.m.obs.traps[phase].Inc()
+		}
+	}
+	return err
 }
 
 // classify turns a failed call into an error wrapping one sentinel.

@@ -55,6 +55,9 @@ type Runtime struct {
 	logger             *slog.Logger
 	closeOnContextDone bool
 	mem                memStats // linear memory of the live instances
+	metrics            *hostMetrics
+	shared             *pwShared // proxy-wasm shared data and queues, per node
+	pwMetrics          pwMetrics // proxy-wasm guests' metrics, per node
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.
@@ -91,21 +94,29 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		closeOnContextDone: opts.closeOnContextDone,
 		hostFuncs:          map[string]map[string]api.FunctionDefinition{},
 		modules:            map[*Module]struct{}{},
+		metrics:            newHostMetrics(),
+		shared:             newPWShared(),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
 		_ = r.rt.Close(ctx)
 		return nil, fmt.Errorf("filter runtime: wasi: %w", err)
 	}
 	r.hostFuncs[wasiModule] = r.rt.Module(wasiModule).ExportedFunctionDefinitions()
-	host, err := instantiateHost(ctx, r.rt)
+	for name, funcs := range map[string][]hostFunc{hostModule: hostFuncs(), sluiceModule: sluiceHostFuncs()} {
+		host, err := instantiateHost(ctx, r.rt, name, funcs)
+		if err != nil {
+			_ = r.rt.Close(ctx)
+			return nil, fmt.Errorf("filter runtime: %s: %w", name, err)
+		}
+		r.hostFuncs[name] = host.ExportedFunctionDefinitions()
+	}
+	env, unstable, err := instantiatePWHost(ctx, r.rt)
 	if err != nil {
 		_ = r.rt.Close(ctx)
-		return nil, fmt.Errorf("filter runtime: %s: %w", hostModule, err)
+		return nil, fmt.Errorf("filter runtime: proxy-wasm host: %w", err)
 	}
-	r.hostFuncs[hostModule] = host.ExportedFunctionDefinitions()
-	// The sluice module provides no functions yet; naming it here makes an
-	// import from it fail as an unknown function rather than an unknown module.
-	r.hostFuncs[sluiceModule] = map[string]api.FunctionDefinition{}
+	r.hostFuncs[pwHostModule] = env.ExportedFunctionDefinitions()
+	r.hostFuncs[wasiUnstable] = unstable.ExportedFunctionDefinitions()
 	return r, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicegw/sluice/runtime/filter"
 )
@@ -31,6 +32,12 @@ type TryOptions struct {
 	// RemoteAddr is the client address the filter sees; "" means
 	// 192.0.2.1:40000 (a documentation address).
 	RemoteAddr string
+	// Upstreams are the upstreams the filter's outbound calls may reach,
+	// by name (filter.URLUpstream: `--upstream NAME=URL`); nil: none.
+	Upstreams map[string]filter.Upstream
+	// Timeout bounds each guest call, outbound calls included; 0 is a
+	// node's default for a filter without limits.
+	Timeout time.Duration
 }
 
 // TryResult is what one run did.
@@ -65,7 +72,7 @@ func Try(ctx context.Context, rt *filter.Runtime, wasm []byte, opts TryOptions) 
 	if name == "" {
 		name = "filter"
 	}
-	m, err := rt.Load(ctx, wasm, filter.ModuleOptions{Name: name, Config: configOrEmpty(opts.Config)})
+	m, err := rt.Load(ctx, wasm, filter.ModuleOptions{Name: name, Config: configOrEmpty(opts.Config), Upstreams: opts.Upstreams, Timeout: opts.Timeout})
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +98,9 @@ func Try(ctx context.Context, rt *filter.Runtime, wasm []byte, opts TryOptions) 
 	res.Upstream = x.Req
 
 	// As the edge does: the upstream's headers go over those the filter set
-	// in the request phase, and the body is visible to the guest only when
-	// it asked to buffer the response.
+	// in the request phase, the body the filter wrote in the request phase
+	// comes before the upstream's, and that body is visible to the guest
+	// only when it asked to buffer the response.
 	resp := x.Resp
 	for k, vs := range resp.Header {
 		if _, ok := upstream.Header[k]; !ok {
@@ -100,15 +108,16 @@ func Try(ctx context.Context, rt *filter.Runtime, wasm []byte, opts TryOptions) 
 		}
 	}
 	resp.Header, resp.Status = upstream.Header, upstream.StatusCode
+	body := append(resp.TakeRequestPhaseBody(), upstreamBody...)
 	buffered := inst.Features().Has(filter.FeatureBufferResponse)
 	if buffered {
-		resp.Body = upstreamBody
+		resp.Body = body
 	}
 	if err := inst.HandleResponse(ctx, x, false); err != nil {
 		return nil, err
 	}
 	if !resp.BodyWritten && !buffered {
-		resp.Body = upstreamBody
+		resp.Body = body
 	}
 	return res, nil
 }
