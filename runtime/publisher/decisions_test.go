@@ -135,8 +135,6 @@ func nextDecision(t *testing.T, tail *fleetclient.DecisionTail, what string) *ed
 // the id the response carried, and a filtered tail only the denials of
 // one route.
 func TestDecisionTailEndToEnd(t *testing.T) {
-	defer func(d time.Duration) { *publisher.TokenRecheck = d }(*publisher.TokenRecheck)
-	*publisher.TokenRecheck = 50 * time.Millisecond
 	natsURL, creds := startAuthNATS(t)
 	pub := fleettest.StartPublisher(t, natsURL, credsOpt(t, creds.PublisherFile))
 	nodeURL := startNodeOnNATS(t, natsURL, "eu-1", pub, creds)

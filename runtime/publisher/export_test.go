@@ -1,6 +1,9 @@
 package publisher
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Internals the external tests (package publisher_test, which start whole
 // fleets through fleettest) need to reach.
@@ -20,6 +23,7 @@ func (p *Publisher) PruneOnce(ctx context.Context) {
 	p.prune(ctx)
 }
 
-// TokenRecheck is how often a decision tail checks its token; tests
-// shorten it.
-var TokenRecheck = &tokenRecheck
+// A decision tail checks its token every 50 ms in tests, so one that
+// ends on a revocation ends at once. Set before any test starts a
+// publisher: a test changing it later would race with running tails.
+func init() { tokenRecheck = 50 * time.Millisecond }
