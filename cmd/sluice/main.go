@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newDiffCmd(),
 		newHistoryCmd(),
 		newGRPCHealthCmd(),
+		newDecisionsCmd(),
 	)
 	return root
 }

@@ -58,7 +58,7 @@ func newPolicyCmd() *cobra.Command {
 			out, _ := json.MarshalIndent(struct {
 				Decision decision `json:"decision"`
 				Took     string   `json:"took"`
-			}{decision(d), took.String()}, "", "  ")
+			}{decision{d.Allow, d.Status, d.Reason, d.Headers}, took.String()}, "", "  ")
 			fmt.Fprintln(cmd.OutOrStdout(), string(out))
 			return nil
 		},

@@ -26,11 +26,18 @@ type routePolicy struct {
 
 // stageAccess lets through only callers the route's auth and policy admit.
 func stageAccess(x *Exchange) error {
+	if x.route.policy != nil {
+		// Every response of a route with a policy names its decision, a
+		// 401 before the policy is asked included; it is the request id
+		// scheme, so ids never repeat within a node.
+		x.decisionID = newRequestID()
+		x.W.Header().Set(DecisionHeader, x.decisionID)
+	}
 	ctx, r := x.R.Context(), x.R
 	if x.stageCtx != nil { // traced: each provider and the policy get a span under this stage's
 		ctx, r = x.stageCtx, x.R.WithContext(x.stageCtx)
 	}
-	id, err := x.node.checkAccess(ctx, x.snap, r, x.route.name, x.rid, x.route)
+	id, err := x.node.checkAccess(ctx, x.snap, r, x.route.name, x.rid, x.decisionID, x.route)
 	x.identity = id
 	if sp := x.stageSpan; sp != nil && x.route.policy != nil {
 		decision := "allow"
@@ -50,7 +57,7 @@ func stageAccess(x *Exchange) error {
 // step refuses the request. On allow, headers the decision names are added
 // to the upstream request. It returns who the caller authenticated as (nil
 // without auth) for the stages after it (rate-limit keys).
-func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName, rid string, x *compiledRoute) (*auth.Identity, error) {
+func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request, routeName, rid, did string, x *compiledRoute) (*auth.Identity, error) {
 	var id *auth.Identity
 	if len(x.auth) > 0 {
 		var err error
@@ -62,7 +69,7 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 		return id, nil
 	}
 	start := time.Now()
-	d, err := x.policy.policy.Decide(ctx, &policy.Input{
+	in := &policy.Input{
 		Method:     r.Method,
 		Path:       r.URL.Path,
 		Host:       r.Host,
@@ -71,14 +78,18 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 		Headers:    r.Header,
 		RawQuery:   r.URL.RawQuery,
 		Auth:       id,
-	})
+	}
+	d, err := x.policy.policy.Decide(ctx, in)
 	took := time.Since(start)
 	if tracing.Recording(ctx) {
 		tracePolicy(ctx, x.policy.name, start, d, err)
 	}
 	n.metrics.observePolicy(x.policy.name, took)
 	if x.policy.logDecisions && (err != nil || !d.Allow || rand.Float64() < x.policy.sample) {
-		n.logDecision(r, routeName, rid, x.policy.name, id, d, err, took)
+		n.logDecision(r, routeName, rid, did, x.policy.name, id, d, err, took)
+		if n.decisions.enabled() {
+			n.decisions.offer(n.decisionRecord(snap, r, in, routeName, rid, did, x.policy, d, err))
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -114,9 +125,9 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 
 // logDecision writes one decision log line: who asked for what, and what the
 // policy said, with the request id that ties it to the access log.
-func (n *Node) logDecision(r *http.Request, route, rid, pol string, id *auth.Identity, d policy.Decision, err error, took time.Duration) {
+func (n *Node) logDecision(r *http.Request, route, rid, did, pol string, id *auth.Identity, d policy.Decision, err error, took time.Duration) {
 	attrs := []any{
-		"policy", pol, "route", route, "request_id", rid,
+		"policy", pol, "route", route, "request_id", rid, "decision_id", did,
 		"method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr,
 		"allow", err == nil && d.Allow, "took_us", took.Microseconds(),
 	}

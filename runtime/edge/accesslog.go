@@ -12,6 +12,7 @@ type logFields struct {
 	route, upstream string
 	path            string // as the client sent it, before any rewrite
 	requestID       string
+	decisionID      string // "" unless the route has a policy
 	// of the request, copied: a streamed response is logged after the
 	// engine reused the request view (fasthttp)
 	method, host, proto, remote string
@@ -40,6 +41,9 @@ func (n *Node) accessLog(rec *recorder, f logFields, elapsed time.Duration) {
 	b = appendJSONField(b, "remote", f.remote)
 	b = appendJSONField(b, "route", f.route)
 	b = appendJSONField(b, "upstream", f.upstream)
+	if f.decisionID != "" {
+		b = appendJSONField(b, "decision_id", f.decisionID)
+	}
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(rec.status), 10)
 	b = append(b, `,"bytes":`...)

@@ -29,6 +29,9 @@ type Exchange struct {
 	rec   recorder // what the access log and metrics see of the response
 	start time.Time
 	rid   string // request id, also sent upstream and to the client
+	// decisionID names the access decision of a route with a policy
+	// (DecisionHeader); "" otherwise.
+	decisionID string
 
 	snap    *Snapshot
 	matched *route.Route   // what the router matched (its rewrite)
@@ -165,7 +168,7 @@ func (x *Exchange) end() {
 		routeName = x.route.name
 	}
 	r := x.R
-	x.log = logFields{routeName, x.upstream, x.logPath, x.rid, r.Method, r.Host, r.Proto, r.RemoteAddr}
+	x.log = logFields{routeName, x.upstream, x.logPath, x.rid, x.decisionID, r.Method, r.Host, r.Proto, r.RemoteAddr}
 	if x.rec.handed && x.stream.endLater() {
 		return // streamedBody.Close records and releases x
 	}

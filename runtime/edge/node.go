@@ -98,6 +98,8 @@ type Node struct {
 
 	limiters limiterSet         // guarded by applyMu
 	purgeSub *nats.Subscription // fleet-wide cache purges; nil without NATS
+
+	decisions *decisionLog // policy decisions to publish; publishes nothing without NATS
 }
 
 // NewNode returns a node with no snapshot yet: it answers 503 until Apply.
@@ -109,6 +111,7 @@ func NewNode(opts Options) *Node {
 		n.subscribePurges()
 	}
 	n.metrics = newMetrics(n)
+	n.decisions = newDecisionLog(opts.NATS, opts.NodeID, n.metrics.registry, n.log)
 	return n
 }
 
@@ -116,6 +119,11 @@ func NewNode(opts Options) *Node {
 // flight finish on the old snapshot, which is closed after the last one. On
 // error the running snapshot keeps serving untouched.
 func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
+	return n.apply(cfg, FleetRevision{})
+}
+
+// apply is Apply, the snapshot labelled with the fleet revision it runs.
+func (n *Node) apply(cfg *config.Config, fleet FleetRevision) (*Snapshot, error) {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
 	env := BuildEnv{Logger: n.log, Limiters: n.limiters.get, NodeID: n.opts.NodeID}
@@ -138,6 +146,7 @@ func (n *Node) Apply(cfg *config.Config) (*Snapshot, error) {
 	}
 	n.revision++
 	s.Revision = n.revision
+	s.Fleet = fleet
 	s.start()
 	old := n.current.Swap(s)
 	if old != nil {
@@ -200,6 +209,7 @@ func (n *Node) Close() {
 	if n.purgeSub != nil {
 		_ = n.purgeSub.Unsubscribe()
 	}
+	n.decisions.close()
 	if n.wasm != nil {
 		_ = n.wasm.Close(context.Background())
 	}

@@ -29,9 +29,10 @@ import (
 // closed explicitly (no finalizers).
 type Snapshot struct {
 	Config   *config.Config
-	Digest   string    // sha256 of the canonical JSON of Config
-	Revision int64     // increases by one with each snapshot a node applies
-	Built    time.Time // when it was built
+	Digest   string        // sha256 of the canonical JSON of Config
+	Revision int64         // increases by one with each snapshot a node applies
+	Built    time.Time     // when it was built
+	Fleet    FleetRevision // the fleet revision it runs; zero for a local config
 
 	routes   *route.Table
 	pools    map[string]*proxy.Pool

@@ -132,6 +132,9 @@ func (c *NATSCreds) Users() []*server.NkeyUser {
 const (
 	RateLimitSubjects = "sluice.ratelimit.>"
 	CachePurgeSubject = "sluice.cache.purge"
+	// DecisionSubjects: edge.DecisionSubjectPrefix, where nodes publish
+	// the decisions their policies log (into the SLUICE_DECISIONS stream).
+	DecisionSubjects = "sluice.decisions.>"
 )
 
 // NodePermissions is what the shared node credentials allow, by NATS
@@ -144,7 +147,9 @@ const (
 //     bucket (discovery), and create either bucket when it is missing
 //     (they are kept in memory: a restart of every server loses them);
 //   - publish and subscribe on the fleet rate-limit and cache-purge
-//     subjects.
+//     subjects;
+//   - publish decision logs on sluice.decisions.> (any node's subject:
+//     the user is shared, so it cannot be narrowed to the node's own).
 //
 // It cannot write the config bucket (publish a snapshot) or the Object
 // Store (an artifact), create, update, purge or delete any stream, or
@@ -175,6 +180,7 @@ func NodePermissions() *server.Permissions {
 		"$KV."+ServicesBucket+".>",
 		RateLimitSubjects,
 		CachePurgeSubject,
+		DecisionSubjects,
 	)
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},

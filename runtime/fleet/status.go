@@ -36,6 +36,10 @@ type NodeStatus struct {
 	// with Stats, the publisher judges a gated canary on the difference
 	// between two reports.
 	Latency *Latency `json:"latency,omitempty"`
+	// Routes are each route's totals and latency histogram since the node
+	// started; the publisher's dashboard charts the differences between
+	// reports.
+	Routes map[string]edge.RouteStats `json:"routes,omitempty"`
 }
 
 // ListNodes reads every live node's status (expired ones are gone), by id.

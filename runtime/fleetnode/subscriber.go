@@ -438,7 +438,7 @@ func (s *Subscriber) apply(ctx context.Context, env *fleet.Envelope, cache *arti
 		if err != nil {
 			return fmt.Errorf("snapshot %d: %w", env.Revision, err)
 		}
-		if _, err := s.opts.Node.Apply(cfg); err != nil {
+		if _, err := s.opts.Node.ApplyRevision(cfg, edge.FleetRevision{Revision: env.Revision, Digest: env.Digest}); err != nil {
 			return fmt.Errorf("snapshot %d: %w", env.Revision, err)
 		}
 		return nil
@@ -555,6 +555,7 @@ func (s *Subscriber) report(ctx context.Context, nodes jetstream.KeyValue) {
 		st.LastSeen = time.Now().UTC()
 		if s.opts.Node != nil {
 			st.Stats = s.opts.Node.Stats()
+			st.Routes = s.opts.Node.RouteStats()
 			if s.canaryLive.Load() {
 				lat, err := fleet.ReadLatency(admin)
 				if err != nil {

@@ -63,6 +63,8 @@ type Decision struct {
 	// Headers are the policy's "headers": added to the upstream request when
 	// allowed, to the error response when denied. Nil when the policy set none.
 	Headers map[string]string
+	// Raw is the value the query gave, as it was (for decision logs).
+	Raw ast.Value
 }
 
 // Name is the policy's name in the config.
@@ -230,6 +232,7 @@ func (p *Policy) decide(ctx context.Context, input ast.Value) (Decision, error) 
 	if err != nil {
 		return Decision{}, p.fail(fmt.Errorf("%s (%s): %w: %s", p.query, p.where, ErrBadDecision, err.Error()))
 	}
+	d.Raw = t.Value
 	return d, nil
 }
 

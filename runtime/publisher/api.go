@@ -33,6 +33,8 @@ import (
 //	GET    /v1/fleet                                        → status, recent revisions, history (fleet page)  read
 //	GET    /v1/history?limit=N&before=SEQ                   → HistoryPage, newest first   read
 //	GET    /v1/whoami                                       → TokenInfo of the caller     read
+//	GET    /v1/decisions/tail?route=R&deny=true             → live decisions, NDJSON      read
+//	GET    /v1/dashboard                                    → Dashboard: 15-minute charts, running revisions (fleet page)  read
 //	POST   /v1/tokens             {"name", "role"}          → NewToken (201); 409 if the name is taken  admin
 //	GET    /v1/tokens                                       → {"tokens": [TokenInfo]}     admin
 //	DELETE /v1/tokens/{name}                                → 204; 404 unknown name       admin
@@ -323,6 +325,9 @@ func (p *Publisher) Handler() http.Handler {
 		p.log.Info("token revoked", "name", info.Name, "role", info.Role, "by", caller(r).Name)
 		w.WriteHeader(http.StatusNoContent)
 	}))
+
+	mux.HandleFunc("GET /v1/decisions/tail", need(RoleRead, p.serveDecisionTail))
+	mux.HandleFunc("GET /v1/dashboard", need(RoleRead, p.serveDashboard))
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", p.authenticate(mux))

@@ -1,6 +1,9 @@
 package publisher
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Internals the external tests (package publisher_test, which start whole
 // fleets through fleettest) need to reach.
@@ -19,3 +22,8 @@ func (p *Publisher) PruneOnce(ctx context.Context) {
 	defer p.mu.Unlock()
 	p.prune(ctx)
 }
+
+// A decision tail checks its token every 50 ms in tests, so one that
+// ends on a revocation ends at once. Set before any test starts a
+// publisher: a test changing it later would race with running tails.
+func init() { tokenRecheck = 50 * time.Millisecond }

@@ -35,6 +35,7 @@ type Publisher struct {
 	b       *fleet.Buckets
 	js      jetstream.JetStream
 	history jetstream.Stream // SLUICE_HISTORY
+	dash    *dashboardRun    // the fleet page's charts, fed from status reports
 	cache   *artifacts.Cache
 	log     *slog.Logger
 	data    string
@@ -104,6 +105,9 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if err != nil {
 		return nil, err
 	}
+	if err := openDecisions(ctx, opts.JS, opts.Replicas); err != nil {
+		return nil, err
+	}
 	if opts.KeepRevisions <= 0 {
 		opts.KeepRevisions = DefaultKeepRevisions
 	}
@@ -121,6 +125,7 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	for _, r := range revs {
 		p.lastRev = max(p.lastRev, r.Revision)
 	}
+	p.dash = startDashboard(b.Nodes)
 	return p, nil
 }
 
@@ -130,8 +135,10 @@ func (p *Publisher) Identity() *fleet.Identity { return p.id }
 // Buckets returns the fleet's stores.
 func (p *Publisher) Buckets() *fleet.Buckets { return p.b }
 
-// Close releases the wasm runtime used for validation.
+// Close stops following the nodes for the charts and releases the wasm
+// runtime used for validation.
 func (p *Publisher) Close() {
+	p.dash.stop()
 	if p.wasm != nil {
 		_ = p.wasm.Close(context.Background())
 	}
