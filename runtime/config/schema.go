@@ -69,7 +69,7 @@ type Upstream struct {
 	Balance string `yaml:"balance" json:"balance"`
 	// HashOn is what consistent_hash hashes: header:NAME, cookie:NAME or
 	// client_ip. Only with balance: consistent_hash, and needed there.
-	HashOn string `yaml:"hash_on" json:"hash_on,omitempty"`
+	HashOn HashOn `yaml:"hash_on" json:"hash_on,omitzero"`
 	// HealthCheck probes every endpoint actively; an endpoint that fails
 	// takes no traffic until it passes again. No block: no active checks.
 	HealthCheck *HealthCheck `yaml:"health_check" json:"health_check,omitempty"`
@@ -338,7 +338,7 @@ type RateLimit struct {
 	Burst int `yaml:"burst" json:"burst"`
 	// Key is what gets its own bucket: client_ip, consumer (the API key's
 	// consumer or the token's subject), header:NAME or claim:NAME.
-	Key string `yaml:"key" json:"key"`
+	Key RateKey `yaml:"key" json:"key"`
 	// Scope is node (buckets in each node's memory) or fleet (one limit
 	// shared by every node over NATS).
 	Scope string `yaml:"scope" json:"scope"`

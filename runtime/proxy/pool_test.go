@@ -25,7 +25,9 @@ func TestNewPoolRefusesWhatItCannotRun(t *testing.T) {
 		{"path", func(u *config.Upstream) { u.Endpoints[1].URL = "http://h/base" }, "scheme://host[:port] only"},
 		{"unparsable", func(u *config.Upstream) { u.Endpoints[1].URL = "http://[::1" }, `endpoints[1] "http://[::1"`},
 		{"balance", func(u *config.Upstream) { u.Balance = "random" }, `unknown balance "random"`},
-		{"hash_on", func(u *config.Upstream) { u.Balance, u.HashOn = config.BalanceConsistentHash, "query:x" }, `invalid hash_on "query:x"`},
+		{"hash_on", func(u *config.Upstream) {
+			u.Balance, u.HashOn = config.BalanceConsistentHash, config.HashOn{Kind: "query", Name: "x"}
+		}, `hash_on "query:x"`},
 		{"retry", func(u *config.Upstream) { u.Retries = &config.Retries{Attempts: 1, On: []string{"reset"}} }, `on[0]: unknown condition "reset"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
