@@ -179,8 +179,8 @@ type Filter struct {
 
 // FilterLimits bound what one filter instance may use.
 type FilterLimits struct {
-	// Memory caps an instance's linear memory (64KiB at least, one wasm
-	// page); growing past it traps.
+	// Memory caps an instance's linear memory (64KiB to 4GiB: one wasm
+	// page to all a 32-bit memory can address); growing past it traps.
 	Memory Size `yaml:"memory" json:"memory"`
 	// Timeout bounds one call into the filter (one phase of one request).
 	Timeout Duration `yaml:"timeout" json:"timeout"`
@@ -192,6 +192,14 @@ type FilterLimits struct {
 
 // MaxFilterInstances bounds limits.instances.
 const MaxFilterInstances = 4096
+
+// MinFilterMemory and MaxFilterMemory bound limits.memory: one wasm page,
+// and all a 32-bit wasm memory can address (65536 pages). The wasm host
+// checks the same bounds (a test there holds them to its page size).
+const (
+	MinFilterMemory = 64 << 10
+	MaxFilterMemory = 4 << 30
+)
 
 // Policy is an OPA Rego policy: a directory of .rego files and data.json.
 type Policy struct {

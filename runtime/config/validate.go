@@ -206,8 +206,11 @@ func (c *checker) filter(path, name string, f *Filter) {
 	if f.Config != nil {
 		f.Config = c.jsonValue(path+".config", f.Config)
 	}
-	if f.Limits.Memory != 0 && f.Limits.Memory < 64<<10 {
-		c.add(path+".limits.memory", "memory limit %d bytes is below one wasm page (64KiB)", f.Limits.Memory)
+	switch m := f.Limits.Memory; {
+	case m != 0 && m < MinFilterMemory:
+		c.add(path+".limits.memory", "memory limit %d bytes is below one wasm page (64KiB)", m)
+	case m > MaxFilterMemory:
+		c.add(path+".limits.memory", "memory limit %d bytes is over 4GiB, all a 32-bit wasm memory can address", m)
 	}
 	if f.Limits.Instances < 0 || f.Limits.Instances > MaxFilterInstances {
 		c.add(path+".limits.instances", "instances %d must be between 1 and %d (0 or unset: the default)", f.Limits.Instances, MaxFilterInstances)
