@@ -21,6 +21,8 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluicegw/sluice/internal/testkit"
 )
 
 // grpcService is a real gRPC server behind the node: it echoes payloads,
@@ -251,12 +253,12 @@ routes:
 			_, err := client.UnaryCall(cctx, &testgrpc.SimpleRequest{ResponseSize: 10000})
 			done <- err
 		}()
-		eventually(t, 10*time.Second, "the call at the service", func() bool { slow, _ := svc.counts(); return slow > slow0 })
+		testkit.WaitFor(t, 10*time.Second, "the call at the service", func() bool { slow, _ := svc.counts(); return slow > slow0 })
 		ccancel()
 		if err := <-done; status.Code(err) != codes.Canceled {
 			t.Errorf("got %v, want Canceled", err)
 		}
-		eventually(t, 10*time.Second, "the service's call canceled", func() bool { _, c := svc.counts(); return c > canceled0 })
+		testkit.WaitFor(t, 10*time.Second, "the service's call canceled", func() bool { _, c := svc.counts(); return c > canceled0 })
 	})
 	t.Run("many concurrent streams", func(t *testing.T) {
 		var wg sync.WaitGroup
@@ -305,7 +307,7 @@ routes: [{name: r, match: {path_prefix: /}, upstream: old}]
 	if !named {
 		t.Fatal("no 502 in 10 named the cause")
 	}
-	eventually(t, 5*time.Second, "the cause in the access log", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the cause in the access log", func() bool {
 		return strings.Contains(n.logs.String(), "configured for h2c, but it answers HTTP/1.1")
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/internal/testkit"
 	"github.com/sluicegw/sluice/runtime/config"
 )
 
@@ -76,7 +77,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	p.Start()
 	p.Start() // a second Start must not start a second set of checks
-	waitFor(t, 5*time.Second, "health checks to run", func() bool { return probes.Load() >= 3 })
+	testkit.WaitFor(t, 5*time.Second, "health checks to run", func() bool { return probes.Load() >= 3 })
 	for range 5 {
 		if err := p.Forward(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), ForwardOptions{}); err != nil {
 			t.Fatal(err)
