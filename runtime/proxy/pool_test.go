@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -87,14 +88,13 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	_ = ln.srv.Close()
 
 	n := probes.Load()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
+	testkit.Eventually(t, 5*time.Second, "the pool's goroutines to end after Close", func() (bool, string) {
+		if n := runtime.NumGoroutine(); n > before {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines after Close, %d before the pool:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+			return false, fmt.Sprintf("%d goroutines, %d before the pool:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return true, ""
+	})
 	// No check goroutine is left (above), so no probe can start any more.
 	// One probe may have been on the wire when Close cancelled it: the
 	// server can still hand it to the handler after Close returned.
