@@ -15,12 +15,12 @@ import (
 type KeyFunc func(r *http.Request, id *auth.Identity) string
 
 // KeyFor returns the KeyFunc of a rate_limit key, once per route. The key
-// was parsed by the config (config.ParseRateKey); an unset one counts by
-// client address, the config's default.
+// was parsed by the config (config.ParseRateKey), which also gave an unset
+// one its default.
 func KeyFor(k config.RateKey) (KeyFunc, error) {
 	name := k.Name
 	switch k.Kind {
-	case "", config.RateKeyClientIP:
+	case config.RateKeyClientIP:
 		return clientIPKey, nil
 	case config.RateKeyConsumer:
 		return consumerKey, nil

@@ -114,8 +114,10 @@ func TestKeyFor(t *testing.T) {
 	if got := consumerKey(r, &auth.Identity{Consumer: "acme", Subject: "acme"}); got != "acme" {
 		t.Errorf("consumer = %q", got)
 	}
-	if _, err := KeyFor(config.RateKey{Kind: "cookie", Name: "x"}); err == nil {
-		t.Error("a cookie key, which the config does not parse, accepted")
+	for _, k := range []config.RateKey{{Kind: "cookie", Name: "x"}, {}} {
+		if _, err := KeyFor(k); err == nil {
+			t.Errorf("%+v, which config.Parse never hands over, accepted", k)
+		}
 	}
 }
 
