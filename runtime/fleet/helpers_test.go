@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,32 +18,25 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/internal/testkit/natstest"
 	"github.com/sluicegw/sluice/runtime/edge"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually is testkit.WaitFor, under the name this package's tests use
+// (kept while runtime/fleet is being split; call testkit.WaitFor in new tests).
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, timeout, what, cond)
 }
 
-// startNATS runs a real embedded NATS server with JetStream on a free port.
+// startNATS is natstest.Start, under the name this package's tests use
+// (kept while runtime/fleet is being split; call natstest.Start in new tests).
 func startNATS(t testing.TB) string {
 	t.Helper()
-	ns, err := StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
+	return natstest.Start(t)
 }
 
 func connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
@@ -238,13 +230,13 @@ func nodeState(e *testEdge, rev int64, state string) func() bool {
 	}
 }
 
-// watGuest compiles testdata/wasm/NAME.wat with wat2wasm into dir.
+// watGuest writes testdata/wasm/NAME.wat, compiled (testkit.WAT), to
+// dir/NAME.wasm.
 func watGuest(t testing.TB, dir, name string) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "wasm", name+".wat")
 	out := filepath.Join(dir, name+".wasm")
-	if b, err := exec.Command("wat2wasm", src, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm %s (apt-get install wabt): %v\n%s", src, err, b)
+	if err := os.WriteFile(out, testkit.WAT(t, name), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
