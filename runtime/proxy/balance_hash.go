@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
+
 	"github.com/sluicegw/sluice/runtime/config"
 )
 
