@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/internal/testkit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -143,7 +144,7 @@ routes:
 			resp.Header.Get("X-Request-Id") == "" {
 			t.Fatalf("got %d %v", resp.StatusCode, resp.Header)
 		}
-		eventually(t, 5*time.Second, "the deny in the access log", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "the deny in the access log", func() bool {
 			return strings.Contains(n.logs.String(), `"status":403`) && strings.Contains(n.logs.String(), `"status":401`)
 		})
 	})

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sluicegw/sluice/internal/testkit"
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/internal/pwguest"
 )
@@ -196,7 +197,7 @@ filters:
   grpc: {module: {{.Mod}}}
 routes:
   - {name: r, match: {path: /}, filters: [grpc]}
-`, map[string]string{"Mod": watGuest(t, "proxywasm_grpc")}))
+`, map[string]string{"Mod": testkit.WATFile(t, "proxywasm_grpc")}))
 	_, err = Build(context.Background(), cfg, BuildEnv{Filters: rt})
 	if err == nil || !strings.Contains(err.Error(), `"env"."proxy_grpc_call"`) {
 		t.Fatalf("err = %v, want the missing import named", err)
@@ -216,7 +217,7 @@ filters:
   proxywasm: {module: {{.Mod}}, on_error: fail_open}
 routes:
   - {name: api, match: {path_prefix: /}, upstream: users, filters: [stamp, proxywasm]}
-`, map[string]string{"Up": up.url, "Stamp": watGuest(t, "stamp"), "Mod": pwGuestFile(t)}))
+`, map[string]string{"Up": up.url, "Stamp": testkit.WATFile(t, "stamp"), "Mod": pwGuestFile(t)}))
 
 	resp, body := get(t, n.url+"/users")
 	e := decodeEcho(t, body)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/internal/testkit"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -45,7 +46,7 @@ func traced(t *testing.T, rc *otlpReceiver, traceID, url string, server string, 
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
 	}
 	var spans []*tracepb.Span
-	eventually(t, 15*time.Second, "the spans of "+url, func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the spans of "+url, func() bool {
 		spans = rc.trace(traceID)
 		if spanNamed(spans, server) == nil {
 			return false
@@ -108,7 +109,7 @@ decision := true if input.auth.consumer == "acme"
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	guest := watGuest(t, "metrics")
+	guest := testkit.WATFile(t, "metrics")
 	wasm, err := os.ReadFile(guest)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +141,7 @@ routes:
       user:  {upstream: users, path: "/users/{id}"}
       lost:  {upstream: gone, path: "/lost/{id}"}
 `, map[string]string{"OTLP": rc.url, "Well": well.url, "Sick": sick.url, "Users": users.url, "Dead": dead,
-		"Policy": dir, "Guest": guest, "Trapper": watGuest(t, "trap_request")}))
+		"Policy": dir, "Guest": guest, "Trapper": testkit.WATFile(t, "trap_request")}))
 
 	t.Run("auth, policy, filters, cache", func(t *testing.T) {
 		spans := traced(t, rc, "11111111111111111111111111111111", n.url+"/api/items", "GET api",
@@ -186,7 +187,7 @@ routes:
 			t.Fatalf("consumer other: %d, want 403", resp.StatusCode)
 		}
 		var pol *tracepb.Span
-		eventually(t, 15*time.Second, "the denied request's policy span", func() bool {
+		testkit.WaitFor(t, 15*time.Second, "the denied request's policy span", func() bool {
 			pol = spanNamed(rc.trace(id), "sluice.policy")
 			return pol != nil
 		})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/sluicegw/sluice/internal/testkit"
 )
 
 // gathered scrapes rt's collector as /metrics would.
@@ -106,7 +107,7 @@ func TestGuestMetricsReachTheCollector(t *testing.T) {
 // the scrape fail (another shape for a name, a histogram's series names).
 func TestGuestMetricMisuseIsRefused(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	_, err := rt.Load(context.Background(), compile(t, "metric_badname"), ModuleOptions{Name: "bad"})
+	_, err := rt.Load(context.Background(), testkit.WAT(t, "metric_badname"), ModuleOptions{Name: "bad"})
 	if err == nil || !strings.Contains(err.Error(), `define_metric: metric name "Hits-Total": byte 0 ('H') is not allowed`) {
 		t.Fatalf("Load of a guest defining Hits-Total: %v", err)
 	}

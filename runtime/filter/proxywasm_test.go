@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/internal/testkit"
 	"github.com/sluicegw/sluice/runtime/internal/pwguest"
 )
 
@@ -286,7 +287,7 @@ func TestProxyWasmTick(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	m := loadPW(t, rt, ModuleOptions{Config: []byte(`"tick"`)})
 	var mu sync.Mutex
-	waitFor(t, 5*time.Second, "proxy_on_tick to write the shared key", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "proxy_on_tick to write the shared key", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		x := NewExchange(newRequest("GET", "/ticks", ""))
@@ -309,7 +310,7 @@ func TestProxyWasmRootIDIsTheFilterName(t *testing.T) {
 
 func TestProxyWasmUnknownImportFailsLoad(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	_, err := rt.Load(context.Background(), compile(t, "proxywasm_grpc"), ModuleOptions{Name: "grpc"})
+	_, err := rt.Load(context.Background(), testkit.WAT(t, "proxywasm_grpc"), ModuleOptions{Name: "grpc"})
 	if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), `"env"."proxy_grpc_call"`) {
 		t.Fatalf("err = %v, want the missing import named", err)
 	}
@@ -328,7 +329,7 @@ func TestProxyWasmSharedQueue(t *testing.T) {
 	}
 	// proxy_on_queue_ready runs on an instance of its own; it moves the
 	// item into shared data.
-	waitFor(t, 5*time.Second, "proxy_on_queue_ready to dequeue the item", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "proxy_on_queue_ready to dequeue the item", func() bool {
 		x := NewExchange(newRequest("GET", "/dequeued", ""))
 		if _, err := roundTrip(t, m, x, nil); err != nil {
 			t.Fatal(err)
@@ -356,7 +357,7 @@ func BenchmarkProxyWasmRoundTrip(b *testing.B) {
 
 func TestProxyWasmOldABIFailsLoad(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	_, err := rt.Load(context.Background(), compile(t, "proxywasm_v010"), ModuleOptions{Name: "old"})
+	_, err := rt.Load(context.Background(), testkit.WAT(t, "proxywasm_v010"), ModuleOptions{Name: "old"})
 	if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "proxy-wasm ABI 0.1.0") {
 		t.Fatalf("err = %v, want the unsupported version named", err)
 	}

@@ -7,18 +7,12 @@ import (
 	"time"
 )
 
-// StatusClientClosedRequest is the status Forward reports when the client
-// went away before a response was written (nginx's 499). It is for logs and
-// metrics; nobody is left to read it.
-const StatusClientClosedRequest = 499
-
 // Reasons shown to the client (the causes stay in logs).
 const (
 	reasonNoEndpoint = "no healthy upstream"
 	reasonFailed     = "upstream failed"
 	reasonTimeout    = "upstream timed out"
 	reasonNotHTTP2   = "upstream does not speak HTTP/2"
-	reasonClientGone = "client closed request"
 )
 
 // connectError marks a failure to open a connection to an endpoint: the

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/internal/testkit"
 	"github.com/sluicegw/sluice/runtime/httperr"
 )
 
@@ -127,7 +128,7 @@ func TestUpstreamClosingMidBodyAbortsClient(t *testing.T) {
 			if !strings.Contains(logs.String(), "cut short") {
 				t.Fatal("abort not logged")
 			}
-			waitFor(t, 5*time.Second, "in-flight count back to 0", func() bool { return p.Endpoints()[0].InFlight == 0 })
+			testkit.WaitFor(t, 5*time.Second, "in-flight count back to 0", func() bool { return p.Endpoints()[0].InFlight == 0 })
 		})
 	}
 }
