@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // BenchmarkPipelineFilters is BenchmarkPipeline on three routes to the same

@@ -15,8 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sluicegw/sluice/internal/testkit"
-	"github.com/sluicegw/sluice/internal/testkit/natstest"
+	"github.com/sluicegw/sluice/runtime/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit/natstest"
 )
 
 // decisionPolicy writes a policy that allows GET and denies the rest.

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // patternReader yields n bytes of a fixed pattern without holding them.

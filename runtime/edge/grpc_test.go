@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // grpcService is a real gRPC server behind the node: it echoes payloads,

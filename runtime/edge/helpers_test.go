@@ -16,7 +16,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/config"
 )
 

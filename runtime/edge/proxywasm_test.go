@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/internal/pwguest"
 )

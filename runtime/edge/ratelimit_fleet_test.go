@@ -8,8 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/sluicegw/sluice/internal/testkit"
-	"github.com/sluicegw/sluice/internal/testkit/natstest"
+	"github.com/sluicegw/sluice/runtime/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit/natstest"
 	"github.com/sluicegw/sluice/runtime/traffic"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func newTestRuntime(t testing.TB, opts RuntimeOptions) (*Runtime, *testkit.SyncBuffer) {

@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // A Go guest's linear memory (~4 MiB each) is not Go heap: holding eight

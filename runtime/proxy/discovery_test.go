@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestSetDiscoveredAddsAndRemovesInstancesUnderLoad(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
-	"github.com/sluicegw/sluice/internal/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func newRuntime(t *testing.T) wazero.Runtime {
