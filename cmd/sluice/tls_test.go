@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/acmetest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // handshakeNames does a TLS handshake with addr, sending sni ("" sends

@@ -16,9 +16,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // wantStatus checks err is an *httperr.Error with status and reason.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/acmetest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // served does a handshake with SNI name and returns the leaf served, or nil

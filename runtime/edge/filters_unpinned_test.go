@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/filter"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // gatedUpstream holds every request until the test opens its gate,

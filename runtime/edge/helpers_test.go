@@ -16,8 +16,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // testDataDir is shared by every test node and test process, so wazero's

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/internal/pwguest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // pwGuestFile writes the proxy-wasm test guest (AssemblyScript, built from

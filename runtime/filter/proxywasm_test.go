@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/internal/pwguest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // The guest's root context is registered under "proxywasm": its filter

@@ -19,11 +19,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 	ratelimit "github.com/sluicegw/sluice/runtime/traffic"
 )
 

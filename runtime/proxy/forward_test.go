@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestDeadUpstreamIs502(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // sickable serves its name, and /healthz as 200 or, while sick, 503.

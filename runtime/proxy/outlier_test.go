@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestOutlierEjectsAndReturns(t *testing.T) {

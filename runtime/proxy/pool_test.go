@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestNewPoolRefusesWhatItCannotRun(t *testing.T) {
