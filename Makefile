@@ -5,6 +5,7 @@ BIN       := bin/sluice
 FUZZTIME  ?= 20000x
 PKGS      := ./...
 QUICK     ?=
+RECORD    ?=
 
 .PHONY: all build run test test-unit fuzz bench bench-go lint check wasm clean
 
@@ -29,9 +30,12 @@ test-unit:
 	@echo "edge and guard tests again on the net/http HTTP/1.1 engine"
 	SLUICE_TEST_ENGINE=net/http $(GO) test -race -count=1 -timeout 10m ./runtime/edge
 
+# The example filters also run on the reference http-wasm host (filters/
+# portability_test.go); its first run, without -race, fills that host's
+# compilation cache as test-unit's does for Sluice's.
 test-guests:
 	cd sdk && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -race -count=1 ./...
-	cd filters && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd filters && $(GO) vet ./... && $(GO) test -count=1 -run '^TestExampleFiltersRunOnTheReferenceHost$$' . && $(GO) test -race -count=1 ./...
 
 # Each fuzz target runs for FUZZTIME (go test allows one -fuzz target per run).
 # A count of executions, not a duration: with go1.26, a duration that ends while
@@ -49,10 +53,12 @@ fuzz:
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./jwt-claims
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime $(FUZZTIME) ./redact-json
 
-# End-to-end: Sluice vs nginx in front of the same nginx upstream (wrk, h2load);
-# prints a table and appends it to BENCHMARKS.md. QUICK=1: 1 round x 5 s (~1 min).
+# End-to-end: Sluice vs nginx in front of the same nginx upstream (wrk, h2load;
+# cmd/bench). Prints a markdown table and writes bin/bench.json; RECORD=1 also
+# appends the table to BENCHMARKS.md. QUICK=1: 1 round x 5 s (~2 min).
 bench:
-	QUICK=$(QUICK) GO=$(GO) ./.ci/bench
+	QUICK=$(QUICK) GO=$(GO) $(GO) run ./cmd/bench -json bin/bench.json \
+		$(if $(filter-out 0 false no,$(RECORD)),-record BENCHMARKS.md)
 
 # The Go micro-benchmarks.
 bench-go:

@@ -77,6 +77,18 @@
 // configuration and state shared by all requests, never a value
 // HandleRequest stored. Other http-wasm hosts ignore the declaration and pin.
 //
+// # Other hosts
+//
+// Some http-wasm hosts (http-wasm-host-go, which Traefik and Dapr embed)
+// send the response's status and headers as soon as the filter sets the
+// status or writes the body, and refuse header changes in HandleResponse,
+// unless FeatureBufferResponse is enabled. Sluice holds them until the
+// filter returns and says so ([FeatureHoldsResponseHead]). On a host that
+// does not, the SDK enables FeatureBufferResponse by itself: at init for a
+// filter with a response phase, and in HandleRequest just before a filter
+// answers (its first SetStatusCode or body write). The same filter thus
+// runs unchanged on both, and buffers nothing on Sluice.
+//
 // The full layout of every packed value (ctx_next, count_len, eof_len) is
 // documented in the SDK's internal/abi package.
 //

@@ -147,6 +147,7 @@ func (response) SetStatusCode(code int) {
 	if code < 100 || code > 999 {
 		panic("sluice: invalid status code " + strconv.Itoa(code))
 	}
+	holdHead()
 	abi.SetStatusCode(uint32(code))
 }
 
@@ -213,11 +214,17 @@ func (b body) Read(p []byte) (int, error) {
 }
 
 func (b body) Write(p []byte) (int, error) {
+	if abi.BodyKind(b) == abi.BodyResponse {
+		holdHead()
+	}
 	abi.WriteBody(abi.BodyKind(b), unsafe.SliceData(p), uint32(len(p)))
 	return len(p), nil
 }
 
 func (b body) WriteString(s string) (int, error) {
+	if abi.BodyKind(b) == abi.BodyResponse {
+		holdHead()
+	}
 	abi.WriteBody(abi.BodyKind(b), unsafe.StringData(s), uint32(len(s)))
 	return len(s), nil
 }

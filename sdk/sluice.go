@@ -52,6 +52,7 @@ func Handle(f Filter) {
 	}
 	filter, newFilter = f, nil
 	declareRequestOnly(f)
+	adaptToHost(f)
 }
 
 // HandleNew registers a constructor that builds the filter from its
@@ -89,6 +90,7 @@ func build() error {
 		if filter == nil {
 			return errors.New("sluice: no filter registered: call sluice.Handle or sluice.HandleNew from an init function")
 		}
+		adaptToHost(filter) // natively, the host may differ from the one Handle saw
 		return nil
 	}
 	f, err := newFilter()
@@ -100,6 +102,7 @@ func build() error {
 	}
 	filter = f
 	declareRequestOnly(f)
+	adaptToHost(f)
 	return nil
 }
 
@@ -148,9 +151,12 @@ func handleRequest() abi.CtxNext {
 	if filter == nil {
 		panic("sluice: no filter registered: call sluice.Handle or sluice.HandleNew from an init function")
 	}
+	inRequest, headBuffered = true, bufferedAtInit
 	// The context is always 0: an instance serves one request at a time, so
 	// a filter keeps per-request state in its own variables.
-	return abi.PackCtxNext(0, filter.HandleRequest(theRequest, theResponse))
+	next := filter.HandleRequest(theRequest, theResponse)
+	inRequest = false
+	return abi.PackCtxNext(0, next)
 }
 
 // handleResponse is the body of the handle_response export.
@@ -158,6 +164,7 @@ func handleResponse(_ uint32, isError bool) {
 	// This instance may not be the one that ran handle_request (Stateless):
 	// its log_enabled answers are another request's.
 	logCache = 0
+	inRequest = false // a request phase that panicked natively left it set
 	if filter == nil {
 		panic("sluice: no filter registered")
 	}
@@ -273,6 +280,11 @@ const (
 	// FeatureStateless is the declaration [Stateless] makes; enabled in
 	// HandleRequest it has no effect.
 	FeatureStateless Features = Features(abi.FeatureStateless)
+	// FeatureHoldsResponseHead is reported by hosts (Sluice) that send no
+	// status or header before a phase returns; it cannot be enabled. On a
+	// host without it the SDK enables FeatureBufferResponse where the
+	// filter needs it (see "Other hosts" in the package documentation).
+	FeatureHoldsResponseHead Features = Features(abi.FeatureHoldsResponseHead)
 )
 
 // Has reports whether every feature in want is in f.
@@ -286,7 +298,7 @@ func (f Features) String() string {
 	for _, n := range []struct {
 		f    Features
 		name string
-	}{{FeatureBufferRequest, "buffer_request"}, {FeatureBufferResponse, "buffer_response"}, {FeatureTrailers, "trailers"}, {FeatureStateless, "stateless"}} {
+	}{{FeatureBufferRequest, "buffer_request"}, {FeatureBufferResponse, "buffer_response"}, {FeatureTrailers, "trailers"}, {FeatureStateless, "stateless"}, {FeatureHoldsResponseHead, "holds_response_head"}} {
 		if f&n.f != 0 {
 			parts = append(parts, n.name)
 			f &^= n.f

@@ -1,7 +1,7 @@
 // Command bench-ceiling is a benchmark reference, not a product and not part
 // of Sluice: a bare HTTP/1.1 reverse proxy on fasthttp that forwards every
 // request to one upstream. No routing, no guard, no logging, no metrics, no
-// TLS, no HTTP/2. It exists so .ci/bench (`make bench`, contestant e) can show
+// TLS, no HTTP/2. It exists so cmd/bench (`make bench`, contestant e) can show
 // the ceiling a Go proxy on fasthttp reaches on the same machine, beside
 // nginx and Sluice.
 //

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
@@ -22,7 +23,7 @@ func newAnnounceCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			service, instance := args[0], args[1]
-			if _, err := fleet.InstanceKey(service, instance); err != nil {
+			if _, err := discovery.InstanceKey(service, instance); err != nil {
 				return fmt.Errorf("announce: %w", err)
 			}
 			if u, err := url.Parse(instance); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -42,7 +43,7 @@ func newAnnounceCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			fmt.Fprintf(cmd.OutOrStdout(), "announcing %s at %s on %s until stopped\n", service, instance, natsURL)
-			if err := fleet.Announce(ctx, natsURL, service, instance, fleet.AnnounceInterval, log, creds...); err != nil {
+			if err := discovery.Announce(ctx, natsURL, service, instance, fleet.AnnounceInterval, log, creds...); err != nil {
 				return fmt.Errorf("announce: %w", err)
 			}
 			return nil

@@ -12,7 +12,10 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicegw/sluice/runtime/artifacts"
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/fleetclient"
+	"github.com/sluicegw/sluice/runtime/publisher"
 )
 
 func newApplyCmd() *cobra.Command {
@@ -36,7 +39,7 @@ func newApplyCmd() *cobra.Command {
 					return fmt.Errorf("apply: --canary: %w", err)
 				}
 			}
-			req := fleet.ApplyRequest{Canary: canary}
+			req := publisher.ApplyRequest{Canary: canary}
 			if err := gate.set(cmd, &req); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
@@ -51,8 +54,8 @@ func newApplyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&canary, "canary", "", "publish as a canary to the nodes matching SELECTOR (region=eu, or 10%)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "show progress until every live node runs the revision (exit 1 if one reports an error)")
 	cmd.Flags().DurationVar(&gate.bake, "bake", 0, "with --canary: the publisher promotes the canary after this long (5m), or aborts it as soon as a bound is crossed")
-	cmd.Flags().Float64Var(&gate.maxErrorRate, "max-error-rate", fleet.DefaultMaxErrorRate, "with --bake: abort when the canary nodes' share of 5xx exceeds this percentage")
-	cmd.Flags().Float64Var(&gate.maxP99Increase, "max-p99-increase", fleet.DefaultMaxP99Increase, "with --bake: abort when the canary nodes' p99 exceeds the stable nodes' by more than this percentage")
+	cmd.Flags().Float64Var(&gate.maxErrorRate, "max-error-rate", publisher.DefaultMaxErrorRate, "with --bake: abort when the canary nodes' share of 5xx exceeds this percentage")
+	cmd.Flags().Float64Var(&gate.maxP99Increase, "max-p99-increase", publisher.DefaultMaxP99Increase, "with --bake: abort when the canary nodes' p99 exceeds the stable nodes' by more than this percentage")
 	cf.add(cmd)
 	return cmd
 }
@@ -64,7 +67,7 @@ type gateFlags struct {
 }
 
 // set checks the gate flags and puts them in req.
-func (g *gateFlags) set(cmd *cobra.Command, req *fleet.ApplyRequest) error {
+func (g *gateFlags) set(cmd *cobra.Command, req *publisher.ApplyRequest) error {
 	fl := cmd.Flags()
 	if g.bake == 0 {
 		if fl.Changed("max-error-rate") || fl.Changed("max-p99-increase") {
@@ -90,11 +93,11 @@ func (g *gateFlags) set(cmd *cobra.Command, req *fleet.ApplyRequest) error {
 	return nil
 }
 
-func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, file string, req fleet.ApplyRequest, wait bool) error {
+func runApply(ctx context.Context, out, progress io.Writer, c *fleetclient.Client, file string, req publisher.ApplyRequest, wait bool) error {
 	canary := req.Canary
 	// The same checks as `sluice validate` up to building; the publisher
 	// builds it (compiles modules, prepares policies) before publishing.
-	doc, artifacts, err := fleet.FromFile(file)
+	doc, artifacts, err := artifacts.FromFile(file)
 	if err != nil {
 		return problemsError(file, err)
 	}
@@ -105,7 +108,7 @@ func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, fil
 	req.Document = doc
 	rev, err := c.ApplyRequest(ctx, req)
 	if err != nil {
-		var ae *fleet.APIError
+		var ae *fleetclient.APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
 			return fmt.Errorf("%s: refused by the publisher, nothing published:\n%s", file, ae.Message)
 		}
@@ -134,7 +137,7 @@ func runApply(ctx context.Context, out, progress io.Writer, c *fleet.Client, fil
 
 // waitForFleet polls the fleet until every live node that should run rev
 // reports it, or one reports an error with it.
-func waitForFleet(ctx context.Context, progress io.Writer, c *fleet.Client, rev int64) error {
+func waitForFleet(ctx context.Context, progress io.Writer, c *fleetclient.Client, rev int64) error {
 	tty := false
 	if f, ok := progress.(*os.File); ok {
 		tty = isatty.IsTerminal(f.Fd())
@@ -189,7 +192,7 @@ func waitForFleet(ctx context.Context, progress io.Writer, c *fleet.Client, rev 
 
 // targetOf is the revision node n should run: the canary when it selects
 // the node, else stable.
-func targetOf(st *fleet.FleetStatus, n fleet.NodeStatus) int64 {
+func targetOf(st *publisher.FleetStatus, n fleet.NodeStatus) int64 {
 	if st.Canary != nil && *st.Canary > st.Stable {
 		if sel, err := fleet.ParseSelector(st.CanarySelector); err == nil && sel.Matches(n.ID, n.Labels) {
 			return *st.Canary

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/sluicegw/sluice/runtime/artifacts"
+	"github.com/sluicegw/sluice/runtime/fleetclient"
 	"github.com/spf13/cobra"
-
-	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
 // exitStatus is an error that sets the exit code; a nil err prints nothing
@@ -43,7 +43,7 @@ func newDiffCmd() *cobra.Command {
 			if file == "" {
 				return trouble(errors.New("diff: -f FILE is required"))
 			}
-			doc, _, err := fleet.FromFile(file)
+			doc, _, err := artifacts.FromFile(file)
 			if err != nil {
 				return trouble(problemsError(file, err))
 			}
@@ -53,7 +53,7 @@ func newDiffCmd() *cobra.Command {
 			}
 			d, err := c.Diff(cmd.Context(), doc)
 			if err != nil {
-				var ae *fleet.APIError
+				var ae *fleetclient.APIError
 				if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
 					return trouble(fmt.Errorf("%s: refused by the publisher:\n%s", file, ae.Message))
 				}

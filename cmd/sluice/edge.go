@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/edge"
 	"github.com/sluicegw/sluice/runtime/fleet"
 )
@@ -94,7 +95,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		}
 		defer nc.Close()
 		opts.NATS = nc // fleet-scope rate limits and cache purges ride on it too
-		disc := fleet.NewDiscovery(log)
+		disc := discovery.NewDiscovery(log)
 		opts.PrepareSnapshot = disc.Prepare
 		node := edge.NewNode(opts)
 		if err := serveFromFleet(ctx, node, nc, log, nodeID, labels, disc, f); err != nil {

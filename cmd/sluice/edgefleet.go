@@ -9,8 +9,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/edge"
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/fleetnode"
 )
 
 // natsCreds is the connect option for a --nats-creds file, none for "".
@@ -28,12 +30,12 @@ func natsCreds(path string) ([]nats.Option, error) {
 // serveFromFleet runs node on the snapshots the fleet publishes: boot from
 // the last good snapshot on disk (if any), open the listeners, follow NATS
 // (reconnecting forever) and drain on SIGTERM or SIGINT.
-func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *slog.Logger, nodeID string, labels map[string]string, disc *fleet.Discovery, f edgeFlags) error {
+func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *slog.Logger, nodeID string, labels map[string]string, disc *discovery.Discovery, f edgeFlags) error {
 	trust, err := fleet.LoadPublicKey(f.trust)
 	if err != nil {
 		return fmt.Errorf("--trust: %w", err)
 	}
-	sub, err := fleet.NewSubscriber(fleet.SubscriberOptions{
+	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{
 		Conn: nc, NATSURL: f.nats, Node: node, NodeID: nodeID, Labels: labels, Trust: trust, DataDir: f.data, Logger: log, Discovery: disc,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/fleetclient"
 )
 
 // defaultPublisher is where the CLI finds the publisher unless told.
@@ -27,7 +28,7 @@ func (f *clientFlags) add(cmd *cobra.Command) {
 }
 
 // client resolves the publisher URL and token: flag, environment, defaults.
-func (f *clientFlags) client() (*fleet.Client, error) {
+func (f *clientFlags) client() (*fleetclient.Client, error) {
 	url := f.publisher
 	if url == "" {
 		url = os.Getenv("SLUICE_PUBLISHER")
@@ -49,5 +50,5 @@ func (f *clientFlags) client() (*fleet.Client, error) {
 	if u, err := user.Current(); err == nil && who == "" {
 		who = u.Username
 	}
-	return &fleet.Client{URL: url, Token: token, Author: who}, nil
+	return &fleetclient.Client{URL: url, Token: token, Author: who}, nil
 }

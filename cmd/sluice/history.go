@@ -8,9 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/publisher"
 	"github.com/spf13/cobra"
-
-	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
 func newHistoryCmd() *cobra.Command {
@@ -25,8 +24,8 @@ func newHistoryCmd() *cobra.Command {
 		Short: "Show applies, promotions, aborts, rollbacks and token changes, newest first: who, when, revision, digest, outcome",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 || limit > fleet.MaxHistoryPage {
-				return fmt.Errorf("history: --limit %d: want 1 to %d", limit, fleet.MaxHistoryPage)
+			if limit < 1 || limit > publisher.MaxHistoryPage {
+				return fmt.Errorf("history: --limit %d: want 1 to %d", limit, publisher.MaxHistoryPage)
 			}
 			c, err := cf.client()
 			if err != nil {
@@ -52,7 +51,7 @@ func newHistoryCmd() *cobra.Command {
 	return cmd
 }
 
-func printHistory(w io.Writer, page *fleet.HistoryPage) {
+func printHistory(w io.Writer, page *publisher.HistoryPage) {
 	if len(page.Entries) == 0 {
 		fmt.Fprintln(w, "no history yet")
 		return

@@ -11,6 +11,24 @@ import (
 )
 
 func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		// The contract: a failing command exits non-zero with a one-line
+		// reason. Multi-line detail (every config problem) follows it.
+		code := 1
+		var es *exitStatus
+		if errors.As(err, &es) {
+			code, err = es.code, es.err
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sluice: "+err.Error())
+		}
+		os.Exit(code)
+	}
+}
+
+// newRootCmd is the whole command tree; docs/cli.md is rendered from it
+// (clidocs_test.go).
+func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "sluice",
 		Short:         "Sluice: a WebAssembly-filter edge API gateway",
@@ -33,20 +51,9 @@ func main() {
 		newTokenCmd(),
 		newDiffCmd(),
 		newHistoryCmd(),
+		newGRPCHealthCmd(),
 	)
-	if err := root.Execute(); err != nil {
-		// The contract: a failing command exits non-zero with a one-line
-		// reason. Multi-line detail (every config problem) follows it.
-		code := 1
-		var es *exitStatus
-		if errors.As(err, &es) {
-			code, err = es.code, es.err
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "sluice: "+err.Error())
-		}
-		os.Exit(code)
-	}
+	return root
 }
 
 // needSubcommand is the RunE of a command that only groups subcommands: a

@@ -63,7 +63,7 @@ func newPolicyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	eval.Flags().StringVar(&input, "input", "", "JSON input document (DESIGN.md's policy input)")
+	eval.Flags().StringVar(&input, "input", "", "JSON input document (docs/policies.md describes it)")
 	eval.Flags().StringVar(&query, "query", "", "query to decide (default data.sluice.authz.decision)")
 	cmd.AddCommand(test, eval)
 	return cmd

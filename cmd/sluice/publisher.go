@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/publisher"
 )
 
 type publisherFlags struct {
@@ -68,7 +69,7 @@ func newPublisherCmd() *cobra.Command {
 // runningPublisher is a publisher with its API listener (and NATS server,
 // when embedded) up.
 type runningPublisher struct {
-	*fleet.Publisher
+	*publisher.Publisher
 	URL, NATSURL string
 	// NodeCreds is the credentials file nodes connect with (node.creds in
 	// the data dir); only an embedded server requires it.
@@ -146,7 +147,7 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p, err := fleet.NewPublisher(openCtx, fleet.PublisherOptions{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas})
+	p, err := publisher.NewPublisher(openCtx, publisher.PublisherOptions{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas})
 	if err != nil {
 		// A request the server denied only times out; its reason comes
 		// apart, as the connection's last error.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/publisher"
 )
 
 // silentAfter: a node whose last report is older than this is flagged; it
@@ -64,7 +65,7 @@ type nodeJSON struct {
 	Error    string            `json:"error"`
 }
 
-func printStatusJSON(w io.Writer, st *fleet.FleetStatus) error {
+func printStatusJSON(w io.Writer, st *publisher.FleetStatus) error {
 	out := statusJSON{Nodes: []nodeJSON{}, Stable: st.Stable, Canary: st.Canary}
 	for _, n := range st.Nodes {
 		out.Nodes = append(out.Nodes, nodeJSON{n.ID, n.Labels, n.Revision, n.State, n.LastSeen, n.Error})
@@ -74,7 +75,7 @@ func printStatusJSON(w io.Writer, st *fleet.FleetStatus) error {
 	return enc.Encode(out)
 }
 
-func printStatusTable(w io.Writer, st *fleet.FleetStatus, now time.Time) {
+func printStatusTable(w io.Writer, st *publisher.FleetStatus, now time.Time) {
 	canary := "none"
 	if st.Canary != nil {
 		canary = fmt.Sprintf("%d (%s)", *st.Canary, st.CanarySelector)

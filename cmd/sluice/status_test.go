@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/publisher"
 )
 
 func TestStatusTableFlagsBehindAndSilentNodes(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	canary := int64(5)
-	st := &fleet.FleetStatus{Stable: 4, Canary: &canary, CanarySelector: "region=eu", Nodes: []fleet.NodeStatus{
+	st := &publisher.FleetStatus{Stable: 4, Canary: &canary, CanarySelector: "region=eu", Nodes: []fleet.NodeStatus{
 		{ID: "eu-1", Labels: map[string]string{"region": "eu"}, Revision: 5, State: fleet.StateReady, LastSeen: now.Add(-2 * time.Second)},
 		{ID: "eu-2", Labels: map[string]string{"region": "eu"}, Revision: 4, State: fleet.StateError, Error: "snapshot 5: bad signature\nmore", Wanted: 5, LastSeen: now.Add(-time.Second)},
 		{ID: "us-1", Labels: map[string]string{"region": "us"}, Revision: 4, State: fleet.StateReady, LastSeen: now.Add(-20 * time.Second)},

@@ -7,9 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/publisher"
 	"github.com/spf13/cobra"
-
-	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
 func newTokenCmd() *cobra.Command {
@@ -37,7 +36,7 @@ func newTokenCreateCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !fleet.ValidRole(role) {
+			if !publisher.ValidRole(role) {
 				return fmt.Errorf("token create: --role %q: want read, deploy or admin", role)
 			}
 			c, err := cf.client()
@@ -79,7 +78,7 @@ func newTokenListCmd() *cobra.Command {
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string][]fleet.TokenInfo{"tokens": tokens})
+				return enc.Encode(map[string][]publisher.TokenInfo{"tokens": tokens})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tBY")
@@ -88,7 +87,7 @@ func newTokenListCmd() *cobra.Command {
 				if !t.Created.IsZero() {
 					created = t.Created.Format(time.RFC3339)
 				}
-				if t.Name == fleet.BootstrapTokenName {
+				if t.Name == publisher.BootstrapTokenName {
 					by = "(the data dir's token file)"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Role, created, by)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/tracing"
 )
 
 // Options are what New needs from its surroundings. The zero value works.
@@ -154,12 +155,20 @@ func (s *Set) Authenticate(r *http.Request, names []string) (*Identity, error) {
 		hdr   = http.Header{}
 		cause []error
 	)
+	traced := tracing.Recording(r.Context())
 	for _, name := range names {
 		p, ok := s.providers[name]
 		if !ok {
 			return nil, httperr.Wrap(http.StatusInternalServerError, "internal error", fmt.Errorf("auth: unknown provider %q", name))
 		}
+		var start time.Time
+		if traced {
+			start = time.Now()
+		}
 		id, f := p.authenticate(r)
+		if traced {
+			traceProvider(r.Context(), name, p, start, f)
+		}
 		if f == nil {
 			return id, nil
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/policy"
 	"github.com/sluicegw/sluice/runtime/proxy"
+	"github.com/sluicegw/sluice/runtime/tracing"
 )
 
 // routePolicy is a route's access policy, resolved at snapshot build.
@@ -25,7 +26,11 @@ type routePolicy struct {
 
 // stageAccess lets through only callers the route's auth and policy admit.
 func stageAccess(x *Exchange) error {
-	id, err := x.node.checkAccess(x.R.Context(), x.snap, x.R, x.route.name, x.rid, x.route)
+	ctx, r := x.R.Context(), x.R
+	if x.stageCtx != nil { // traced: each provider and the policy get a span under this stage's
+		ctx, r = x.stageCtx, x.R.WithContext(x.stageCtx)
+	}
+	id, err := x.node.checkAccess(ctx, x.snap, r, x.route.name, x.rid, x.route)
 	x.identity = id
 	if sp := x.stageSpan; sp != nil && x.route.policy != nil {
 		decision := "allow"
@@ -68,6 +73,9 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 		Auth:       id,
 	})
 	took := time.Since(start)
+	if tracing.Recording(ctx) {
+		tracePolicy(ctx, x.policy.name, start, d, err)
+	}
 	n.metrics.observePolicy(x.policy.name, took)
 	if x.policy.logDecisions && (err != nil || !d.Allow || rand.Float64() < x.policy.sample) {
 		n.logDecision(r, routeName, rid, x.policy.name, id, d, err, took)

@@ -9,23 +9,35 @@ import (
 
 // bodyWatch remembers why reading the client's request body failed, so a
 // malformed or truncated body is answered 400 (the client's fault) instead
-// of the 502 the proxy would report for a failed upstream exchange.
+// of the 502 the proxy would report for a failed upstream exchange. A read
+// that fails because our side closed the body (a transport giving up on a
+// failed upstream exchange) is not the client's fault: not remembered.
 type bodyWatch struct {
 	io.ReadCloser
-	mu  sync.Mutex // the transport reads the body on its own goroutine
-	err error
+	mu     sync.Mutex // the transport reads the body on its own goroutine
+	err    error
+	closed bool
 }
 
 func (b *bodyWatch) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
 		b.mu.Lock()
-		if b.err == nil {
+		if b.err == nil && !b.closed {
 			b.err = err
 		}
 		b.mu.Unlock()
 	}
 	return n, err
+}
+
+// Close marks the body closed before closing it, so the read it ends is
+// known to fail for that reason.
+func (b *bodyWatch) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	return b.ReadCloser.Close()
 }
 
 func (b *bodyWatch) failure() error {

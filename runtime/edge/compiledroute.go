@@ -12,8 +12,8 @@ import (
 )
 
 // compiledRoute is one route resolved at snapshot build: everything its
-// stages need, and the stages themselves, in the order of DESIGN's request
-// path. A route runs only the stages it names, so a route without auth
+// stages need, and the stages themselves, in the order of the request path
+// (docs/architecture.md, "The request path"). A route runs only the stages it names, so a route without auth
 // pays nothing for auth.
 type compiledRoute struct {
 	name        string
@@ -110,9 +110,10 @@ func compileRoute(r *config.Route, env compileEnv) (compiledRoute, error) {
 				return c, fmt.Errorf("aggregate %q: unknown upstream %q", key, t.Upstream)
 			}
 			backends = append(backends, traffic.AggregateBackend{
-				Key:     key,
-				Path:    t.Path,
-				Forward: func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, fwd) },
+				Key:      key,
+				Path:     t.Path,
+				Forward:  func(w http.ResponseWriter, r *http.Request) error { return p.Forward(w, r, fwd) },
+				Upstream: t.Upstream,
 			})
 		}
 		a, err := traffic.NewAggregator(backends)

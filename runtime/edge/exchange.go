@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -45,6 +46,7 @@ type Exchange struct {
 	// (trace.go); stageSpan the running stage's. nil otherwise.
 	span      trace.Span
 	stageSpan trace.Span
+	stageCtx  context.Context // carries stageSpan: the parent of a stage's own children
 	tracer    *tracing.Tracer
 
 	logPath  string // the path as the client sent it, for the access log
@@ -129,7 +131,21 @@ func (x *Exchange) finish(err error) {
 	if status == http.StatusBadRequest {
 		x.W.Header().Set("Connection", "close")
 	}
-	httperr.WriteError(x.W, err, x.rid)
+	x.writeError(x.W, err)
+}
+
+// writeError answers err on w, which writes to the client through x.rec:
+// as the JSON error body, or, for a gRPC call, as a gRPC status its client
+// can read (a trailers-only response, 200 on the wire). Either way the
+// access log and the metrics count it by its HTTP status, so a denied or
+// failed call is never a 200 there.
+func (x *Exchange) writeError(w http.ResponseWriter, err error) {
+	if !httperr.IsGRPC(x.R) {
+		httperr.WriteError(w, err, x.rid)
+		return
+	}
+	httperr.WriteGRPCError(w, err, x.rid)
+	x.rec.status = httperr.StatusOf(err)
 }
 
 // end ends the request when the handler returns: its cleanups, and its

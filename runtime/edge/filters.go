@@ -39,6 +39,17 @@ type filterRun struct {
 	pinned   []pinnedFilter // the filters that let the request go on, in request order
 	answered bool           // a filter answered the request itself
 	log      *slog.Logger
+	// spanParent carries the span of the stage running the filters when
+	// the request is recorded (each phase of each filter is a child of it);
+	// nil otherwise.
+	spanParent context.Context
+}
+
+// filterRunMeta is what a filter run takes from its request beyond the
+// request itself.
+type filterRunMeta struct {
+	rid        string          // the request id, for the guests' log lines
+	spanParent context.Context // see filterRun.spanParent
 }
 
 type pinnedFilter struct {
@@ -56,7 +67,7 @@ type pinnedFilter struct {
 // filter that answers ends the pipeline: the filters before it see the
 // answer in their response phase.
 func stageRequestFilters(x *Exchange) error {
-	run, err := runRequestFilters(x.R.Context(), x.route.filters, x.W, x.R, x.node.log)
+	run, err := runRequestFilters(x.R.Context(), x.route.filters, x.W, x.R, x.node.log, filterRunMeta{x.rid, x.stageCtx})
 	x.filters = run
 	x.onDone(run.release)
 	if err != nil {
@@ -75,9 +86,11 @@ func stageRequestFilters(x *Exchange) error {
 // runRequestFilters runs the request phase of chain in order. It stops at
 // the first filter that answers (next=0); handle_response is then called
 // only for the filters before it, as the http-wasm ABI says.
-func runRequestFilters(ctx context.Context, chain []routeFilter, w http.ResponseWriter, r *http.Request, log *slog.Logger) (*filterRun, error) {
-	run := &filterRun{ctx: context.WithoutCancel(ctx), x: filter.NewExchange(r), pinned: make([]pinnedFilter, 0, len(chain)), log: log}
+func runRequestFilters(ctx context.Context, chain []routeFilter, w http.ResponseWriter, r *http.Request, log *slog.Logger, meta filterRunMeta) (*filterRun, error) {
+	run := &filterRun{ctx: context.WithoutCancel(ctx), x: filter.NewExchange(r), pinned: make([]pinnedFilter, 0, len(chain)), log: log,
+		spanParent: meta.spanParent}
 	run.x.SetReadDeadline = http.NewResponseController(w).SetReadDeadline
+	run.x.RequestID = meta.rid
 	// Acquire waits for an instance at a filter's cap until its context is
 	// done; the request's context has no deadline here (the route's timeout
 	// is applied around the upstream call), so the wait gets one.
@@ -85,11 +98,14 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 	defer cancel()
 	for i := range chain {
 		f := &chain[i]
+		span := run.startFilterSpan(f, "request")
 		inst, err := f.module.Acquire(actx)
 		if err != nil {
 			if run.skip(f, "acquire", err) {
+				endFilterSpan(span, filterSkipped, err)
 				continue
 			}
+			endFilterSpan(span, filterFailed, err)
 			return run, filterFailure(f, err)
 		}
 		var saved savedExchange
@@ -101,15 +117,19 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 			f.module.Release(inst) // the pool drops a trapped or timed-out instance
 			if !errors.Is(err, filter.ErrBodyConsumed) && !errors.Is(err, filter.ErrClientBody) && run.skip(f, "handle_request", err) {
 				saved.restore(run.x) // as if the filter had not run
+				endFilterSpan(span, filterSkipped, err)
 				continue
 			}
+			endFilterSpan(span, filterFailed, err)
 			return run, filterFailure(f, err)
 		}
 		if !next {
 			f.module.Release(inst)
 			run.answered = true
+			endFilterSpan(span, filterAnswered, nil)
 			return run, nil
 		}
+		endFilterSpan(span, filterNext, nil)
 		p := pinnedFilter{f: f, inst: inst, features: inst.Features(), owed: true}
 		if !f.module.Pinned() {
 			// Not held across the upstream's answer: the instance serves
@@ -170,11 +190,14 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 			continue
 		}
 		p.owed = false
+		span := run.startFilterSpan(p.f, "response")
 		inst, err := run.responseInstance(p)
 		if err != nil {
 			if run.skip(p.f, "handle_response", err) {
+				endFilterSpan(span, filterSkipped, err)
 				continue
 			}
+			endFilterSpan(span, filterFailed, err)
 			if first == nil {
 				first = filterFailure(p.f, err)
 			}
@@ -187,10 +210,15 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 		err = inst.HandleResponse(run.ctx, run.x, isError || first != nil)
 		p.f.module.Release(inst)
 		p.inst = nil
-		if err != nil {
-			if run.skip(p.f, "handle_response", err) {
-				saved.restore(run.x)
-			} else if first == nil {
+		switch {
+		case err == nil:
+			endFilterSpan(span, filterDone, nil)
+		case run.skip(p.f, "handle_response", err):
+			saved.restore(run.x)
+			endFilterSpan(span, filterSkipped, err)
+		default:
+			endFilterSpan(span, filterFailed, err)
+			if first == nil {
 				first = filterFailure(p.f, err)
 			}
 		}
@@ -246,6 +274,8 @@ func filterFailure(f *routeFilter, err error) error {
 		e := &httperr.Error{Status: http.StatusBadRequest, Reason: "malformed request body", Err: err,
 			Header: http.Header{"Connection": {"close"}}}
 		switch {
+		case errors.Is(err, filter.ErrTooLarge):
+			e.Status, e.Reason = http.StatusRequestEntityTooLarge, "request body too large for filter "+strconv.Quote(f.name)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			e.Status, e.Reason = http.StatusRequestTimeout, "request body too slow"
 		case errors.Is(err, context.Canceled):

@@ -267,7 +267,7 @@ func TestUnpinnedResponsePhaseAfterAFailure(t *testing.T) {
 	m := n.Current().modules["unpinned"]
 	chain := []routeFilter{{name: "unpinned", module: m, wait: time.Second}}
 	r := httptest.NewRequest("GET", "/u", nil)
-	run, err := runRequestFilters(r.Context(), chain, httptest.NewRecorder(), r, n.log)
+	run, err := runRequestFilters(r.Context(), chain, httptest.NewRecorder(), r, n.log, filterRunMeta{})
 	if err != nil || run.answered || len(run.pinned) != 1 {
 		t.Fatalf("request phase: %v, answered %v, %d passed", err, run.answered, len(run.pinned))
 	}

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
@@ -63,11 +62,14 @@ func (b *bufferWriter) Flush() {}
 type headerHookWriter struct {
 	http.ResponseWriter
 	run  *filterRun
-	rid  string
+	x    *Exchange // answers a failed response phase (writeError)
 	done bool
 	// swallow drops the upstream body: a filter replaced it, or failed.
 	swallow bool
 	err     error
+	// prefix is the body filters wrote in the request phase, still to be
+	// sent before the upstream's first byte (filter.TakeRequestPhaseBody).
+	prefix []byte
 }
 
 // responsePhase runs the response filters on the upstream's status and
@@ -82,6 +84,7 @@ func (h *headerHookWriter) responsePhase(code int) error {
 		}
 	}
 	resp.Header, resp.Status = hdr, code
+	h.prefix = resp.TakeRequestPhaseBody()
 	return h.run.runResponseFilters(false)
 }
 
@@ -94,7 +97,7 @@ func (h *headerHookWriter) WriteHeader(code int) {
 	if err := h.responsePhase(code); err != nil {
 		h.err, h.swallow = err, true
 		clear(h.ResponseWriter.Header())
-		httperr.WriteError(h.ResponseWriter, err, h.rid)
+		h.x.writeError(h.ResponseWriter, err)
 		return
 	}
 	resp := h.run.x.Resp
@@ -103,8 +106,48 @@ func (h *headerHookWriter) WriteHeader(code int) {
 		writeFilterResponse(h.ResponseWriter, resp)
 		return
 	}
+	if len(h.prefix) > 0 {
+		h.lengthenBy(len(h.prefix), resp.Status)
+	}
 	writeTrailers(h.ResponseWriter, resp.Trailer)
 	h.ResponseWriter.WriteHeader(resp.Status)
+}
+
+// lengthenBy makes room for the request phase's body in a response the
+// upstream framed with a Content-Length; a status without a body drops
+// that body instead.
+func (h *headerHookWriter) lengthenBy(n, status int) {
+	if !bodyAllowed(status) {
+		h.prefix = nil
+		return
+	}
+	hdr := h.ResponseWriter.Header()
+	if cl := hdr.Get("Content-Length"); cl != "" {
+		if size, err := strconv.ParseInt(cl, 10, 64); err == nil && size >= 0 {
+			hdr.Set("Content-Length", strconv.FormatInt(size+int64(n), 10))
+		}
+	}
+}
+
+// writePrefix sends the request phase's body if it is still owed: before
+// the upstream's first byte or flush, or at the end of a response whose
+// upstream body was empty (finish).
+func (h *headerHookWriter) writePrefix() error {
+	if len(h.prefix) == 0 {
+		return nil
+	}
+	p := h.prefix
+	h.prefix = nil
+	_, err := h.ResponseWriter.Write(p)
+	return err
+}
+
+// finish completes a response whose upstream body did not carry the
+// request phase's body out: an empty one.
+func (h *headerHookWriter) finish() {
+	if h.done && !h.swallow {
+		_ = h.writePrefix() // a client gone away is nothing left to answer
+	}
 }
 
 func (h *headerHookWriter) Write(p []byte) (int, error) {
@@ -116,12 +159,18 @@ func (h *headerHookWriter) Write(p []byte) (int, error) {
 		// nobody will see (an endless stream would never end otherwise).
 		return 0, errBodySwallowed
 	}
+	if err := h.writePrefix(); err != nil {
+		return 0, err
+	}
 	return h.ResponseWriter.Write(p)
 }
 
 func (h *headerHookWriter) Flush() {
 	if h.swallow {
 		return
+	}
+	if h.writePrefix() != nil {
+		return // the next Write reports it
 	}
 	if f, ok := h.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -166,7 +215,7 @@ func (h *headerHookWriter) switching() error {
 	if err := h.responsePhase(http.StatusSwitchingProtocols); err != nil {
 		h.err, h.swallow = err, true
 		clear(h.ResponseWriter.Header())
-		httperr.WriteError(h.ResponseWriter, err, h.rid)
+		h.x.writeError(h.ResponseWriter, err)
 		return err
 	}
 	return nil
@@ -187,13 +236,31 @@ func (h *headerHookWriter) StreamBody(body io.ReadCloser, size int64, trailers f
 		body.Close()
 		return true
 	}
-	return bs.StreamBody(body, size, trailers)
+	if len(h.prefix) == 0 {
+		return bs.StreamBody(body, size, trailers)
+	}
+	if size >= 0 {
+		size += int64(len(h.prefix))
+	}
+	prefixed := &prefixedBody{Reader: io.MultiReader(bytes.NewReader(h.prefix), body), Closer: body}
+	if !bs.StreamBody(prefixed, size, trailers) {
+		return false // the caller writes the body, and Write sends the prefix first
+	}
+	h.prefix = nil
+	return true
+}
+
+// prefixedBody is an upstream body with the request phase's body before it.
+type prefixedBody struct {
+	io.Reader
+	io.Closer
 }
 
 // fillFromBuffer moves a captured upstream response into the exchange for
 // the response phase.
 func fillFromBuffer(run *filterRun, b *bufferWriter) {
 	resp := run.x.Resp
+	prefix := resp.TakeRequestPhaseBody()
 	for k, vs := range resp.Header {
 		if _, ok := b.header[k]; !ok {
 			b.header[k] = vs
@@ -205,6 +272,9 @@ func fillFromBuffer(run *filterRun, b *bufferWriter) {
 		resp.Status = http.StatusOK
 	}
 	resp.Body = b.body.Bytes()
+	if len(prefix) > 0 && bodyAllowed(resp.Status) {
+		resp.Body = append(prefix, resp.Body...)
+	}
 	resp.Header.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 	// The upstream's trailers (written by the forwarder after the body, in
 	// net/http's prefix form) become Resp.Trailer for the guests.

@@ -7,36 +7,55 @@ import (
 	"sync"
 
 	"golang.org/x/net/http2"
+
+	"github.com/sluicegw/sluice/runtime/h2guard"
 )
 
 // h2Server serves the HTTP/2 connections the dispatcher classified (TLS
 // with ALPN h2, or h2c by prior knowledge) with golang.org/x/net/http2,
-// one goroutine per connection. x/net/http2 checks what RFC 9113 asks of a
-// request (no connection-specific fields, TE only "trailers": an
-// HTTP/2-to-HTTP/1.1 smuggling vector otherwise) and of the connection
-// preface, which net/http's prior-knowledge path did not (h2spec: 140/145
-// before, RATIONALE.md "HTTP engine").
+// one goroutine per connection. x/net/http2 checks what RFC 9113 asks of
+// the connection preface, which net/http's prior-knowledge path did not;
+// runtime/h2guard, under it, makes the two answers x/net gets wrong what
+// the RFC asks (a malformed request is a stream error, not a 400; repeated
+// settings apply in order). h2spec: 145/145 (TestH2Spec; RATIONALE.md
+// "HTTP engine" and "h2spec").
 type h2Server struct {
-	srv  *http2.Server
-	base *http.Server // its Shutdown sends GOAWAY on every connection
-	n    *Node
+	srv    *http2.Server
+	base   *http.Server // its Shutdown sends GOAWAY on every connection
+	n      *Node
+	limits h2guard.Limits
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 }
 
+// h2MaxFrameSize is RFC 9113's initial SETTINGS_MAX_FRAME_SIZE,
+// advertised as is: a larger frame from a client is then the
+// FRAME_SIZE_ERROR h2spec expects, and no client needs more for a request
+// head.
+const h2MaxFrameSize = 16 << 10
+
+// h2HeaderTableSize is the HPACK table size of the server's decoder (the
+// RFC's default), which the guard's decoder must share.
+const h2HeaderTableSize = 4 << 10
+
 func newH2Server(n *Node, base *http.Server) (*h2Server, error) {
 	s := &h2Server{
 		srv: &http2.Server{
-			IdleTimeout: n.opts.IdleTimeout,
-			// RFC 9113's initial value, advertised as is: a larger frame
-			// from a client is then the FRAME_SIZE_ERROR h2spec expects,
-			// and no client needs more for a request head.
-			MaxReadFrameSize: 16 << 10,
+			IdleTimeout:               n.opts.IdleTimeout,
+			MaxReadFrameSize:          h2MaxFrameSize,
+			MaxDecoderHeaderTableSize: h2HeaderTableSize,
 		},
-		base:  base,
-		n:     n,
+		base: base,
+		n:    n,
+		limits: h2guard.Limits{
+			MaxFrameSize:    h2MaxFrameSize,
+			HeaderTableSize: h2HeaderTableSize,
+			// x/net bounds a name or value by its header list size,
+			// MaxHeaderBytes plus 320 bytes: the guard's bound is above.
+			MaxHeaderString: 2 * base.MaxHeaderBytes,
+		},
 		conns: map[net.Conn]struct{}{},
 	}
 	if err := http2.ConfigureServer(base, s.srv); err != nil {
@@ -71,7 +90,7 @@ func (s *h2Server) serveConn(c net.Conn) {
 		c.Close()
 	}()
 	ctx := context.WithValue(context.Background(), connStateKey, &connInfo{guard: guardOf(c)})
-	s.srv.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: s.base, Handler: s.n})
+	s.srv.ServeConn(h2guard.NewConn(c, s.limits), &http2.ServeConnOpts{Context: ctx, BaseConfig: s.base, Handler: s.n})
 }
 
 // wait waits for the connections to finish (the base server's Shutdown

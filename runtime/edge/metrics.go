@@ -69,7 +69,7 @@ func newMetrics(n *Node) *metrics {
 		children: map[seriesKey]series{},
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.reloads, m.openConn, m.policy,
-		&snapshotCollector{node: n},
+		&snapshotCollector{node: n}, &wasmMetricsCollector{node: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -180,7 +180,10 @@ func (n *Node) wasmRuntime() (*filter.Runtime, error) {
 		n.wasm, n.wasmErr = filter.NewRuntime(context.Background(), filter.RuntimeOptions{CacheDir: cache, Logger: n.log})
 		if n.wasmErr != nil {
 			n.wasmErr = fmt.Errorf("wasm runtime: %w", n.wasmErr)
+			return
 		}
+		// The filters' call, trap and guest-defined series (runtime/filter/metrics.go).
+		n.metrics.registry.MustRegister(n.wasm.Collector())
 	})
 	return n.wasm, n.wasmErr
 }

@@ -36,6 +36,7 @@ type Snapshot struct {
 	routes   *route.Table
 	pools    map[string]*proxy.Pool
 	modules  map[string]*filter.Module
+	wasm     *filter.Runtime // the node's, when the config has filters (proxy-wasm metrics)
 	auth     *auth.Set       // nil when the config has no auth providers
 	tracer   *tracing.Tracer // nil when the config has no tracing block
 	compiled []compiledRoute // per route, by route index
@@ -88,6 +89,7 @@ func Build(ctx context.Context, cfg *config.Config, env BuildEnv) (*Snapshot, er
 		}
 		s.pools[name] = p
 	}
+	s.wasm = env.Filters
 	errs = append(errs, s.loadFilters(ctx, cfg, env.Filters)...)
 	policies, perrs := loadPolicies(ctx, cfg)
 	errs = append(errs, perrs...)

@@ -62,13 +62,16 @@ func (x *Exchange) forward() error {
 		writeFilterResponse(x.W, run.x.Resp)
 		return nil
 	}
-	hw := &headerHookWriter{ResponseWriter: x.W, run: run, rid: x.rid}
+	hw := &headerHookWriter{ResponseWriter: x.W, run: run, x: x}
 	err := x.fetch(hw)
 	if hw.err != nil {
 		return nil // a response filter failed; its error is already the answer
 	}
 	if err != nil && !hw.done {
 		_ = run.runResponseFilters(true)
+	}
+	if err == nil {
+		hw.finish()
 	}
 	return err
 }
@@ -78,7 +81,10 @@ func (x *Exchange) forward() error {
 func (x *Exchange) fetch(w http.ResponseWriter) error {
 	c := x.route
 	if c.cache != nil && x.upgrade == "" {
-		return c.cache.Serve(w, x.R, len(c.auth) > 0, x.node.now(), c.origin)
+		r, span := x.startCacheSpan(x.R)
+		err := c.cache.Serve(w, r, len(c.auth) > 0, x.node.now(), c.origin)
+		endCacheSpan(span, w)
+		return err
 	}
 	return c.origin(w, x.R)
 }

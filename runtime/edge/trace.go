@@ -46,9 +46,12 @@ func (x *Exchange) runTraced(i int, s stage) error {
 	if name == stageNameOrigin {
 		x.R = x.R.WithContext(ctx)
 	}
-	x.stageSpan = span
+	x.stageSpan, x.stageCtx = span, ctx
+	if x.filters != nil {
+		x.filters.spanParent = ctx // response-phase filters run under the stage that runs them
+	}
 	err := s(x)
-	x.stageSpan = nil
+	x.stageSpan, x.stageCtx = nil, nil
 	if err != nil && err != errAnswered {
 		span.SetStatus(codes.Error, err.Error())
 		span.SetAttributes(attribute.Int("http.response.status_code", httperr.StatusOf(err)))

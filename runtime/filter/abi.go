@@ -54,6 +54,20 @@ const (
 	// do not know (and pin, as every guest expects), so the guest still runs
 	// there.
 	FeatureStateless Features = 1 << 31
+
+	// FeatureHoldsResponseHead (1<<30) is a Sluice capability that
+	// enable_features always reports and a guest cannot enable: the host
+	// sends no status or header before the guest's phase returns. Guests
+	// may set the response status and headers in any order while
+	// answering in handle_request, and in handle_response change those of
+	// a streamed response (the edge runs it before sending the upstream's
+	// head), all without FeatureBufferResponse. http-wasm-host-go sends
+	// the head at set_status_code or the first write_body without
+	// buffering, and refuses header changes after the next handler; a
+	// portable guest asks for buffer_response there, and the Sluice SDK
+	// does so only on hosts that do not report this bit, so it costs
+	// nothing on Sluice (RATIONALE.md, "Portable SDK filters").
+	FeatureHoldsResponseHead Features = 1 << 30
 )
 
 // Has reports whether every feature of f2 is in f.

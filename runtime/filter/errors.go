@@ -37,6 +37,10 @@ var (
 	// request fails; the guest saw an early end of body, got its
 	// handle_response, and its instance is kept.
 	ErrClientBody = errors.New("request body")
+	// ErrTooLarge joins ErrClientBody when a request body a filter must
+	// see whole (a proxy-wasm filter's) is over the limit. The edge
+	// answers 413.
+	ErrTooLarge = errors.New("too large")
 )
 
 // filterError builds `filter "NAME": OP: SENTINEL: DETAIL`.

@@ -30,6 +30,10 @@ type Exchange struct {
 	// client that sends its body too slowly then fails its own request
 	// instead of holding the instance past its deadline.
 	SetReadDeadline func(time.Time) error
+	// RequestID is the edge's id of the request: added to what the guest
+	// logs (the ABI's log) so its lines join the access log's, and a
+	// proxy-wasm guest's request.id property.
+	RequestID string
 }
 
 // Response is the response side of an Exchange.
@@ -42,7 +46,9 @@ type Response struct {
 	// Body is the buffered upstream body when the guest enabled
 	// FeatureBufferResponse (the edge fills it before HandleResponse), or
 	// the body the guest wrote. A guest's first write_body of a phase
-	// replaces it.
+	// replaces it. A body written in handle_request that returned next=1
+	// begins the response: the origin's body follows it (see
+	// TakeRequestPhaseBody).
 	Body []byte
 	// BodyWritten reports that the guest wrote Body; the edge then sends
 	// Body with a Content-Length of len(Body) instead of the upstream body.
@@ -53,4 +59,21 @@ type Response struct {
 // response the ABI says a guest answers with when it sets nothing.
 func NewExchange(r *http.Request) *Exchange {
 	return &Exchange{Req: r, Resp: &Response{Status: http.StatusOK, Header: http.Header{}}}
+}
+
+// TakeRequestPhaseBody returns the response body the guests wrote before
+// the request went on to the origin (nil if none) and clears it, so that
+// BodyWritten then reports writes of the response phase only. The edge
+// sends that body first and the origin's body after it, as
+// http-wasm-host-go does: its response writer keeps what handle_request
+// wrote and the next handler's writes append to it (the TCK's
+// get_protocol_version case writes the protocol there and expects it
+// back). A write in handle_response still replaces the whole body.
+func (r *Response) TakeRequestPhaseBody() []byte {
+	if !r.BodyWritten {
+		return nil
+	}
+	b := r.Body
+	r.Body, r.BodyWritten = nil, false
+	return b
 }

@@ -18,7 +18,7 @@ func FuzzHostBuffers(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { m.Release(i) })
-	funcs := hostFuncs()
+	funcs := append(hostFuncs(), sluiceMetricFuncs()...)
 	memSize := i.mem.Size()
 
 	f.Add(uint8(0), uint8(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0))
@@ -83,4 +83,28 @@ func writeRange(name string, a, b, c, d, e uint32) (lo, hi uint64) {
 		return uint64(d), uint64(d) + uint64(e)
 	}
 	return 0, 0
+}
+
+// FuzzPWHeaderPairs: whatever bytes a proxy-wasm guest hands as serialized
+// header pairs, decoding neither panics nor reads past them, and what
+// decodes encodes back to the same pairs.
+func FuzzPWHeaderPairs(f *testing.F) {
+	f.Add(pwEncodePairs([][2]string{{":path", "/"}, {"a", "1"}}))
+	f.Add([]byte{})
+	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pairs, ok := pwDecodePairs(b)
+		if !ok {
+			return
+		}
+		again, ok := pwDecodePairs(pwEncodePairs(pairs))
+		if !ok || len(again) != len(pairs) {
+			t.Fatalf("%q: re-encoded pairs decode to %q", pairs, again)
+		}
+		for j := range pairs {
+			if again[j] != pairs[j] {
+				t.Fatalf("pair %d: %q became %q", j, pairs[j], again[j])
+			}
+		}
+	})
 }

@@ -13,7 +13,7 @@ const (
 	i64 = api.ValueTypeI64
 )
 
-// hostFunc is one function of the http_handler host module. fn reads its
+// hostFunc is one function of a host module (http_handler, sluice). fn reads its
 // parameters from stack and writes its result to stack[0]; it panics with a
 // *guestFault (through Instance.fail) when the guest misuses it, which
 // wazero turns into an error of the call in progress.

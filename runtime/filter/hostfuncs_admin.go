@@ -8,8 +8,9 @@ import (
 // enable_features(features i32) -> i32
 //
 // Enables the supported bits of features (unknown bits are ignored) and
-// returns every feature now enabled, as http-wasm-host-go does; guests test
-// the bits they asked for. Called during initialisation (start function,
+// returns every feature now enabled, as http-wasm-host-go does (guests test
+// the bits they asked for), plus FeatureHoldsResponseHead, which is what
+// this host does rather than something a guest enables. Called during initialisation (start function,
 // _initialize) the features hold for every request of this instance; called
 // in handle_request, only for that request. FeatureStateless declares
 // something of the whole module, which Load reads once: it counts only
@@ -21,7 +22,7 @@ func (i *Instance) enableFeatures(stack []uint64) {
 	} else {
 		i.reqFeatures |= f &^ FeatureStateless
 	}
-	stack[0] = uint64(i.Features())
+	stack[0] = uint64(i.Features() | FeatureHoldsResponseHead)
 }
 
 // get_config(buf i32, buf_limit i32) -> len i32
@@ -34,7 +35,8 @@ func (i *Instance) getConfig(stack []uint64) {
 // log(level i32, message i32, message_len i32)
 //
 // Logs the message at level (-1 debug, 0 info, 1 warn, 2 error, 3 none) on
-// the node's logger, with the filter's name, truncated to maxLogBytes. The
+// the node's logger, with the filter's name and, during a request, the
+// phase and the request id, truncated to maxLogBytes. The
 // range is checked even when the level is disabled, so a bad pointer fails
 // the same way whatever the log level.
 func (i *Instance) log(stack []uint64) {
@@ -47,7 +49,15 @@ func (i *Instance) log(stack []uint64) {
 	if len(msg) > maxLogBytes {
 		msg = msg[:maxLogBytes]
 	}
-	i.m.logger.Log(context.Background(), lvl, string(msg))
+	if i.x == nil { // initialising: no request
+		i.m.logger.Log(context.Background(), lvl, string(msg))
+		return
+	}
+	phase := phaseLabelRequest
+	if i.phase == phaseResponse {
+		phase = phaseLabelResponse
+	}
+	i.m.logger.Log(context.Background(), lvl, string(msg), "phase", phase, "request_id", i.x.RequestID)
 }
 
 // log_enabled(level i32) -> i32

@@ -3,11 +3,12 @@ package filter
 import "slices"
 
 // sluiceHostFuncs lists the functions of the sluice host module: Sluice's
-// own, beside the http-wasm ABI, and optional for guests (a guest that
-// imports none runs on any http-wasm host). Each group lives in its own
-// hostfuncs_sluice_*.go file.
+// own, beside the http-wasm ABI, each group in a hostfuncs_sluice_*.go file.
+// A guest imports only those it uses, so a guest that uses none still runs
+// on any http-wasm host.
 func sluiceHostFuncs() []hostFunc {
 	return slices.Concat(
+		sluiceMetricFuncs(),
 		httpCallFuncs(),
 	)
 }

@@ -41,7 +41,8 @@ type Instance struct {
 	handleResp api.Function
 	watch      *watchdog // nil when the module has no deadline
 	cc         callCtx
-	stack      [2]uint64
+	stack      [5]uint64   // the most parameters of a guest export: proxy_on_http_call_response's
+	pw         *pwInstance // proxy-wasm state; nil for an http-wasm guest
 	stdout     *logWriter
 	stderr     *logWriter
 
@@ -90,6 +91,11 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 	i.mem = mod.ExportedMemory(exportMemory)
 	i.handleReq = mod.ExportedFunction(exportRequest)
 	i.handleResp = mod.ExportedFunction(exportResponse)
+	if m.abi == abiProxyWasm {
+		i.pw = newPWInstance(mod)
+		// Bodies reach proxy-wasm callbacks whole (proxywasm_stream.go).
+		i.base = FeatureBufferResponse
+	}
 	if m.interrupt {
 		flag, ok := mod.ExportedGlobal(exportInterrupt).(api.MutableGlobal)
 		if !ok {
@@ -103,6 +109,7 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			i.close(ctx)
 			return nil, err
 		}
+		m.obs.created.Inc()
 		return i, nil
 	}
 	if err := i.writeData(m.data); err != nil {
@@ -124,6 +131,13 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 			return nil, err
 		}
 	}
+	if i.pw != nil {
+		if err := i.pwStartRoot(ctx, timeout); err != nil {
+			i.close(ctx)
+			return nil, err
+		}
+	}
+	m.obs.created.Inc()
 	return i, nil
 }
 
@@ -145,6 +159,9 @@ func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, e
 	}
 	if x.Resp.Header == nil {
 		x.Resp.Header = http.Header{}
+	}
+	if i.pw != nil {
+		return i.pwHandleRequest(ctx, x)
 	}
 	i.begin(x)
 	i.phase = phaseRequest
@@ -201,6 +218,9 @@ func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool
 	}
 	i.phase = phaseResponse
 	i.respRead, i.respWritten = 0, false
+	if i.pw != nil {
+		return i.pwHandleResponse(ctx, x)
+	}
 	i.stack[0] = uint64(i.reqCtx)
 	i.stack[1] = 0
 	if isError {
@@ -350,11 +370,15 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 	}
 	i.fault = nil
 	i.stderr.first = ""
+	if i.pw != nil {
+		i.pw.lastError = ""
+	}
 	var err error
 	var fired bool
+	start := time.Now()
 	switch {
 	case i.watch != nil:
-		deadline := time.Now().Add(timeout)
+		deadline := start.Add(timeout)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d
 		}
@@ -376,12 +400,24 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 		err = fn.CallWithStack(&i.cc, i.stack[:])
 	}
 	i.cc.Context = nil // don't retain the request's context
+	phase, isPhase := phaseIndex(op)
+	if isPhase {
+		i.m.obs.calls[phase].Observe(time.Since(start).Seconds())
+	}
 	i.deadline = time.Time{}
 	if err == nil && !fired {
 		return nil
 	}
 	i.poisoned = true
-	return i.classify(op, err, fired, timeout)
+	err = i.classify(op, err, fired, timeout)
+	if isPhase {
+		if errors.Is(err, ErrTimeout) {
+			i.m.obs.timeouts[phase].Inc()
+		} else {
+			i.m.obs.traps[phase].Inc()
+		}
+	}
+	return err
 }
 
 // classify turns a failed call into an error wrapping one sentinel.
@@ -404,6 +440,9 @@ func (i *Instance) classify(op string, err error, fired bool, timeout time.Durat
 	i.stderr.flush()
 	if i.stderr.first != "" {
 		detail += fmt.Sprintf(" (stderr: %q)", i.stderr.first)
+	}
+	if i.pw != nil && i.pw.lastError != "" {
+		detail += fmt.Sprintf(" (log: %q)", i.pw.lastError)
 	}
 	limit := uint64(i.m.memPages) * wasmPageSize
 	if uint64(i.mem.Size())+wasmPageSize > limit || strings.Contains(i.stderr.first, "out of memory") {

@@ -2,8 +2,12 @@ package filter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -36,6 +40,9 @@ type ModuleOptions struct {
 	// closed, so a filter without traffic costs no instances. 0 means
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Upstreams are the snapshot's upstreams, for a proxy-wasm guest's
+	// proxy_http_call; nil: the guest's calls fail with BadArgument.
+	SnapshotUpstreams Upstreams
 	// Upstreams are the upstreams the guest's http_call may reach, by
 	// name: its allow-list. A name not here is refused.
 	Upstreams map[string]Upstream
@@ -50,6 +57,12 @@ type Module struct {
 	compiled wazero.CompiledModule
 	logger   *slog.Logger
 
+	abi      abi    // detected from the exports
+	pwConfig []byte // a proxy-wasm guest's plugin configuration (pwConfig)
+	ticker   pwTicker
+	// serving is set once the pool is ready: a proxy-wasm queue may name
+	// the module from its first instance's initialisation on, before.
+	serving   atomic.Bool
 	memPages  uint32 // memory limit in pages
 	interrupt bool   // code is instrumented with the interrupt flag
 	hasStart  bool   // the module had a start section, exported as exportStartFunc
@@ -74,6 +87,14 @@ type Module struct {
 	pinned bool
 
 	pool pool
+
+	// obs are the module's call series (metrics.go); guestMetrics the
+	// metrics its guest defined, by id (guestmetrics.go).
+	obs          moduleMetrics
+	metricsMu    sync.RWMutex
+	guestMetrics []*moduleMetric
+	// digest is "sha256:HEX" of the module's bytes, for traces.
+	digest string
 }
 
 // Load validates, rewrites and compiles a module and creates its first
@@ -90,6 +111,8 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 		opts:   opts,
 		logger: r.logger.With("filter", opts.Name),
 		pinned: true,
+		obs:    r.metrics.forModule(opts.Name),
+		digest: digestOf(wasm),
 	}
 	invalid := func(format string, args ...any) error {
 		return filterError(m.name, "load", ErrInvalidModule, fmt.Sprintf(format, args...))
@@ -104,10 +127,12 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	if err := r.checkImports(parsed.Imports); err != nil {
+	m.abi = detectABI(parsed.Exports)
+	m.pwConfig = pwConfig(opts.Config)
+	if err := r.checkImports(parsed.Imports, m.abi); err != nil {
 		return nil, invalid("%v", err)
 	}
-	if err := checkExportsPresent(parsed.Exports); err != nil {
+	if err := checkExportsPresent(parsed.Exports, m.abi); err != nil {
 		return nil, invalid("%v", err)
 	}
 	if err := checkMemory(parsed.Memories, pages); err != nil {
@@ -146,7 +171,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 		return nil, invalid("compile: %v", err)
 	}
 	m.compiled = compiled
-	if err := r.checkSignatures(compiled); err != nil {
+	if err := r.checkSignatures(compiled, m.abi); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, invalid("%v", err)
 	}
@@ -169,8 +194,12 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, opts ModuleOptions) (*M
 	}
 	m.pool.init(m, m.opts.MaxInstances, opts.IdleTimeout)
 	m.pool.seed(first)
+	if m.abi == abiProxyWasm {
+		m.startTicker()
+	}
+	m.serving.Store(true)
 	m.logger.Debug("filter loaded", "functions", stats.Functions, "loops", stats.Loops,
-		"memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features,
+		"abi", m.abi, "memory_limit_pages", pages, "interrupt", m.interrupt, "features", m.features,
 		"pinned", m.pinned, "max_instances", m.opts.MaxInstances)
 	return m, nil
 }
@@ -187,6 +216,15 @@ func withDefaults(o ModuleOptions) ModuleOptions {
 	}
 	return o
 }
+
+// digestOf is how the fleet names an artifact: "sha256:" and the hex sum.
+func digestOf(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Digest returns "sha256:HEX" of the module as it was given to Load.
+func (m *Module) Digest() string { return m.digest }
 
 // Name returns the filter's name.
 func (m *Module) Name() string { return m.name }
@@ -210,6 +248,7 @@ func (m *Module) Close(ctx context.Context) error {
 	if !m.pool.close(ctx) {
 		return nil
 	}
+	m.stopTicker()
 	m.rt.untrack(m)
 	if m.image != nil {
 		m.image.mem.close() // instances still alive keep their own mappings

@@ -55,6 +55,9 @@ type Runtime struct {
 	logger             *slog.Logger
 	closeOnContextDone bool
 	mem                memStats // linear memory of the live instances
+	metrics            *hostMetrics
+	shared             *pwShared // proxy-wasm shared data and queues, per node
+	pwMetrics          pwMetrics // proxy-wasm guests' metrics, per node
 
 	// hostFuncs holds, per host module name, the functions a guest may
 	// import with their signatures; Load checks imports against it.
@@ -91,6 +94,8 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		closeOnContextDone: opts.closeOnContextDone,
 		hostFuncs:          map[string]map[string]api.FunctionDefinition{},
 		modules:            map[*Module]struct{}{},
+		metrics:            newHostMetrics(),
+		shared:             newPWShared(),
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
 		_ = r.rt.Close(ctx)
@@ -105,6 +110,13 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		}
 		r.hostFuncs[name] = host.ExportedFunctionDefinitions()
 	}
+	env, unstable, err := instantiatePWHost(ctx, r.rt)
+	if err != nil {
+		_ = r.rt.Close(ctx)
+		return nil, fmt.Errorf("filter runtime: proxy-wasm host: %w", err)
+	}
+	r.hostFuncs[pwHostModule] = env.ExportedFunctionDefinitions()
+	r.hostFuncs[wasiUnstable] = unstable.ExportedFunctionDefinitions()
 	return r, nil
 }
 

@@ -13,15 +13,27 @@ import (
 
 // checkImports refuses any import but a function the host provides. Guests
 // get no imported memory, table or global: the host owns none to share.
-func (r *Runtime) checkImports(imports []wasmrewrite.Import) error {
+//
+// Each ABI has its own host modules: an http-wasm guest may not import
+// proxy-wasm's "env" functions, nor a proxy-wasm guest http_handler's.
+func (r *Runtime) checkImports(imports []wasmrewrite.Import, a abi) error {
+	modules := []string{hostModule, sluiceModule, wasiModule}
+	if a == abiProxyWasm {
+		modules = []string{pwHostModule, wasiModule, wasiUnstable}
+	}
 	for _, im := range imports {
 		if im.Kind != wasmrewrite.KindFunc {
 			return fmt.Errorf("imports %s %q.%q: only host functions may be imported", im.Kind, im.Module, im.Name)
 		}
 		funcs, ok := r.hostFuncs[im.Module]
-		if !ok {
-			return fmt.Errorf("imports function %q.%q from unknown module %q (the host provides %s, %s and %s)",
-				im.Module, im.Name, im.Module, hostModule, sluiceModule, wasiModule)
+		if !ok || !slices.Contains(modules, im.Module) {
+			return fmt.Errorf("imports function %q.%q from unknown module %q (the host provides %s to a %s guest)",
+				im.Module, im.Name, im.Module, strings.Join(modules, ", "), a)
+		}
+		if a == abiProxyWasm && im.Module == pwHostModule {
+			if _, ok := funcs[im.Name]; !ok {
+				return fmt.Errorf("imports proxy-wasm function %q.%q, which Sluice does not provide (README.md, \"proxy-wasm filters\", lists those it does)", im.Module, im.Name)
+			}
 		}
 		if _, ok := funcs[im.Name]; !ok {
 			return fmt.Errorf("imports unknown function %q.%q", im.Module, im.Name)
@@ -32,7 +44,10 @@ func (r *Runtime) checkImports(imports []wasmrewrite.Import) error {
 
 // checkExportsPresent reports the first missing guest export of the ABI,
 // before spending time compiling.
-func checkExportsPresent(exports []wasmrewrite.Export) error {
+func checkExportsPresent(exports []wasmrewrite.Export, a abi) error {
+	if a == abiProxyWasm {
+		return checkPWExportsPresent(exports)
+	}
 	want := []struct {
 		name string
 		kind wasmrewrite.ExternKind
@@ -80,7 +95,7 @@ func checkMemory(mems []wasmrewrite.Memory, limitPages uint32) *limitError {
 
 // checkSignatures compares each imported function with the host's, and the
 // guest exports with the ABI's.
-func (r *Runtime) checkSignatures(c wazero.CompiledModule) error {
+func (r *Runtime) checkSignatures(c wazero.CompiledModule, a abi) error {
 	for _, f := range c.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		host := r.hostFuncs[mod][name]
@@ -90,6 +105,9 @@ func (r *Runtime) checkSignatures(c wazero.CompiledModule) error {
 		}
 	}
 	exports := c.ExportedFunctions()
+	if a == abiProxyWasm {
+		return checkPWSignatures(exports)
+	}
 	want := map[string][2][]api.ValueType{
 		exportRequest:  {nil, {i64}},
 		exportResponse: {{i32, i32}, nil},

@@ -98,8 +98,9 @@ func Try(ctx context.Context, rt *filter.Runtime, wasm []byte, opts TryOptions) 
 	res.Upstream = x.Req
 
 	// As the edge does: the upstream's headers go over those the filter set
-	// in the request phase, and the body is visible to the guest only when
-	// it asked to buffer the response.
+	// in the request phase, the body the filter wrote in the request phase
+	// comes before the upstream's, and that body is visible to the guest
+	// only when it asked to buffer the response.
 	resp := x.Resp
 	for k, vs := range resp.Header {
 		if _, ok := upstream.Header[k]; !ok {
@@ -107,15 +108,16 @@ func Try(ctx context.Context, rt *filter.Runtime, wasm []byte, opts TryOptions) 
 		}
 	}
 	resp.Header, resp.Status = upstream.Header, upstream.StatusCode
+	body := append(resp.TakeRequestPhaseBody(), upstreamBody...)
 	buffered := inst.Features().Has(filter.FeatureBufferResponse)
 	if buffered {
-		resp.Body = upstreamBody
+		resp.Body = body
 	}
 	if err := inst.HandleResponse(ctx, x, false); err != nil {
 		return nil, err
 	}
 	if !resp.BodyWritten && !buffered {
-		resp.Body = upstreamBody
+		resp.Body = body
 	}
 	return res, nil
 }

@@ -1,7 +1,9 @@
-// Package fleet steers a fleet of edge nodes from one publisher over NATS
-// JetStream: signed snapshot envelopes in a KV bucket, artifacts in an
-// Object Store by sha256, node status in an expiring KV bucket, and service
-// instances announced for discovery in another.
+// Package fleet is the protocol between the publisher, edge nodes and the
+// CLI: the NATS layout (buckets, keys, subjects, the permissions a node
+// needs), signed snapshot envelopes, node status, the keys and credentials
+// in a data dir, and the one way fleet processes connect to NATS. The parts
+// on either side live in packages publisher, fleetnode, fleetclient,
+// artifacts and discovery.
 package fleet
 
 import (
@@ -9,13 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The NATS layout (DESIGN.md). Bucket and key names are a contract.
+// The NATS layout (docs/architecture.md, "NATS layout"). Bucket and key
+// names are a contract.
 const (
 	ConfigBucket    = "sluice_config"
 	ArtifactsBucket = "sluice_artifacts"
@@ -24,9 +28,9 @@ const (
 
 	StableKey = "snapshot.stable"
 	CanaryKey = "snapshot.canary"
-	// revisionPrefix keys keep every published revision (as its envelope,
+	// RevisionPrefix keys keep every published revision (as its envelope,
 	// selector cleared) for rollback and the fleet page.
-	revisionPrefix = "revision."
+	RevisionPrefix = "revision."
 )
 
 // Expiry of the TTL buckets. A node refreshes its status every
@@ -49,12 +53,12 @@ type Buckets struct {
 	js jetstream.JetStream
 }
 
-// keys lists the keys of a KV bucket matching filter ("" for all) from the
+// Keys lists the keys of a KV bucket matching filter ("" for all) from the
 // stream's own subject index. The KV ListKeys call lost: it is a watch that
 // ends after as many entries as were pending when it started, so a key
 // updated during the listing is delivered twice and another one never
 // (measured: 19 of 300 listings short while three nodes reported).
-func (b *Buckets) keys(ctx context.Context, bucket, filter string) ([]string, error) {
+func (b *Buckets) Keys(ctx context.Context, bucket, filter string) ([]string, error) {
 	stream, err := b.js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", bucket, err)
@@ -85,7 +89,7 @@ func (b *Buckets) keys(ctx context.Context, bucket, filter string) ([]string, er
 // replicated bucket down to one copy.
 func OpenBuckets(ctx context.Context, js jetstream.JetStream, replicas int) (*Buckets, error) {
 	b := Buckets{js: js}
-	n, err := replicasOf(ctx, js, "KV_"+ConfigBucket, replicas)
+	n, err := ReplicasOf(ctx, js, "KV_"+ConfigBucket, replicas)
 	if err == nil {
 		b.Config, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: ConfigBucket, Description: "sluice signed snapshots", History: 1, Storage: jetstream.FileStorage, Replicas: n,
@@ -94,7 +98,7 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, replicas int) (*Bu
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", ConfigBucket, err)
 	}
-	n, err = replicasOf(ctx, js, "OBJ_"+ArtifactsBucket, replicas)
+	n, err = ReplicasOf(ctx, js, "OBJ_"+ArtifactsBucket, replicas)
 	if err == nil {
 		b.Artifacts, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 			Bucket: ArtifactsBucket, Description: "sluice wasm modules and policy bundles by sha256", Storage: jetstream.FileStorage, Replicas: n,
@@ -103,14 +107,14 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, replicas int) (*Bu
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", ArtifactsBucket, err)
 	}
-	n, err = replicasOf(ctx, js, "KV_"+NodesBucket, replicas)
+	n, err = ReplicasOf(ctx, js, "KV_"+NodesBucket, replicas)
 	if err == nil {
 		b.Nodes, err = js.CreateOrUpdateKeyValue(ctx, nodesConfig(n))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", NodesBucket, err)
 	}
-	n, err = replicasOf(ctx, js, "KV_"+ServicesBucket, replicas)
+	n, err = ReplicasOf(ctx, js, "KV_"+ServicesBucket, replicas)
 	if err == nil {
 		b.Services, err = js.CreateOrUpdateKeyValue(ctx, servicesConfig(n))
 	}
@@ -176,9 +180,9 @@ func BindBuckets(ctx context.Context, js jetstream.JetStream) (*Buckets, error) 
 	return &b, nil
 }
 
-// replicasOf is the replica count to open a bucket's stream with: want if
+// ReplicasOf is the replica count to open a bucket's stream with: want if
 // set, else the existing stream's, else 1.
-func replicasOf(ctx context.Context, js jetstream.JetStream, stream string, want int) (int, error) {
+func ReplicasOf(ctx context.Context, js jetstream.JetStream, stream string, want int) (int, error) {
 	if want > 0 {
 		return want, nil
 	}
@@ -191,3 +195,6 @@ func replicasOf(ctx context.Context, js jetstream.JetStream, stream string, want
 	}
 	return max(1, s.CachedInfo().Config.Replicas), nil
 }
+
+// RevisionKey is the config-bucket key of a published revision.
+func RevisionKey(rev int64) string { return RevisionPrefix + strconv.FormatInt(rev, 10) }

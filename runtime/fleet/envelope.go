@@ -41,14 +41,14 @@ type Document struct {
 	Note     string            `json:"note,omitempty"` // e.g. "rollback to 3"
 }
 
-// maxDocument bounds a decompressed document, so a hostile payload cannot
+// MaxDocument bounds a decompressed document, so a hostile payload cannot
 // exhaust a node's memory before its digest is checked.
-const maxDocument = 32 << 20
+const MaxDocument = 32 << 20
 
 var (
 	zstdEnc, _ = zstd.NewWriter(nil)
 	zstdDec    = sync.OnceValue(func() *zstd.Decoder {
-		d, _ := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDocument))
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxDocument))
 		return d
 	})
 )
@@ -93,18 +93,18 @@ func (e *Envelope) Open(pub ed25519.PublicKey) (*Document, error) {
 	if err := e.Verify(pub); err != nil {
 		return nil, err
 	}
-	return e.document()
+	return e.UnverifiedDocument()
 }
 
-// document decodes the payload without checking the signature; only the
+// UnverifiedDocument decodes the payload without checking the signature; only the
 // publisher, reading back what it signed, may call it directly.
-func (e *Envelope) document() (*Document, error) {
+func (e *Envelope) UnverifiedDocument() (*Document, error) {
 	raw, err := zstdDec().DecodeAll(e.Payload, nil)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %d: decompress: %w", e.Revision, err)
 	}
-	if len(raw) > maxDocument {
-		return nil, fmt.Errorf("snapshot %d: document larger than %d bytes", e.Revision, maxDocument)
+	if len(raw) > MaxDocument {
+		return nil, fmt.Errorf("snapshot %d: document larger than %d bytes", e.Revision, MaxDocument)
 	}
 	if Digest(raw) != e.Digest {
 		return nil, fmt.Errorf("snapshot %d: document: %w", e.Revision, ErrDigestMismatch)
@@ -125,7 +125,7 @@ func (e *Envelope) Marshal() []byte {
 // ParseEnvelope reads an envelope's wire form.
 func ParseEnvelope(data []byte) (*Envelope, error) {
 	var e Envelope
-	dec := json.NewDecoder(io.LimitReader(bytes.NewReader(data), maxDocument))
+	dec := json.NewDecoder(io.LimitReader(bytes.NewReader(data), MaxDocument))
 	if err := dec.Decode(&e); err != nil {
 		return nil, fmt.Errorf("envelope: %w", err)
 	}
@@ -136,4 +136,16 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 func Digest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Artifacts lists every digest the document needs.
+func (doc *Document) Artifacts() []string {
+	var out []string
+	for _, d := range doc.Filters {
+		out = append(out, d)
+	}
+	for _, d := range doc.Policies {
+		out = append(out, d)
+	}
+	return out
 }

@@ -25,9 +25,9 @@ type Latency struct {
 	Count  uint64    `json:"count"`
 }
 
-// readLatency gathers the node's histogram from its admin handler's
+// ReadLatency gathers the node's histogram from its admin handler's
 // /metrics, the only place the node exposes it.
-func readLatency(admin http.Handler) (*Latency, error) {
+func ReadLatency(admin http.Handler) (*Latency, error) {
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept", "text/plain; version=0.0.4")
 	rec := httptest.NewRecorder()
@@ -74,10 +74,10 @@ func readLatency(admin http.Handler) (*Latency, error) {
 	return l, nil
 }
 
-// since returns the histogram of what l holds beyond base, an earlier
+// Since returns the histogram of what l holds beyond base, an earlier
 // report of the same node. A node that restarted meanwhile (counts went
 // down) counts from zero.
-func (l *Latency) since(base *Latency) *Latency {
+func (l *Latency) Since(base *Latency) *Latency {
 	if l == nil {
 		return &Latency{}
 	}
@@ -95,8 +95,8 @@ func (l *Latency) clone() *Latency {
 	return &Latency{Bounds: slices.Clone(l.Bounds), Counts: slices.Clone(l.Counts), Count: l.Count}
 }
 
-// add sums o into l (the same buckets, or l empty).
-func (l *Latency) add(o *Latency) {
+// Add sums o into l (the same buckets, or l empty).
+func (l *Latency) Add(o *Latency) {
 	if o == nil || o.Count == 0 {
 		return
 	}

@@ -56,7 +56,7 @@ func LoadOrCreateNATSCreds(dir string) (*NATSCreds, error) {
 	if c.Publisher == c.Node {
 		return nil, fmt.Errorf("%s and %s hold the same key: the nodes would have the publisher's rights", c.PublisherFile, c.NodeFile)
 	}
-	if err := writeAtomic(filepath.Join(dir, NATSAuthFile), []byte(c.ServerConfig())); err != nil {
+	if err := WriteAtomic(filepath.Join(dir, NATSAuthFile), []byte(c.ServerConfig())); err != nil {
 		return nil, fmt.Errorf("%s: %w", NATSAuthFile, err)
 	}
 	return c, nil
@@ -130,8 +130,8 @@ func (c *NATSCreds) Users() []*server.NkeyUser {
 // The subjects edge nodes use outside JetStream; runtime/edge and
 // runtime/traffic define them, the node's permissions must allow them.
 const (
-	rateLimitSubjects = "sluice.ratelimit.>"
-	cachePurgeSubject = "sluice.cache.purge"
+	RateLimitSubjects = "sluice.ratelimit.>"
+	CachePurgeSubject = "sluice.cache.purge"
 )
 
 // NodePermissions is what the shared node credentials allow, by NATS
@@ -173,12 +173,12 @@ func NodePermissions() *server.Permissions {
 		"$JS.API.STREAM.CREATE.KV_"+ServicesBucket,
 		"$KV."+NodesBucket+".>",
 		"$KV."+ServicesBucket+".>",
-		rateLimitSubjects,
-		cachePurgeSubject,
+		RateLimitSubjects,
+		CachePurgeSubject,
 	)
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},
-		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", rateLimitSubjects, cachePurgeSubject}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", RateLimitSubjects, CachePurgeSubject}},
 	}
 }
 

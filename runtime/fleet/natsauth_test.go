@@ -1,4 +1,4 @@
-package fleet
+package fleet_test
 
 import (
 	"context"
@@ -20,18 +20,22 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sluicegw/sluice/runtime/discovery"
+	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/fleettest"
+	"github.com/sluicegw/sluice/runtime/publisher"
 	ratelimit "github.com/sluicegw/sluice/runtime/traffic"
 )
 
 // startAuthNATS runs a real embedded NATS server that admits only the
 // users of credentials created in a fresh data dir.
-func startAuthNATS(t testing.TB) (string, *NATSCreds) {
+func startAuthNATS(t testing.TB) (string, *fleet.NATSCreds) {
 	t.Helper()
-	creds, err := LoadOrCreateNATSCreds(t.TempDir())
+	creds, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), creds.Users()...)
+	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), creds.Users()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +45,7 @@ func startAuthNATS(t testing.TB) (string, *NATSCreds) {
 
 func credsOpt(t testing.TB, path string) nats.Option {
 	t.Helper()
-	opt, err := CredsOption(path)
+	opt, err := fleet.CredsOption(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +54,10 @@ func credsOpt(t testing.TB, path string) nats.Option {
 
 // violations connects with the node credentials and collects the
 // permission errors the server reports for that connection.
-func nodeConn(t testing.TB, url string, creds *NATSCreds) (*nats.Conn, jetstream.JetStream, chan error) {
+func nodeConn(t testing.TB, url string, creds *fleet.NATSCreds) (*nats.Conn, jetstream.JetStream, chan error) {
 	t.Helper()
 	errs := make(chan error, 16)
-	nc, js := connect(t, url, credsOpt(t, creds.NodeFile), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, js := fleettest.Connect(t, url, credsOpt(t, creds.NodeFile), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		select {
 		case errs <- err:
 		default:
@@ -90,11 +94,11 @@ func denied(t *testing.T, errs chan error, subject string, op func(ctx context.C
 
 func TestNATSCredsCreatedOnceAndPrivate(t *testing.T) {
 	dir := t.TempDir()
-	c1, err := LoadOrCreateNATSCreds(dir)
+	c1, err := fleet.LoadOrCreateNATSCreds(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := LoadOrCreateNATSCreds(dir)
+	c2, err := fleet.LoadOrCreateNATSCreds(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +108,7 @@ func TestNATSCredsCreatedOnceAndPrivate(t *testing.T) {
 	if c1.Publisher == c1.Node {
 		t.Fatal("the publisher and the nodes share a key")
 	}
-	for _, f := range []string{PublisherCredsFile, NodeCredsFile} {
+	for _, f := range []string{fleet.PublisherCredsFile, fleet.NodeCredsFile} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -113,22 +117,22 @@ func TestNATSCredsCreatedOnceAndPrivate(t *testing.T) {
 			t.Errorf("%s: mode %v, want 0600", f, fi.Mode().Perm())
 		}
 	}
-	conf, err := os.ReadFile(filepath.Join(dir, NATSAuthFile))
+	conf, err := os.ReadFile(filepath.Join(dir, fleet.NATSAuthFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(conf), c1.Publisher) || !strings.Contains(string(conf), c1.Node) {
-		t.Fatalf("%s lacks a public key:\n%s", NATSAuthFile, conf)
+		t.Fatalf("%s lacks a public key:\n%s", fleet.NATSAuthFile, conf)
 	}
-	for _, f := range []string{PublisherCredsFile, NodeCredsFile} {
+	for _, f := range []string{fleet.PublisherCredsFile, fleet.NodeCredsFile} {
 		seed, _ := os.ReadFile(filepath.Join(dir, f))
 		line := strings.Split(string(seed), "\n")[1]
 		if !strings.HasPrefix(line, "SU") || strings.Contains(string(conf), line) {
-			t.Fatalf("%s: seed line %.4s...; %s must not hold it", f, line, NATSAuthFile)
+			t.Fatalf("%s: seed line %.4s...; %s must not hold it", f, line, fleet.NATSAuthFile)
 		}
 	}
-	os.WriteFile(filepath.Join(dir, NodeCredsFile), []byte("not a seed\n"), 0o600)
-	if _, err := LoadOrCreateNATSCreds(dir); err == nil || !strings.Contains(err.Error(), NodeCredsFile+": not a NATS user nkey seed") {
+	os.WriteFile(filepath.Join(dir, fleet.NodeCredsFile), []byte("not a seed\n"), 0o600)
+	if _, err := fleet.LoadOrCreateNATSCreds(dir); err == nil || !strings.Contains(err.Error(), fleet.NodeCredsFile+": not a NATS user nkey seed") {
 		t.Fatalf("a damaged node.creds: %v", err)
 	}
 }
@@ -139,17 +143,17 @@ func TestEmbeddedNATSRefusesAnonymousAndUnknownUsers(t *testing.T) {
 		t.Fatalf("anonymous connect: %v, want %v", err, nats.ErrAuthorization)
 	}
 	// Fleet processes retry a failed connect forever, but not a refusal.
-	if _, err := Connect(url, "anonymous"); !errors.Is(err, nats.ErrAuthorization) {
+	if _, err := fleet.Connect(url, "anonymous"); !errors.Is(err, nats.ErrAuthorization) {
 		t.Fatalf("fleet connect without credentials: %v, want %v", err, nats.ErrAuthorization)
 	}
-	stranger, err := LoadOrCreateNATSCreds(t.TempDir())
+	stranger, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Connect(url, "stranger", credsOpt(t, stranger.NodeFile)); !errors.Is(err, nats.ErrAuthorization) {
+	if _, err := fleet.Connect(url, "stranger", credsOpt(t, stranger.NodeFile)); !errors.Is(err, nats.ErrAuthorization) {
 		t.Fatalf("connect with another publisher's node.creds: %v, want %v", err, nats.ErrAuthorization)
 	}
-	if _, err := CredsOption(filepath.Join(t.TempDir(), "missing.creds")); err == nil || !strings.Contains(err.Error(), "missing.creds") {
+	if _, err := fleet.CredsOption(filepath.Join(t.TempDir(), "missing.creds")); err == nil || !strings.Contains(err.Error(), "missing.creds") {
 		t.Fatalf("a missing credentials file: %v", err)
 	}
 }
@@ -158,31 +162,31 @@ func TestEmbeddedNATSRefusesAnonymousAndUnknownUsers(t *testing.T) {
 // (a wasm filter), status, discovery, and an announcer with the same file.
 func TestNodeWithNodeCredsConvergesAndServes(t *testing.T) {
 	url, creds := startAuthNATS(t)
-	pub := startPublisher(t, url, credsOpt(t, creds.PublisherFile))
-	e := startEdge(t, url, edgeSpec{id: "edge-a", trust: pub.Identity().Public, creds: creds.NodeFile, discovery: true})
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, creds.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: creds.NodeFile, Discovery: true})
 	dir := t.TempDir()
-	wasm := watGuest(t, dir, "answer")
-	rev := pub.mustApply(t, fmt.Sprintf(`filters: {answer: {module: %s}}
+	wasm := fleettest.WatGuest(t, dir, "answer")
+	rev := pub.MustApply(t, fmt.Sprintf(`filters: {answer: {module: %s}}
 upstreams: {svc: {discovery: nats}}
 routes:
   - {name: fn, match: {path: /fn}, filters: [answer]}
   - {name: svc, match: {path_prefix: /svc}, upstream: svc}
 `, wasm), "")
-	eventually(t, 20*time.Second, "the node serving the filter", func() bool {
-		code, body := get(t, e.url+"/fn")
+	fleettest.Eventually(t, 20*time.Second, "the node serving the filter", func() bool {
+		code, body := fleettest.Get(t, e.URL+"/fn")
 		return code == 418 && body == "hello from wasm"
 	})
-	eventually(t, 10*time.Second, "the node's status in the bucket", func() bool {
-		nodes, err := ListNodes(context.Background(), pub.Buckets())
-		return err == nil && len(nodes) == 1 && nodes[0].ID == "edge-a" && nodes[0].Revision == rev && nodes[0].State == StateReady
+	fleettest.Eventually(t, 10*time.Second, "the node's status in the bucket", func() bool {
+		nodes, err := fleet.ListNodes(context.Background(), pub.Buckets())
+		return err == nil && len(nodes) == 1 && nodes[0].ID == "edge-a" && nodes[0].Revision == rev && nodes[0].State == fleet.StateReady
 	})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Announce(ctx, url, "svc", upstream(t, "svc"), 100*time.Millisecond, quiet, credsOpt(t, creds.NodeFile))
+		done <- discovery.Announce(ctx, url, "svc", fleettest.Upstream(t, "svc"), 100*time.Millisecond, fleettest.Quiet, credsOpt(t, creds.NodeFile))
 	}()
-	eventually(t, 10*time.Second, "the announced instance served", serves(t, e, "/svc", "svc:"))
+	fleettest.Eventually(t, 10*time.Second, "the announced instance served", fleettest.Serves(t, e, "/svc", "svc:"))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("announce with node.creds: %v", err)
@@ -191,38 +195,38 @@ routes:
 
 func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 	url, creds := startAuthNATS(t)
-	pub := startPublisher(t, url, credsOpt(t, creds.PublisherFile))
-	rev := pub.mustApply(t, routeConfig("users", upstream(t, "users")), "")
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, creds.PublisherFile))
+	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
 	_, js, errs := nodeConn(t, url, creds)
-	b, err := BindBuckets(context.Background(), js)
+	b, err := fleet.BindBuckets(context.Background(), js)
 	if err != nil {
 		t.Fatalf("bind with node.creds: %v", err)
 	}
-	stable, err := b.Config.Get(context.Background(), StableKey)
+	stable, err := b.Config.Get(context.Background(), fleet.StableKey)
 	if err != nil {
 		t.Fatalf("read the stable snapshot with node.creds: %v", err)
 	}
 
 	denied(t, errs, "$KV.sluice_config.snapshot.stable", func(ctx context.Context) error {
-		_, err := b.Config.Put(ctx, StableKey, []byte(`{"revision": 999}`))
+		_, err := b.Config.Put(ctx, fleet.StableKey, []byte(`{"revision": 999}`))
 		return err
 	})
 	denied(t, errs, "$KV.sluice_config.snapshot.canary", func(ctx context.Context) error {
-		_, err := b.Config.Put(ctx, CanaryKey, []byte(`{"revision": 999}`))
+		_, err := b.Config.Put(ctx, fleet.CanaryKey, []byte(`{"revision": 999}`))
 		return err
 	})
 	denied(t, errs, "$JS.API.STREAM.DELETE.KV_sluice_config", func(ctx context.Context) error {
-		return js.DeleteKeyValue(ctx, ConfigBucket)
+		return js.DeleteKeyValue(ctx, fleet.ConfigBucket)
 	})
 	denied(t, errs, "$JS.API.STREAM.PURGE.KV_sluice_config", func(ctx context.Context) error {
-		s, err := js.Stream(ctx, "KV_"+ConfigBucket)
+		s, err := js.Stream(ctx, "KV_"+fleet.ConfigBucket)
 		if err != nil {
 			t.Fatalf("stream info with node.creds: %v", err)
 		}
 		return s.Purge(ctx)
 	})
 	denied(t, errs, "$JS.API.STREAM.UPDATE.KV_sluice_nodes", func(ctx context.Context) error {
-		s, err := js.Stream(ctx, "KV_"+NodesBucket)
+		s, err := js.Stream(ctx, "KV_"+fleet.NodesBucket)
 		if err != nil {
 			t.Fatalf("stream info with node.creds: %v", err)
 		}
@@ -236,23 +240,23 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 		return err
 	})
 	denied(t, errs, "$JS.API.STREAM.MSG.DELETE.OBJ_sluice_artifacts", func(ctx context.Context) error {
-		s, err := js.Stream(ctx, "OBJ_"+ArtifactsBucket)
+		s, err := js.Stream(ctx, "OBJ_"+fleet.ArtifactsBucket)
 		if err != nil {
 			t.Fatalf("stream info with node.creds: %v", err)
 		}
 		return s.DeleteMsg(ctx, 1)
 	})
-	digest := Digest([]byte("evil"))
+	digest := fleet.Digest([]byte("evil"))
 	denied(t, errs, "$O.sluice_artifacts.M."+encodeObjectName(digest), func(ctx context.Context) error {
 		_, err := b.Artifacts.PutBytes(ctx, digest, []byte("evil"))
 		return err
 	})
-	denied(t, errs, historySubject+"apply", func(ctx context.Context) error {
-		_, err := js.Publish(ctx, historySubject+"apply", []byte(`{}`))
+	denied(t, errs, publisher.HistorySubject+"apply", func(ctx context.Context) error {
+		_, err := js.Publish(ctx, publisher.HistorySubject+"apply", []byte(`{}`))
 		return err
 	})
 
-	after, err := pub.Buckets().Config.Get(context.Background(), StableKey)
+	after, err := pub.Buckets().Config.Get(context.Background(), fleet.StableKey)
 	if err != nil || after.Revision() != stable.Revision() {
 		t.Fatalf("the stable snapshot changed under the node credentials: %v", err)
 	}
@@ -264,12 +268,12 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 // What a node must be able to do beyond the buckets: the fleet rate-limit
 // and cache-purge subjects, both ways.
 func TestNodeCredsUseRateLimitAndPurgeSubjects(t *testing.T) {
-	if rateLimitSubjects != ratelimit.FleetSubjectPrefix+">" {
-		t.Fatalf("node permissions allow %q, the rate limiter uses %q", rateLimitSubjects, ratelimit.FleetSubjectPrefix)
+	if fleet.RateLimitSubjects != ratelimit.FleetSubjectPrefix+">" {
+		t.Fatalf("node permissions allow %q, the rate limiter uses %q", fleet.RateLimitSubjects, ratelimit.FleetSubjectPrefix)
 	}
 	url, creds := startAuthNATS(t)
 	nc, _, errs := nodeConn(t, url, creds)
-	for _, subject := range []string{ratelimit.FleetSubjectPrefix + "route.key", cachePurgeSubject} {
+	for _, subject := range []string{ratelimit.FleetSubjectPrefix + "route.key", fleet.CachePurgeSubject} {
 		sub, err := nc.SubscribeSync(subject)
 		if err != nil {
 			t.Fatal(err)
@@ -298,37 +302,37 @@ func encodeObjectName(name string) string {
 // gone, and a node with node.creds (which may not update streams) creates
 // it again and reports into it.
 func TestNodeWithNodeCredsReportsAfterNATSRestart(t *testing.T) {
-	creds, err := LoadOrCreateNATSCreds(t.TempDir())
+	creds, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, store := deadAddr(t), t.TempDir()
-	ns, err := StartEmbeddedNATS(addr, store, creds.Users()...)
+	addr, store := fleettest.DeadAddr(t), t.TempDir()
+	ns, err := fleet.StartEmbeddedNATS(addr, store, creds.Users()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	url := ns.ClientURL()
-	pub := startPublisher(t, url, credsOpt(t, creds.PublisherFile))
-	e := startEdge(t, url, edgeSpec{id: "edge-a", trust: pub.Identity().Public, creds: creds.NodeFile})
-	rev := pub.mustApply(t, routeConfig("users", upstream(t, "users")), "")
-	eventually(t, 10*time.Second, "revision served", serves(t, e, "/users", "users:"))
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, creds.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: creds.NodeFile})
+	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
+	fleettest.Eventually(t, 10*time.Second, "revision served", fleettest.Serves(t, e, "/users", "users:"))
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	ns, err = StartEmbeddedNATS(addr, store, creds.Users()...)
+	ns, err = fleet.StartEmbeddedNATS(addr, store, creds.Users()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	eventually(t, 15*time.Second, "the node's status after the restart", func() bool {
-		nodes, err := ListNodes(context.Background(), pub.Buckets())
+	fleettest.Eventually(t, 15*time.Second, "the node's status after the restart", func() bool {
+		nodes, err := fleet.ListNodes(context.Background(), pub.Buckets())
 		return err == nil && len(nodes) == 1 && nodes[0].ID == "edge-a" && nodes[0].Revision == rev
 	})
 }
 
 // --nats-creds reads either an nkey seed (ours) or a JWT .creds file (nsc).
 func TestCredsOptionTellsSeedFromJWTCreds(t *testing.T) {
-	creds, err := LoadOrCreateNATSCreds(t.TempDir())
+	creds, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,15 +359,15 @@ func TestCredsOptionTellsSeedFromJWTCreds(t *testing.T) {
 // read it as the same users and permissions the embedded server gets.
 func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
 	dir := t.TempDir()
-	creds, err := LoadOrCreateNATSCreds(dir)
+	creds, err := fleet.LoadOrCreateNATSCreds(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "nats-server.conf")
-	os.WriteFile(conf, []byte("jetstream: {store_dir: \""+filepath.Join(dir, "js")+"\"}\ninclude \""+NATSAuthFile+"\"\n"), 0o600)
+	os.WriteFile(conf, []byte("jetstream: {store_dir: \""+filepath.Join(dir, "js")+"\"}\ninclude \""+fleet.NATSAuthFile+"\"\n"), 0o600)
 	opts, err := server.ProcessConfigFile(conf)
 	if err != nil {
-		t.Fatalf("nats-server cannot read %s: %v", NATSAuthFile, err)
+		t.Fatalf("nats-server cannot read %s: %v", fleet.NATSAuthFile, err)
 	}
 	users := map[string]*server.Permissions{}
 	for _, u := range opts.Nkeys {
@@ -372,10 +376,10 @@ func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
 	if len(users) != 2 || users[creds.Publisher] != nil {
 		t.Fatalf("users: %v; want the publisher without limits and the node", users)
 	}
-	got, want := users[creds.Node], NodePermissions()
+	got, want := users[creds.Node], fleet.NodePermissions()
 	if got == nil || !slices.Equal(got.Publish.Allow, want.Publish.Allow) || !slices.Equal(got.Subscribe.Allow, want.Subscribe.Allow) ||
 		len(got.Publish.Deny) != 0 || len(got.Subscribe.Deny) != 0 {
-		t.Fatalf("node permissions from %s:\n%+v\nwant\n%+v", NATSAuthFile, got, want)
+		t.Fatalf("node permissions from %s:\n%+v\nwant\n%+v", fleet.NATSAuthFile, got, want)
 	}
 }
 
@@ -401,29 +405,29 @@ func (l *lockedBuffer) String() string {
 // it waits, says so once however often it retries, and follows once the
 // buckets exist.
 func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
-	ns, err := StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
+	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	var logs lockedBuffer
 	trust, _, _ := ed25519.GenerateKey(rand.Reader)
-	startEdge(t, ns.ClientURL(), edgeSpec{id: "early", trust: trust, logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	fleettest.StartEdge(t, ns.ClientURL(), fleettest.EdgeSpec{ID: "early", Trust: trust, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	const waiting = "waiting for the publisher to create the fleet's buckets"
-	eventually(t, 10*time.Second, "the node saying it waits", func() bool { return strings.Contains(logs.String(), waiting) })
+	fleettest.Eventually(t, 10*time.Second, "the node saying it waits", func() bool { return strings.Contains(logs.String(), waiting) })
 	// Each retry asks for the config bucket's stream info: wait for several.
 	v0, _ := ns.Varz(nil)
-	eventually(t, 10*time.Second, "the node retrying", func() bool {
+	fleettest.Eventually(t, 10*time.Second, "the node retrying", func() bool {
 		v, err := ns.Varz(nil)
 		return err == nil && v.InMsgs >= v0.InMsgs+5
 	})
-	_, js := connect(t, ns.ClientURL())
-	b, err := OpenBuckets(context.Background(), js, 0)
+	_, js := fleettest.Connect(t, ns.ClientURL())
+	b, err := fleet.OpenBuckets(context.Background(), js, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the node's status once the buckets exist", func() bool {
-		nodes, err := ListNodes(context.Background(), b)
+	fleettest.Eventually(t, 10*time.Second, "the node's status once the buckets exist", func() bool {
+		nodes, err := fleet.ListNodes(context.Background(), b)
 		return err == nil && len(nodes) == 1 && nodes[0].ID == "early"
 	})
 	if n := strings.Count(logs.String(), waiting); n != 1 {

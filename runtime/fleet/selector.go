@@ -17,21 +17,21 @@ type Selector struct {
 	percent int // -1 when the selector is by labels
 }
 
-// selectorError is a malformed canary selector (a 400 at the API).
-type selectorError struct{ msg string }
+// SelectorError is a malformed canary selector (a 400 at the API).
+type SelectorError struct{ msg string }
 
-func (e selectorError) Error() string { return e.msg }
+func (e SelectorError) Error() string { return e.msg }
 
 // ParseSelector checks and parses a canary selector.
 func ParseSelector(s string) (Selector, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return Selector{}, selectorError{"canary selector is empty"}
+		return Selector{}, SelectorError{"canary selector is empty"}
 	}
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 100 {
-			return Selector{}, selectorError{fmt.Sprintf("canary selector %q: want a percentage from 1%% to 100%%", s)}
+			return Selector{}, SelectorError{fmt.Sprintf("canary selector %q: want a percentage from 1%% to 100%%", s)}
 		}
 		return Selector{percent: n}, nil
 	}
@@ -40,7 +40,7 @@ func ParseSelector(s string) (Selector, error) {
 		k, v, ok := strings.Cut(kv, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" {
-			return Selector{}, selectorError{fmt.Sprintf("canary selector %q: %q is not label=value", s, kv)}
+			return Selector{}, SelectorError{fmt.Sprintf("canary selector %q: %q is not label=value", s, kv)}
 		}
 		sel.labels[k] = v
 	}

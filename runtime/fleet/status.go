@@ -40,7 +40,7 @@ type NodeStatus struct {
 
 // ListNodes reads every live node's status (expired ones are gone), by id.
 func ListNodes(ctx context.Context, b *Buckets) ([]NodeStatus, error) {
-	keys, err := b.keys(ctx, NodesBucket, "")
+	keys, err := b.Keys(ctx, NodesBucket, "")
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 // Package httperr is how every stage of the request pipeline reports a
 // failure: an error that carries the status the client should see. The edge
-// node turns it into the JSON body of DESIGN.md, {"error", "request_id"}.
+// node turns it into the JSON body documented in docs/architecture.md
+// ("Errors"), {"error", "request_id"}.
 package httperr
 
 import (

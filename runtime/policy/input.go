@@ -11,8 +11,8 @@ import (
 	"github.com/sluicegw/sluice/runtime/auth"
 )
 
-// Input is what a policy sees of one request. Value turns it into DESIGN.md's
-// input document:
+// Input is what a policy sees of one request. Value turns it into the input
+// document of docs/policies.md ("The input document"):
 //
 //	{"request": {"method", "path", "host", "headers", "query", "remote_addr"},
 //	 "route": "...",

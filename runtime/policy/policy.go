@@ -3,7 +3,7 @@
 // query prepared once, when a snapshot is built; each request is then one
 // evaluation against an input document built directly as an OPA AST value.
 //
-// The input document is DESIGN.md's "Policy input"; the decision is a boolean
+// The input document is docs/policies.md's; the decision is a boolean
 // or an object {allow, status, reason, headers}. Anything else (undefined,
 // more than one result, the wrong shape, an evaluation error) is an error
 // answered 503: a policy that cannot decide never allows.

@@ -276,7 +276,7 @@ func TestDecisionShapes(t *testing.T) {
 	}
 }
 
-// TestInputDocument: the input is DESIGN.md's document, field for field.
+// TestInputDocument: the input is docs/policies.md's document, field for field.
 func TestInputDocument(t *testing.T) {
 	in := &Input{
 		Method: "GET", Path: "/users/42", Host: "api.example.com", RemoteAddr: "10.0.0.7:51234", Route: "users",

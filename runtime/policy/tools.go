@@ -90,7 +90,7 @@ func writeFailure(w io.Writer, r *tester.Result) {
 }
 
 // Eval loads the policy of dir, prepares query (DefaultQuery when empty) and
-// decides the JSON input document (DESIGN.md's policy input, as a file would
+// decides the JSON input document (docs/policies.md's, as a file would
 // hold it). The duration is that of the decision alone, not of loading.
 // A decision error is the same *httperr.Error Decide returns.
 func Eval(ctx context.Context, dir, query string, input []byte) (Decision, time.Duration, error) {

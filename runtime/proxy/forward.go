@@ -50,6 +50,9 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	if timeout <= 0 {
 		timeout = p.timeout
 	}
+	if d, ok := grpcTimeout(r); ok && (timeout <= 0 || d < timeout) {
+		timeout = d
+	}
 	upgrade := httpguard.UpgradeOf(r) // the edge dropped a stray Upgrade header already
 
 	var ctx context.Context
@@ -249,7 +252,7 @@ func (p *Pool) attemptFailed(ctx context.Context, r *http.Request, e *endpoint, 
 	case r.Context().Err() != nil:
 		return httperr.Wrap(StatusClientClosedRequest, reasonClientGone,
 			fmt.Errorf("upstream %q: endpoint %s: client went away: %w", p.name, e.raw, err)), false
-	case p.h2 != nil && notHTTP2(err):
+	case p.h2 != nil && (notHTTP2(err) || p.h2.answeredHTTP1(e.host)):
 		return httperr.Wrap(http.StatusBadGateway, reasonNotHTTP2,
 			fmt.Errorf("upstream %q: endpoint %s: configured for %s, but it answers HTTP/1.1: %w", p.name, e.raw, p.protocol, err)), false
 	case isConnectFailure(err):

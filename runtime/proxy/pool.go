@@ -20,8 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/sluicegw/sluice/runtime/config"
 )
 
@@ -56,7 +54,7 @@ type Pool struct {
 	tlsBase      *tls.Config // what every https endpoint's TLS starts from
 	// h2 is the HTTP/2 client of a `protocol: h2c | h2` upstream; nil for
 	// http1, whose plain requests go through fastclient.go.
-	h2       *http2.Transport
+	h2       *h2Client
 	protocol string
 	timeout  time.Duration
 	retry    retryPolicy

@@ -14,7 +14,8 @@ import (
 // refMatch is the contract written as plainly as possible: scan every route,
 // keep those that match, pick the highest rank. It shares no code with the
 // package, so the property test and the fuzzer compare two independent
-// readings of DESIGN.md. It returns the winner's index, or -1.
+// readings of docs/architecture.md ("Route matching"). It returns the
+// winner's index, or -1.
 func refMatch(routes []*config.Route, host, method, path string, header func(string) string) (int, Params) {
 	h := strings.TrimSuffix(refLower((&url.URL{Host: host}).Hostname()), ".")
 	best, bestRank := -1, []int(nil)

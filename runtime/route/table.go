@@ -1,6 +1,6 @@
 // Package route compiles the routes of a config snapshot into an immutable
 // Table and matches requests against it: the most specific route wins, as
-// DESIGN.md ("Route matching") defines.
+// docs/architecture.md ("Route matching") defines.
 //
 // The Table is an index, not a list: routes are grouped by host (exact,
 // wildcard suffix, any) and, within a host, by kind of path matcher, with

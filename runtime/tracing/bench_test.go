@@ -38,3 +38,17 @@ func BenchmarkStartRequestUnsampled(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRecordingUnsampled is the check each traced child (an auth
+// provider, the policy, an aggregate backend) makes on an unsampled
+// request: a context lookup that finds no span.
+func BenchmarkRecordingUnsampled(b *testing.B) {
+	r, _ := http.NewRequest(http.MethodGet, "http://gw/api/items", nil)
+	ctx := r.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if Recording(ctx) {
+			b.Fatal("recording without a span")
+		}
+	}
+}

@@ -12,8 +12,11 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/route"
+	"github.com/sluicegw/sluice/runtime/tracing"
 )
 
 // MaxAggregateBody bounds one backend's answer: the whole body is needed to
@@ -25,6 +28,8 @@ type AggregateBackend struct {
 	Key     string // the key its JSON goes under
 	Path    string // "/users/{id}" or "/invoices?user={id}"
 	Forward Origin // sends a request to the backend's upstream
+	// Upstream names the backend's upstream, for its trace span.
+	Upstream string
 }
 
 // Aggregator fans one request out to its backends in parallel and merges
@@ -34,11 +39,12 @@ type Aggregator struct {
 }
 
 type aggBackend struct {
-	key     string
-	keyJSON []byte // `"key":`
-	path    []tmplPart
-	query   []tmplPart
-	forward Origin
+	key      string
+	keyJSON  []byte // `"key":`
+	path     []tmplPart
+	query    []tmplPart
+	forward  Origin
+	upstream string
 }
 
 // tmplPart is a literal or, when param is set, a {param} to substitute.
@@ -59,7 +65,7 @@ func NewAggregator(backends []AggregateBackend) (*Aggregator, error) {
 			return nil, fmt.Errorf("aggregate %q: %w", b.Key, err)
 		}
 		k, _ := json.Marshal(b.Key)
-		a.backends = append(a.backends, aggBackend{key: b.Key, keyJSON: append(k, ':'), path: pp, query: qp, forward: b.Forward})
+		a.backends = append(a.backends, aggBackend{key: b.Key, keyJSON: append(k, ':'), path: pp, query: qp, forward: b.Forward, upstream: b.Upstream})
 	}
 	sort.Slice(a.backends, func(i, j int) bool { return a.backends[i].key < a.backends[j].key })
 	return a, nil
@@ -171,6 +177,14 @@ func (a *Aggregator) Serve(w http.ResponseWriter, r *http.Request) error {
 
 // call asks one backend; nil means it failed.
 func (b *aggBackend) call(r *http.Request, hdr http.Header, params route.Params) (out []byte) {
+	ctx := r.Context()
+	bw := &aggWriter{header: http.Header{}}
+	var err error
+	if tracing.Recording(ctx) {
+		var span trace.Span
+		ctx, span = b.startSpan(ctx)
+		defer func() { endBackendSpan(span, bw.status, out != nil, err) }()
+	}
 	defer func() {
 		// The proxy aborts a response cut short with a panic meant for
 		// net/http; here it is one backend's failure, never the node's.
@@ -178,7 +192,7 @@ func (b *aggBackend) call(r *http.Request, hdr http.Header, params route.Params)
 			out = nil
 		}
 	}()
-	sub := r.WithContext(r.Context())
+	sub := r.WithContext(ctx)
 	sub.Method = http.MethodGet
 	sub.URL = &url.URL{
 		Path:     expand(b.path, params, func(s string) string { return s }),
@@ -188,8 +202,7 @@ func (b *aggBackend) call(r *http.Request, hdr http.Header, params route.Params)
 	sub.Header = hdr
 	sub.Body = http.NoBody
 	sub.ContentLength = 0
-	bw := &aggWriter{header: http.Header{}}
-	if err := b.forward(bw, sub); err != nil || bw.overflow {
+	if err = b.forward(bw, sub); err != nil || bw.overflow {
 		return nil
 	}
 	if bw.status < 200 || bw.status > 299 || bw.header.Get("Content-Encoding") != "" {

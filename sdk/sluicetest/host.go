@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +46,7 @@ func New(t testing.TB, opts ...Option) *Host {
 // refuses a bad configuration.
 func Load(t testing.TB, opts ...Option) (*Host, error) {
 	t.Helper()
-	o := options{logLevel: sluice.LevelDebug, supported: sluice.FeatureBufferRequest | sluice.FeatureBufferResponse | sluice.FeatureTrailers | sluice.FeatureStateless}
+	o := options{logLevel: sluice.LevelDebug, supported: sluice.FeatureBufferRequest | sluice.FeatureBufferResponse | sluice.FeatureTrailers | sluice.FeatureStateless | sluice.FeatureHoldsResponseHead}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -60,6 +61,7 @@ func Load(t testing.TB, opts ...Option) (*Host, error) {
 	mem.Calls.Do = callHandler(o.upstreams)
 	mem.InitFeatures = boot.InitFeatures & mem.Supported
 	mem.Features = mem.InitFeatures
+	mem.MetricDefs = slices.Clone(boot.MetricDefs) // defined by package variables, at init
 	abi.Mem = mem
 	h := &Host{t: t, mem: mem}
 	t.Cleanup(func() {

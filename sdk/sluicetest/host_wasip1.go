@@ -29,3 +29,9 @@ func (h *Host) Do(*Request, *Response) *Result { panic(skip) }
 
 // Logs is never reached: New skipped the test.
 func (h *Host) Logs() []Log { panic(skip) }
+
+// Metric is never reached: New skipped the test.
+func (h *Host) Metric(string, ...string) (MetricValue, bool) { panic(skip) }
+
+// MetricsDropped is never reached: New skipped the test.
+func (h *Host) MetricsDropped() int { panic(skip) }

@@ -108,5 +108,17 @@ func WithFilter(f sluice.Filter) Option { return func(o *options) { o.filter = f
 // WithLogLevel sets the lowest level the host logs (default: LevelDebug).
 func WithLogLevel(l sluice.Level) Option { return func(o *options) { o.logLevel = l } }
 
-// WithFeatures sets the features the host supports (default: all).
+// WithFeatures sets the features the host supports (default: all, as
+// Sluice). Without [sluice.FeatureHoldsResponseHead] the host behaves like
+// http-wasm-host-go: changing a response header in HandleResponse then
+// needs FeatureBufferResponse, which the SDK enables by itself for a filter
+// with a response phase.
 func WithFeatures(f sluice.Features) Option { return func(o *options) { o.supported = f } }
+
+// MetricValue is one series of a metric the filter defined ([sluice.NewCounter]
+// and the others): a counter's total or a gauge's value, or for a histogram
+// the sum of its observations and their count.
+type MetricValue struct {
+	Value float64
+	Count uint64
+}

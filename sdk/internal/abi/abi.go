@@ -83,6 +83,14 @@ const (
 	// instance after handle_request and runs handle_response on any
 	// instance. Inside a request it changes nothing; other hosts ignore it.
 	FeatureStateless uint32 = 1 << 31
+	// FeatureHoldsResponseHead is a Sluice capability, reported in every
+	// enable_features result and never enabled: the host sends no status
+	// or header before the guest's phase returns, so the guest may set them
+	// in any order and change a streamed response's in handle_response.
+	// Hosts without it (http-wasm-host-go) send the head at set_status_code
+	// or the first response write_body unless buffer_response is enabled,
+	// and refuse header changes after the next handler without it.
+	FeatureHoldsResponseHead uint32 = 1 << 30
 )
 
 // Log levels of log and log_enabled. Debug is -1 so that a zero value is

@@ -71,3 +71,32 @@ func TestStubBufferProtocol(t *testing.T) {
 		t.Fatalf("read 3: %d", uint64(el))
 	}
 }
+
+// A stub host without FeatureHoldsResponseHead behaves as http-wasm-host-go:
+// a response header changed in handle_response traps unless buffer_response
+// is enabled, so sluicetest catches a filter that would fail there.
+func TestStubWithoutHeldHeadRefusesLateHeaders(t *testing.T) {
+	prev := Mem
+	defer func() { Mem = prev }()
+	setLate := func(h *Host) (trapped bool) {
+		Mem = h
+		defer func() { _, trapped = recover().(*Trap) }()
+		SetHeaderValue(HeaderResponse, "X-Late", "1")
+		return false
+	}
+	for _, tc := range []struct {
+		name                string
+		supported, features uint32
+		trap                bool
+	}{
+		{"Sluice", FeatureBufferResponse | FeatureHoldsResponseHead, 0, false},
+		{"other host", FeatureBufferResponse, 0, true},
+		{"other host, buffered", FeatureBufferResponse, FeatureBufferResponse, false},
+	} {
+		h := NewHost()
+		h.Phase, h.Supported, h.Features = PhaseResponse, tc.supported, tc.features
+		if got := setLate(h); got != tc.trap {
+			t.Errorf("%s: trapped %v, want %v", tc.name, got, tc.trap)
+		}
+	}
+}

@@ -62,13 +62,19 @@ type Host struct {
 	Written                        [2]bool                // body replaced in this phase
 	Status                         uint32
 
-	Calls CallHost // the sluice module's http_call (call_stub.go)
+	// Metrics defined through the sluice module (sluice_stub.go): the
+	// definitions by id, each series by metric name and its label values
+	// joined by NULs, and the values dropped past the cap of series.
+	MetricDefs     []MetricDef
+	Metrics        map[string]map[string]*MetricSeries
+	MetricsDropped int
+	Calls          CallHost // the sluice module's http_call (call_stub.go)
 }
 
 // NewHost returns a host that supports every feature, logs every level and
 // holds a GET / HTTP/1.1 request and an empty 200 response.
 func NewHost() *Host {
-	h := &Host{Supported: FeatureBufferRequest | FeatureBufferResponse | FeatureTrailers | FeatureStateless, LogLevel: LogDebug}
+	h := &Host{Supported: FeatureBufferRequest | FeatureBufferResponse | FeatureTrailers | FeatureStateless | FeatureHoldsResponseHead, LogLevel: LogDebug}
 	h.Method, h.URI, h.Proto, h.SourceAddr, h.Status = "GET", "/", "HTTP/1.1", "192.0.2.1:40000", 200
 	for i := range h.Headers {
 		h.Headers[i] = map[string][]string{}
@@ -114,6 +120,11 @@ func putSeq(buf *byte, limit uint32, vs []string) CountLen {
 func (h *Host) header(kind HeaderKind, write bool) map[string][]string {
 	if kind > HeaderResponseTrailers {
 		trap("header kind %d", kind)
+	}
+	if write && h.Phase == PhaseResponse && (kind == HeaderResponse || kind == HeaderResponseTrailers) &&
+		h.Supported&FeatureHoldsResponseHead == 0 && h.Features&FeatureBufferResponse == 0 {
+		// As http-wasm-host-go: the head went out when the next handler wrote it.
+		trap("changing a response header in handle_response needs FeatureBufferResponse on a host that sends the head early")
 	}
 	if kind >= HeaderRequestTrailers && h.Features&FeatureTrailers == 0 {
 		if write {

@@ -1,0 +1,145 @@
+package fleetnode_test
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicegw/sluice/runtime/artifacts"
+	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/fleettest"
+)
+
+// startFleet runs a publisher and n edge nodes on one embedded NATS, all in
+// this process, every node on the first revision. Nodes report status at
+// the production interval, as a real fleet does.
+func startFleet(b *testing.B, natsURL string, pub *fleettest.Publisher, n int) ([]*fleettest.Edge, string) {
+	b.Helper()
+	edges := make([]*fleettest.Edge, n)
+	for i := range edges {
+		edges[i] = fleettest.StartEdge(b, natsURL, fleettest.EdgeSpec{ID: fmt.Sprintf("edge-%03d", i), Trust: pub.Identity().Public, StatusInterval: fleet.StatusInterval})
+	}
+	up := fleettest.Upstream(b, "up")
+	rev := pub.MustApply(b, swapConfig(up, 0), "")
+	fleettest.Eventually(b, 60*time.Second, "every node on the first revision", allOn(edges, rev))
+	return edges, up
+}
+
+// allOn reports whether every node serves rev.
+func allOn(edges []*fleettest.Edge, rev int64) func() bool {
+	return func() bool {
+		for _, e := range edges {
+			if st := e.Sub.Status(); st.Revision != rev || st.State != fleet.StateReady {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// BenchmarkFleetConvergence measures, per apply, the time from the
+// publisher's apply returning to every node serving the new revision (its
+// status says ready on it, which it sets once the new snapshot is swapped
+// in), and from the apply call (adding the publisher's validation and
+// publishing). Reported: p50 and p99 of b.N applies (at 30 applies the
+// p99 is the slowest one).
+//
+//	go test -run '^$' -bench FleetConvergence -benchtime=30x ./runtime/fleetnode
+func BenchmarkFleetConvergence(b *testing.B) {
+	for _, n := range []int{10, 50, 100} {
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			natsURL := fleettest.StartNATS(b)
+			pub := fleettest.StartPublisher(b, natsURL)
+			edges, up := startFleet(b, natsURL, pub, n)
+			// fromReturn is what the operator sees after `apply` answers;
+			// fromCall adds the publisher's validation and publishing, and
+			// bounds it: nodes can finish while apply is still returning.
+			fromReturn := make([]time.Duration, 0, b.N)
+			fromCall := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				doc, _, err := artifacts.FromFile(fleettest.WriteConfig(b, b.TempDir(), swapConfig(up, i+1)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				called := time.Now()
+				rec, err := pub.Apply(b.Context(), doc, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				// A tight poll: its step bounds the resolution.
+				for done := allOn(edges, rec.Revision); !done(); {
+					if time.Since(start) > 30*time.Second {
+						b.Fatalf("revision %d not on every node after 30 s", rec.Revision)
+					}
+					time.Sleep(200 * time.Microsecond)
+				}
+				fromReturn = append(fromReturn, time.Since(start))
+				fromCall = append(fromCall, time.Since(called))
+			}
+			b.StopTimer()
+			for _, times := range [][]time.Duration{fromReturn, fromCall} {
+				slices.Sort(times)
+			}
+			b.Logf("from apply returning, sorted: %v", fromReturn)
+			b.ReportMetric(ms(fromReturn[len(fromReturn)/2]), "p50-ms")
+			b.ReportMetric(ms(fromReturn[len(fromReturn)*99/100]), "p99-ms")
+			b.ReportMetric(ms(fromCall[len(fromCall)/2]), "p50-from-call-ms")
+			b.ReportMetric(ms(fromCall[len(fromCall)*99/100]), "p99-from-call-ms")
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkIdleNodes measures what idle nodes spend on following the
+// fleet: 100 nodes on the first revision, nothing applied, for one 30 s
+// window per op. CPU is the whole process's (user + system, from
+// getrusage), so it includes the embedded NATS server answering the
+// nodes; heap is the live heap after a GC with the nodes running minus
+// before they started (NATS and the publisher already up), so it is the
+// whole node (snapshot, subscriber, NATS connection and the server's side
+// of it), not NATS alone.
+//
+//	go test -run '^$' -bench IdleNodes -benchtime=1x ./runtime/fleetnode
+func BenchmarkIdleNodes(b *testing.B) {
+	const nodes, window = 100, 30 * time.Second
+	natsURL := fleettest.StartNATS(b)
+	pub := fleettest.StartPublisher(b, natsURL)
+	heapBefore := liveHeap()
+	startFleet(b, natsURL, pub, nodes)
+	heapAfter := liveHeap()
+	b.ResetTimer()
+	var cpu time.Duration
+	for range b.N {
+		c0 := processCPU()
+		time.Sleep(window) // measuring idleness: nothing to wait for
+		cpu += processCPU() - c0
+	}
+	b.StopTimer()
+	nsPerSec := float64(cpu) / float64(b.N) / window.Seconds() // CPU ns per wall second
+	b.ReportMetric(nsPerSec/nodes/1e3, "cpu-µs/node/s")
+	b.ReportMetric(nsPerSec/1e9*100, "cpu-%-of-a-core")
+	b.ReportMetric(float64(int64(heapAfter)-int64(heapBefore))/nodes/1024, "heap-KiB/node")
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

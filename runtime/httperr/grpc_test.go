@@ -1,0 +1,56 @@
+package httperr
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestIsGRPC(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/grpc":                 true,
+		"application/grpc+proto":           true,
+		"application/grpc;charset=utf-8":   true,
+		"application/grpc-web":             false,
+		"application/grpc-web-text":        false,
+		"application/json":                 false,
+		"":                                 false,
+		"application/grpcx":                false,
+		"text/plain; see application/grpc": false,
+	} {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("Content-Type", ct)
+		if got := IsGRPC(r); got != want {
+			t.Errorf("IsGRPC(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}
+
+// TestWriteGRPCError: a trailers-only response with the mapped code, the
+// reason percent-encoded, the error's own headers, no body.
+func TestWriteGRPCError(t *testing.T) {
+	w := httptest.NewRecorder()
+	w.Header().Set("Content-Length", "12") // left by an earlier writer: dropped
+	err := &Error{Status: http.StatusTooManyRequests, Reason: "slow down: 100% used, café", Header: http.Header{"Retry-After": {"3"}}}
+	WriteGRPCError(w, err, "rid-1")
+	h := w.Result().Header
+	for k, want := range map[string]string{
+		"Content-Type": "application/grpc", "Grpc-Status": "14", "Grpc-Message": "slow down: 100%25 used, caf%C3%A9",
+		"Retry-After": "3", "X-Request-Id": "rid-1", "Content-Length": "",
+	} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+	if w.Code != http.StatusOK || w.Body.Len() != 0 {
+		t.Errorf("status %d body %q, want 200 and no body", w.Code, w.Body)
+	}
+}
+
+func TestGRPCCode(t *testing.T) {
+	for status, want := range map[int]int{400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 4, 500: 2, 413: 2} {
+		if got := GRPCCode(status); got != want {
+			t.Errorf("GRPCCode(%d) = %d, want %d", status, got, want)
+		}
+	}
+}
