@@ -92,7 +92,7 @@ routes:
 	})
 	t.Run("properties", func(t *testing.T) {
 		_, body := get(t, n.url+"/props", "X-Probe", "p2", "Host", "api.example.com")
-		want := "/props|GET|api.example.com|http|proxywasm|proxywasm|kept|p2|id|source"
+		want := "/props|GET|api.example.com|http|proxywasm|proxywasm|kept|p2|id|source|headers"
 		if string(body) != want {
 			t.Fatalf("%q, want %q", body, want)
 		}

@@ -161,7 +161,7 @@ func TestProxyWasmProperties(t *testing.T) {
 	if _, err := roundTrip(t, m, x, nil); err != nil {
 		t.Fatal(err)
 	}
-	want := "/props|PUT|api.example.com|http|proxywasm|proxywasm|kept|p1|id|source"
+	want := "/props|PUT|api.example.com|http|proxywasm|proxywasm|kept|p1|id|source|headers"
 	if string(x.Resp.Body) != want {
 		t.Fatalf("properties = %q\nwant         %q", x.Resp.Body, want)
 	}
