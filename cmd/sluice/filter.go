@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,10 +31,10 @@ func newFilterCmd() *cobra.Command {
 }
 
 func newFilterNewCmd() *cobra.Command {
-	var dir, sdk string
+	var dir, sdk, lang string
 	cmd := &cobra.Command{
 		Use:   "new NAME",
-		Short: "Create a Go filter module that builds and tests as it is",
+		Short: "Create a filter (Go, C or AssemblyScript) that builds and tests as it is",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -45,18 +47,36 @@ func newFilterNewCmd() *cobra.Command {
 				starts = append(starts, filepath.Dir(exe))
 			}
 			sdkDir, err := filterkit.FindSDK(sdk, starts...)
-			if err != nil {
+			switch {
+			case errors.Is(err, filterkit.ErrNoSDK):
+				sdkDir = "" // outside a checkout: the SDK this binary carries
+			case err != nil:
 				return fmt.Errorf("filter new: %w", err)
 			}
-			if err := filterkit.Scaffold(dir, name, sdkDir); err != nil {
+			if lang != filterkit.LangGo {
+				sdkDir = "" // the C and AssemblyScript SDKs always come from the binary
+			}
+			if err := filterkit.ScaffoldLang(dir, name, lang, sdkDir); err != nil {
 				return fmt.Errorf("filter new: %w", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s (SDK: %s)\n  cd %s && go test ./...\n  sluice filter build %s\n", dir, sdkDir, dir, dir)
+			from := sdkDir
+			switch {
+			case lang == filterkit.LangC:
+				from = filepath.Join(dir, "sluice.h") + ", from this binary"
+			case from == "":
+				from = filepath.Join(dir, filterkit.EmbeddedSDKDir) + ", from this binary"
+			}
+			next := "cd " + dir + " && go test ./...\n  sluice filter build " + dir
+			if lang != filterkit.LangGo {
+				next = "sluice filter build " + dir + "\n  sluice filter test " + filepath.Join(dir, name+".wasm") + " --request FILE"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s (SDK: %s)\n  %s\n", dir, from, next)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to create (default ./NAME)")
-	cmd.Flags().StringVar(&sdk, "sdk", "", "the Go SDK directory (default $SLUICE_SDK, then sdk/ of the checkout around the working directory or the binary)")
+	cmd.Flags().StringVar(&lang, "lang", filterkit.LangGo, "the filter's language: go, c or as (AssemblyScript)")
+	cmd.Flags().StringVar(&sdk, "sdk", "", "the Go SDK directory (default $SLUICE_SDK, then sdk/ of the checkout around the working directory or the binary, else the SDK built into this binary)")
 	return cmd
 }
 
@@ -64,7 +84,7 @@ func newFilterBuildCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "build DIR",
-		Short: "Compile a Go filter to .wasm and check it loads as an http-wasm guest",
+		Short: "Compile a filter (Go, C or AssemblyScript) to .wasm and check it loads as an http-wasm guest",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -97,6 +117,8 @@ func newFilterBuildCmd() *cobra.Command {
 
 func newFilterTestCmd() *cobra.Command {
 	var request, response, config, remote string
+	var upstreams []string
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "test WASM --request FILE",
 		Short: "Run a filter on a request written in a file and print what it did",
@@ -121,6 +143,10 @@ func newFilterTestCmd() *cobra.Command {
 			if opts.Config, err = filterConfig(config); err != nil {
 				return fmt.Errorf("filter test: --config: %w", err)
 			}
+			if opts.Upstreams, err = filterUpstreams(upstreams); err != nil {
+				return fmt.Errorf("filter test: --upstream: %w", err)
+			}
+			opts.Timeout = timeout
 			ctx := cmd.Context()
 			rt, err := toolRuntime(ctx, cmd.ErrOrStderr())
 			if err != nil {
@@ -139,7 +165,27 @@ func newFilterTestCmd() *cobra.Command {
 	cmd.Flags().StringVar(&response, "response", "", "file holding the upstream's response as text (default: 200 with no body)")
 	cmd.Flags().StringVar(&config, "config", "", "the filter's config as JSON, or @FILE")
 	cmd.Flags().StringVar(&remote, "remote-addr", "", "client address the filter sees (default 192.0.2.1:40000)")
+	cmd.Flags().StringArrayVar(&upstreams, "upstream", nil, "NAME=URL: an upstream the filter's outbound calls may reach (repeatable)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "the filter's time limit per call, outbound calls included (default a node's, 50ms)")
 	return cmd
+}
+
+// filterUpstreams reads --upstream NAME=URL flags into the allow-list of
+// the filter's outbound calls.
+func filterUpstreams(flags []string) (map[string]filter.Upstream, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	ups := map[string]filter.Upstream{}
+	for _, f := range flags {
+		name, raw, ok := strings.Cut(f, "=")
+		u, err := url.Parse(raw)
+		if !ok || name == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%q: want NAME=http://HOST:PORT", f)
+		}
+		ups[name] = filter.URLUpstream(u, http.DefaultClient)
+	}
+	return ups, nil
 }
 
 // filterConfig reads --config: inline JSON or @FILE, checked to be JSON

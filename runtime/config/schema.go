@@ -177,6 +177,9 @@ type Filter struct {
 	// does to the request: fail_closed answers 500, fail_open carries on
 	// as if the filter were not there.
 	OnError string `yaml:"on_error" json:"on_error"`
+	// Upstreams is the filter's outbound allow-list: the upstreams its
+	// http_call may send a request to (sluice host module); none if empty.
+	Upstreams []string `yaml:"upstreams" json:"upstreams,omitempty"`
 }
 
 // FilterLimits bound what one filter instance may use.

@@ -36,6 +36,7 @@ func validate(cfg *Config) Problems {
 	}
 	for _, name := range sortedKeys(cfg.Filters) {
 		c.filter("filters."+name, name, cfg.Filters[name])
+		c.filterUpstreams("filters."+name, cfg.Filters[name], cfg.Upstreams)
 	}
 	for _, name := range sortedKeys(cfg.Policies) {
 		c.policy("policies."+name, name, cfg.Policies[name])
@@ -226,6 +227,25 @@ func (c *checker) filter(path, name string, f *Filter) {
 	case "", FailClosed, FailOpen:
 	default:
 		c.add(path+".on_error", "unknown on_error %q (want fail_closed or fail_open)", f.OnError)
+	}
+}
+
+// filterUpstreams checks a filter's outbound allow-list: each entry names
+// an upstream of the config, once.
+func (c *checker) filterUpstreams(path string, f *Filter, upstreams map[string]*Upstream) {
+	if f == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for i, name := range f.Upstreams {
+		p := fmt.Sprintf("%s.upstreams[%d]", path, i)
+		switch _, ok := upstreams[name]; {
+		case !ok:
+			c.add(p, "unknown upstream %q", name)
+		case seen[name]:
+			c.add(p, "upstream %q is listed twice", name)
+		}
+		seen[name] = true
 	}
 }
 

@@ -211,6 +211,8 @@ func TestEveryExampleFilterLoads(t *testing.T) {
 			conf = "{allow: [127.0.0.0/8]}"
 		case "jwt-claims":
 			conf = "{claims: {sub: X-User}}"
+		case "introspect":
+			conf = "{upstream: u}"
 		}
 		cfg.WriteString("  " + name + ": {module: \"" + m + "\", config: " + conf + "}\n")
 	}

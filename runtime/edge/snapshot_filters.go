@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/filter"
+	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // loadFilters compiles every filter of cfg. Module paths are relative to
@@ -45,12 +47,13 @@ func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filt
 			conf = []byte("{}")
 		}
 		m, err := rt.Load(ctx, wasm, filter.ModuleOptions{
-			Name:         name,
-			Config:       conf,
-			MemoryLimit:  int64(f.Limits.Memory),
-			Timeout:      f.Limits.Timeout.D(),
-			MaxInstances: f.Limits.Instances,
-			Upstreams:    filterUpstreams(s.pools),
+			Name:              name,
+			Config:            conf,
+			MemoryLimit:       int64(f.Limits.Memory),
+			Timeout:           f.Limits.Timeout.D(),
+			MaxInstances:      f.Limits.Instances,
+			SnapshotUpstreams: filterUpstreams(s.pools),
+			Upstreams:         s.filterUpstreams(f.Upstreams),
 		})
 		if err != nil {
 			errs = append(errs, err) // already names the filter
@@ -59,6 +62,24 @@ func (s *Snapshot) loadFilters(ctx context.Context, cfg *config.Config, rt *filt
 		s.modules[name] = m
 	}
 	return errs
+}
+
+// filterUpstreams gives a filter's http_call the pools of its allow-list,
+// so an outbound call is balanced, health-checked, retried and secured as
+// the upstream's routes are. The validator checked the names.
+func (s *Snapshot) filterUpstreams(names []string) map[string]filter.Upstream {
+	if len(names) == 0 {
+		return nil
+	}
+	ups := make(map[string]filter.Upstream, len(names))
+	for _, name := range names {
+		if p := s.pools[name]; p != nil {
+			ups[name] = func(w http.ResponseWriter, r *http.Request, timeout time.Duration) error {
+				return p.Forward(w, r, proxy.ForwardOptions{Timeout: timeout})
+			}
+		}
+	}
+	return ups
 }
 
 // filterWait is how long a request of route r waits for a free instance of

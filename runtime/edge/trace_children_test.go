@@ -127,8 +127,11 @@ auth:
   first:  {api_key: {header: X-First, keys: {k1: {consumer: other}}}}
   second: {api_key: {header: X-Second, keys: {k2: {consumer: acme}}}}
 policies: {gate: {module: "{{.Policy}}"}}
-filters: {counted: {module: "{{.Guest}}"}}
+filters:
+  counted: {module: "{{.Guest}}"}
+  trapper: {module: "{{.Trapper}}", on_error: fail_open}
 routes:
+  - {name: skip, match: {path_prefix: /skip}, upstream: users, filters: [trapper]}
   - {name: api, match: {path_prefix: /api}, upstream: cached, cache: {ttl: 1m}, auth: [first, second], policy: gate, filters: [counted]}
   - {name: flaky, match: {path_prefix: /flaky}, upstream: flaky}
   - name: profile
@@ -137,7 +140,7 @@ routes:
       user:  {upstream: users, path: "/users/{id}"}
       lost:  {upstream: gone, path: "/lost/{id}"}
 `, map[string]string{"OTLP": rc.url, "Well": well.url, "Sick": sick.url, "Users": users.url, "Dead": dead,
-		"Policy": dir, "Guest": guest}))
+		"Policy": dir, "Guest": guest, "Trapper": watGuest(t, "trap_request")}))
 
 	t.Run("auth, policy, filters, cache", func(t *testing.T) {
 		spans := traced(t, rc, "11111111111111111111111111111111", n.url+"/api/items", "GET api",
@@ -190,6 +193,16 @@ routes:
 		wantAttrs(t, "policy", pol, map[string]string{"sluice.policy.decision": "deny"})
 		wantAttrs(t, "auth first", spanWith(rc.trace(id), "sluice.auth", "sluice.auth.provider", "first"),
 			map[string]string{"sluice.auth.outcome": "accepted"})
+	})
+
+	t.Run("a failing fail_open filter", func(t *testing.T) {
+		spans := traced(t, rc, "77777777777777777777777777777777", n.url+"/skip/1", "GET skip", map[string]int{"sluice.filter": 1})
+		f := spanNamed(spans, "sluice.filter")
+		wantChild(t, "skipped filter", f, spanNamed(spans, "sluice.filters"))
+		wantAttrs(t, "skipped filter", f, map[string]string{"sluice.filter": "trapper", "sluice.filter.phase": "request", "sluice.filter.outcome": "skipped"})
+		if f != nil && f.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR {
+			t.Errorf("skipped filter: status %v, want error", f.Status)
+		}
 	})
 
 	t.Run("upstream attempts", func(t *testing.T) {

@@ -186,7 +186,6 @@ func BenchmarkNewInstance(b *testing.B) {
 // guest and a Go guest: what scale-to-zero saves per idle instance. Each
 // iteration holds 8 instances of a fresh module at once.
 func BenchmarkInstanceMemory(b *testing.B) {
-	const held = 8
 	for _, g := range []struct {
 		name string
 		wasm func(testing.TB) []byte
@@ -194,63 +193,66 @@ func BenchmarkInstanceMemory(b *testing.B) {
 		{"wat", func(t testing.TB) []byte { return wattest.Compile(t, "headers") }},
 		{"go", wattest.GoGuest},
 	} {
-		b.Run(g.name, func(b *testing.B) {
-			rt, _ := newTestRuntime(b, RuntimeOptions{})
-			ctx := context.Background()
-			wasm := g.wasm(b)
-			var idle, busy, rssIdle, rssBusy, rssReleased float64
-			for b.Loop() {
-				m, err := rt.Load(ctx, wasm, ModuleOptions{Name: g.name, MaxInstances: held + 1})
-				if err != nil {
+		b.Run(g.name, func(b *testing.B) { benchInstanceMemory(b, g.name, g.wasm(b)) })
+	}
+}
+
+// benchInstanceMemory is BenchmarkInstanceMemory for one module.
+func benchInstanceMemory(b *testing.B, name string, wasm []byte) {
+	const held = 8
+	rt, _ := newTestRuntime(b, RuntimeOptions{})
+	ctx := context.Background()
+	var idle, busy, rssIdle, rssBusy, rssReleased float64
+	for b.Loop() {
+		m, err := rt.Load(ctx, wasm, ModuleOptions{Name: name, MaxInstances: held + 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		before, rssBefore := heapInUse(), rss(b)
+		insts := make([]*Instance, held)
+		for k := range insts {
+			if insts[k], err = m.newInstance(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		afterInit, rssInit := heapInUse(), rss(b)
+		for _, i := range insts {
+			x := NewExchange(newRequest("GET", "/", ""))
+			if _, err := i.HandleRequest(ctx, x); err != nil {
+				b.Fatal(err)
+			}
+			if err := i.HandleResponse(ctx, x, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		afterCall, rssCall := heapInUse(), rss(b)
+		for k, i := range insts {
+			// What releaseIdle does to an idle instance: reset
+			// it, or close one whose memory grew (counted as a
+			// new one from the image, which it is replaced by).
+			if !i.reset() {
+				i.close(ctx)
+				if insts[k], err = m.newInstance(ctx); err != nil {
 					b.Fatal(err)
 				}
-				before, rssBefore := heapInUse(), rss(b)
-				insts := make([]*Instance, held)
-				for k := range insts {
-					if insts[k], err = m.newInstance(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
-				afterInit, rssInit := heapInUse(), rss(b)
-				for _, i := range insts {
-					x := NewExchange(newRequest("GET", "/", ""))
-					if _, err := i.HandleRequest(ctx, x); err != nil {
-						b.Fatal(err)
-					}
-					if err := i.HandleResponse(ctx, x, false); err != nil {
-						b.Fatal(err)
-					}
-				}
-				afterCall, rssCall := heapInUse(), rss(b)
-				for k, i := range insts {
-					// What releaseIdle does to an idle instance: reset
-					// it, or close one whose memory grew (counted as a
-					// new one from the image, which it is replaced by).
-					if !i.reset() {
-						i.close(ctx)
-						if insts[k], err = m.newInstance(ctx); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				rssReset := rss(b)
-				idle += float64(afterInit-before) / held
-				busy += float64(afterCall-before) / held
-				rssIdle += float64(rssInit-rssBefore) / held
-				rssBusy += float64(rssCall-rssBefore) / held
-				rssReleased += float64(rssReset-rssBefore) / held
-				for _, i := range insts {
-					i.close(ctx)
-				}
-				_ = m.Close(ctx)
 			}
-			b.ReportMetric(idle/float64(b.N), "idle-B/instance")
-			b.ReportMetric(busy/float64(b.N), "busy-B/instance")
-			b.ReportMetric(rssIdle/float64(b.N), "idle-RSS-B/instance")
-			b.ReportMetric(rssBusy/float64(b.N), "busy-RSS-B/instance")
-			b.ReportMetric(rssReleased/float64(b.N), "released-RSS-B/instance")
-		})
+		}
+		rssReset := rss(b)
+		idle += float64(afterInit-before) / held
+		busy += float64(afterCall-before) / held
+		rssIdle += float64(rssInit-rssBefore) / held
+		rssBusy += float64(rssCall-rssBefore) / held
+		rssReleased += float64(rssReset-rssBefore) / held
+		for _, i := range insts {
+			i.close(ctx)
+		}
+		_ = m.Close(ctx)
 	}
+	b.ReportMetric(idle/float64(b.N), "idle-B/instance")
+	b.ReportMetric(busy/float64(b.N), "busy-B/instance")
+	b.ReportMetric(rssIdle/float64(b.N), "idle-RSS-B/instance")
+	b.ReportMetric(rssBusy/float64(b.N), "busy-RSS-B/instance")
+	b.ReportMetric(rssReleased/float64(b.N), "released-RSS-B/instance")
 }
 
 // rss is the process's resident set (Linux), after a collection that

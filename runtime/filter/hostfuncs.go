@@ -56,14 +56,9 @@ func hostFuncs() []hostFunc {
 	}
 }
 
-// instantiateHost builds and instantiates the http_handler host module.
-func instantiateHost(ctx context.Context, rt wazero.Runtime) (api.Module, error) {
-	return instantiateHostModule(ctx, rt, hostModule, hostFuncs())
-}
-
-// instantiateHostModule builds and instantiates the host module name with
-// funcs.
-func instantiateHostModule(ctx context.Context, rt wazero.Runtime, name string, funcs []hostFunc) (api.Module, error) {
+// instantiateHost builds and instantiates the host module name with funcs
+// (hostFuncs for http_handler, sluiceHostFuncs for sluice).
+func instantiateHost(ctx context.Context, rt wazero.Runtime, name string, funcs []hostFunc) (api.Module, error) {
 	b := rt.NewHostModuleBuilder(name)
 	for _, f := range funcs {
 		f := f

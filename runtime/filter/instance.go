@@ -67,6 +67,9 @@ type Instance struct {
 	respWritten bool // write_body(response) already called in this phase
 	headerBytes int  // header bytes set or added in this exchange
 
+	deadline time.Time      // when the guest call in progress must end; zero: none
+	outbound outboundResult // the last http_call's answer (hostfuncs_sluice_http.go)
+
 	names map[string]string // header name as the guest spells it → canonical key
 }
 
@@ -299,11 +302,13 @@ func (i *Instance) begin(x *Exchange) {
 	i.reqOut, i.reqWritten = i.reqOut[:0], false
 	i.respRead, i.respWritten = 0, false
 	i.headerBytes = 0
+	i.outbound = outboundResult{}
 }
 
 // end forgets the exchange, keeping reqFeatures for Features.
 func (i *Instance) end() {
 	i.x = nil
+	i.outbound = outboundResult{} // don't pin an answer in an idle instance
 	i.phase = phaseIdle
 	if cap(i.reqRead) > 64<<10 {
 		i.reqRead = nil // don't pin a large body in an idle instance
@@ -378,6 +383,7 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 			deadline = d
 		}
 		i.cc.Context = ctx
+		i.deadline = deadline
 		i.watch.arm(deadline)
 		err = fn.CallWithStack(&i.cc, i.stack[:])
 		fired = i.watch.disarm()
@@ -385,10 +391,12 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 		// wazero's watcher goroutine keeps reading the context after the
 		// call returns, so it gets a context of its own, not i.cc.
 		cctx, cancel := context.WithTimeout(ctx, timeout)
+		i.deadline, _ = cctx.Deadline()
 		err = fn.CallWithStack(&callCtx{Context: cctx, inst: i}, i.stack[:])
 		cancel()
 	default:
 		i.cc.Context = ctx
+		i.deadline, _ = ctx.Deadline()
 		err = fn.CallWithStack(&i.cc, i.stack[:])
 	}
 	i.cc.Context = nil // don't retain the request's context
@@ -396,6 +404,7 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 	if isPhase {
 		i.m.obs.calls[phase].Observe(time.Since(start).Seconds())
 	}
+	i.deadline = time.Time{}
 	if err == nil && !fired {
 		return nil
 	}

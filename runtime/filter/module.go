@@ -42,7 +42,10 @@ type ModuleOptions struct {
 	IdleTimeout time.Duration
 	// Upstreams are the snapshot's upstreams, for a proxy-wasm guest's
 	// proxy_http_call; nil: the guest's calls fail with BadArgument.
-	Upstreams Upstreams
+	SnapshotUpstreams Upstreams
+	// Upstreams are the upstreams the guest's http_call may reach, by
+	// name: its allow-list. A name not here is refused.
+	Upstreams map[string]Upstream
 }
 
 // Module is a compiled, validated filter and its pool of instances. It is

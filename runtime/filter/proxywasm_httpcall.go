@@ -49,7 +49,7 @@ const (
 func (i *Instance) pwHTTPCall(_ context.Context, stack []uint64) pwStatus {
 	const fn = "proxy_http_call"
 	name := i.readString(fn, "upstream", uint32(stack[0]), uint32(stack[1]))
-	ups := i.m.opts.Upstreams
+	ups := i.m.opts.SnapshotUpstreams
 	if ups == nil || !ups.Has(name) {
 		return pwBadArgument
 	}
@@ -111,7 +111,7 @@ func (i *Instance) pwSendCalls(ctx context.Context) error {
 		c := p.calls[0]
 		p.calls = p.calls[1:]
 		cctx, cancel := context.WithTimeout(ctx, c.timeout)
-		resp, err := i.m.opts.Upstreams.Call(cctx, c.upstream, c.req.WithContext(cctx))
+		resp, err := i.m.opts.SnapshotUpstreams.Call(cctx, c.upstream, c.req.WithContext(cctx))
 		cancel()
 		if err != nil {
 			i.m.logger.Warn("proxy-wasm http call failed", "upstream", c.upstream, "error", err.Error())

@@ -224,7 +224,7 @@ func (f upstreamsFunc) Call(ctx context.Context, name string, r *http.Request) (
 func TestProxyWasmHTTPCall(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	var got *http.Request
-	m := loadPW(t, rt, ModuleOptions{Config: []byte(`"backend"`), Upstreams: upstreamsFunc(func(_ context.Context, name string, r *http.Request) (*CallResponse, error) {
+	m := loadPW(t, rt, ModuleOptions{Config: []byte(`"backend"`), SnapshotUpstreams: upstreamsFunc(func(_ context.Context, name string, r *http.Request) (*CallResponse, error) {
 		got = r
 		return &CallResponse{Status: 203, Header: http.Header{"X-A": {"b"}}, Body: []byte("pong")}, nil
 	})})

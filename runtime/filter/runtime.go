@@ -102,18 +102,14 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		return nil, fmt.Errorf("filter runtime: wasi: %w", err)
 	}
 	r.hostFuncs[wasiModule] = r.rt.Module(wasiModule).ExportedFunctionDefinitions()
-	host, err := instantiateHost(ctx, r.rt)
-	if err != nil {
-		_ = r.rt.Close(ctx)
-		return nil, fmt.Errorf("filter runtime: %s: %w", hostModule, err)
+	for name, funcs := range map[string][]hostFunc{hostModule: hostFuncs(), sluiceModule: sluiceHostFuncs()} {
+		host, err := instantiateHost(ctx, r.rt, name, funcs)
+		if err != nil {
+			_ = r.rt.Close(ctx)
+			return nil, fmt.Errorf("filter runtime: %s: %w", name, err)
+		}
+		r.hostFuncs[name] = host.ExportedFunctionDefinitions()
 	}
-	r.hostFuncs[hostModule] = host.ExportedFunctionDefinitions()
-	sluice, err := instantiateHostModule(ctx, r.rt, sluiceModule, sluiceHostFuncs())
-	if err != nil {
-		_ = r.rt.Close(ctx)
-		return nil, fmt.Errorf("filter runtime: %s: %w", sluiceModule, err)
-	}
-	r.hostFuncs[sluiceModule] = sluice.ExportedFunctionDefinitions()
 	env, unstable, err := instantiatePWHost(ctx, r.rt)
 	if err != nil {
 		_ = r.rt.Close(ctx)

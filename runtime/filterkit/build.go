@@ -23,8 +23,10 @@ type BuildOptions struct {
 	Go string
 }
 
-// Build compiles a Go filter to a WASI reactor, the shape Sluice's host
-// loads: GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared, stripped. The
+// Build compiles a filter to a WASI reactor, the shape Sluice's host loads,
+// by the language its directory holds (LangOf): Go with GOOS=wasip1
+// GOARCH=wasm, -buildmode=c-shared, stripped; C with clang (build_lang.go);
+// AssemblyScript with asc. The
 // compiler's output is in the error when it fails. It returns the path of
 // the .wasm written.
 func Build(ctx context.Context, opts BuildOptions) (string, error) {
@@ -42,6 +44,12 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 	if out, err = filepath.Abs(out); err != nil {
 		return "", err
 	}
+	switch LangOf(dir) {
+	case LangC:
+		return out, buildC(ctx, dir, out)
+	case LangAS:
+		return out, buildAS(ctx, dir, out)
+	}
 	goBin := opts.Go
 	if goBin == "" {
 		goBin = "go"
@@ -50,12 +58,20 @@ func Build(ctx context.Context, opts BuildOptions) (string, error) {
 		"-ldflags=-s -w", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if err := run(cmd); err != nil {
+		return "", fmt.Errorf("go build (GOOS=wasip1 GOARCH=wasm) in %s: %w", opts.Dir, err)
+	}
+	return out, nil
+}
+
+// run runs cmd, its output in the error when it fails.
+func run(cmd *exec.Cmd) error {
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build (GOOS=wasip1 GOARCH=wasm) in %s: %w\n%s", opts.Dir, err, strings.TrimSpace(output.String()))
+		return fmt.Errorf("%w\n%s", err, strings.TrimSpace(output.String()))
 	}
-	return out, nil
+	return nil
 }
 
 // Check loads a module the way a gateway does when it builds a snapshot

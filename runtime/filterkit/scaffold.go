@@ -16,7 +16,7 @@ import (
 	"text/template"
 )
 
-//go:embed template/*.tmpl
+//go:embed template
 var templates embed.FS
 
 // validName is what a filter name may be: it becomes a directory, a Go
@@ -26,30 +26,74 @@ var validName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 // ErrExists is returned by Scaffold when the target directory is not empty.
 var ErrExists = errors.New("directory exists and is not empty")
 
-// Scaffold writes a new filter module into dir (created if missing): go.mod
-// using the SDK at sdkDir, main.go, main_test.go and README.md. The result
-// builds with Build and tests with `go test` as it is.
-func Scaffold(dir, name, sdkDir string) error {
+// Languages of ScaffoldLang and Build, as `sluice filter new --lang` names
+// them.
+const (
+	LangGo = "go"
+	LangC  = "c"
+	LangAS = "as" // AssemblyScript
+)
+
+// Scaffold writes a new Go filter module into dir (created if missing):
+// go.mod using the SDK at sdkDir, main.go, main_test.go and README.md. With
+// sdkDir "" the SDK embedded in the binary is written into dir/sluice-sdk
+// and used from there. The result builds with Build and tests with `go
+// test` as it is.
+func Scaffold(dir, name, sdkDir string) error { return ScaffoldLang(dir, name, LangGo, sdkDir) }
+
+// ScaffoldLang writes a new filter in lang into dir. Go is Scaffold. C gets
+// main.c, README.md and the SDK's sluice.h; AssemblyScript gets
+// assembly/index.ts, package.json, README.md and the SDK in sluice-sdk/.
+// The C and AssemblyScript SDKs always come from the binary (sdkDir is for
+// Go). Each builds with Build as it is.
+func ScaffoldLang(dir, name, lang, sdkDir string) error {
 	if !validName.MatchString(name) {
 		return fmt.Errorf("filter name %q: use lower-case letters, digits and '-', starting with a letter", name)
+	}
+	if lang != LangGo && lang != LangC && lang != LangAS {
+		return fmt.Errorf("language %q: want go, c or as (AssemblyScript)", lang)
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s: %w", dir, ErrExists)
 	}
-	sdk, err := sdkReplacePath(dir, sdkDir)
-	if err != nil {
-		return err
+	embedded := sdkDir == "" || lang != LangGo
+	sdk := "./" + EmbeddedSDKDir
+	if !embedded {
+		var err error
+		if sdk, err = sdkReplacePath(dir, sdkDir); err != nil {
+			return err
+		}
 	}
-	data := struct{ Name, Module, Title, SDK string }{
-		Name:   name,
-		Module: name,
-		Title:  title(name),
-		SDK:    sdk,
+	data := struct {
+		Name, Module, Title, Class, SDK string
+		Embedded                        bool
+	}{
+		Name:     name,
+		Module:   name,
+		Title:    title(name),
+		Class:    strings.ReplaceAll(title(name), "-", ""),
+		SDK:      sdk,
+		Embedded: embedded,
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	files, err := fs.Glob(templates, "template/*.tmpl")
+	var err error
+	switch lang {
+	case LangGo:
+		if embedded {
+			err = writeEmbeddedSDK(filepath.Join(dir, EmbeddedSDKDir))
+		}
+	case LangC:
+		err = writeEmbeddedFiles(dir, "c", "sluice.h")
+	case LangAS:
+		err = writeEmbeddedFiles(filepath.Join(dir, EmbeddedSDKDir), "assemblyscript", "index.ts", "asconfig.json", "README.md")
+	}
+	if err != nil {
+		return fmt.Errorf("writing the embedded SDK: %w", err)
+	}
+	pattern := map[string]string{LangGo: "template/*.tmpl", LangC: "template/c/*.tmpl", LangAS: "template/as/*.tmpl"}[lang]
+	files, err := fs.Glob(templates, pattern)
 	if err != nil {
 		return err
 	}
@@ -62,7 +106,14 @@ func Scaffold(dir, name, sdkDir string) error {
 		if err := t.Execute(&out, data); err != nil {
 			return fmt.Errorf("template %s: %w", f, err)
 		}
-		target := filepath.Join(dir, strings.TrimSuffix(filepath.Base(f), ".tmpl"))
+		base := strings.TrimSuffix(filepath.Base(f), ".tmpl")
+		target := filepath.Join(dir, base)
+		if lang == LangAS && base == "index.ts" {
+			target = filepath.Join(dir, "assembly", base)
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(target, out.Bytes(), 0o644); err != nil {
 			return err
 		}

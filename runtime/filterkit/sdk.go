@@ -11,8 +11,9 @@ import (
 // sdkModule is the Go SDK's module path.
 const sdkModule = "github.com/sluicegw/sluice/sdk"
 
-// ErrNoSDK is returned by FindSDK when no SDK checkout is found.
-var ErrNoSDK = errors.New("the Sluice Go SDK was not found: pass --sdk DIR or set SLUICE_SDK to the sdk/ directory of a Sluice checkout")
+// ErrNoSDK is returned by FindSDK when no SDK checkout is found; `sluice
+// filter new` then uses the SDK embedded in the binary.
+var ErrNoSDK = errors.New("no Sluice checkout's Go SDK found (--sdk DIR, SLUICE_SDK, or sdk/ around the working directory or the binary)")
 
 // FindSDK returns the directory of the Go SDK: explicit if not empty, then
 // $SLUICE_SDK, then an sdk/ directory beside or above each of the start

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicegw/sluice/runtime/filter"
 )
@@ -31,6 +32,12 @@ type TryOptions struct {
 	// RemoteAddr is the client address the filter sees; "" means
 	// 192.0.2.1:40000 (a documentation address).
 	RemoteAddr string
+	// Upstreams are the upstreams the filter's outbound calls may reach,
+	// by name (filter.URLUpstream: `--upstream NAME=URL`); nil: none.
+	Upstreams map[string]filter.Upstream
+	// Timeout bounds each guest call, outbound calls included; 0 is a
+	// node's default for a filter without limits.
+	Timeout time.Duration
 }
 
 // TryResult is what one run did.
@@ -65,7 +72,7 @@ func Try(ctx context.Context, rt *filter.Runtime, wasm []byte, opts TryOptions) 
 	if name == "" {
 		name = "filter"
 	}
-	m, err := rt.Load(ctx, wasm, filter.ModuleOptions{Name: name, Config: configOrEmpty(opts.Config)})
+	m, err := rt.Load(ctx, wasm, filter.ModuleOptions{Name: name, Config: configOrEmpty(opts.Config), Upstreams: opts.Upstreams, Timeout: opts.Timeout})
 	if err != nil {
 		return nil, err
 	}

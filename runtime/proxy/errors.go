@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 )
 
 // StatusClientClosedRequest is the status Forward reports when the client
@@ -46,7 +47,13 @@ func dialMarkingFailures(d *net.Dialer) func(ctx context.Context, network, addr 
 }
 
 // timedOut reports whether ctx ended because a deadline passed (ours or the
-// caller's), as opposed to the client going away.
+// caller's), as opposed to the client going away. A deadline that passed
+// counts before its timer fired: an upstream holding the same deadline (a
+// gRPC server, from grpc-timeout) may reset the stream first.
 func timedOut(ctx context.Context) bool {
-	return errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }

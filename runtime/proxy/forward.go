@@ -50,6 +50,9 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	if timeout <= 0 {
 		timeout = p.timeout
 	}
+	if d, ok := grpcTimeout(r); ok && (timeout <= 0 || d < timeout) {
+		timeout = d
+	}
 	upgrade := httpguard.UpgradeOf(r) // the edge dropped a stray Upgrade header already
 
 	var ctx context.Context

@@ -58,6 +58,7 @@ func Load(t testing.TB, opts ...Option) (*Host, error) {
 	mem.Config = o.config
 	mem.LogLevel = int32(o.logLevel)
 	mem.Supported = uint32(o.supported)
+	mem.Calls.Do = callHandler(o.upstreams)
 	mem.InitFeatures = boot.InitFeatures & mem.Supported
 	mem.Features = mem.InitFeatures
 	mem.MetricDefs = slices.Clone(boot.MetricDefs) // defined by package variables, at init

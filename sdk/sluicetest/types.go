@@ -79,6 +79,7 @@ type options struct {
 	filter    sluice.Filter
 	logLevel  sluice.Level
 	supported sluice.Features
+	upstreams map[string]upstreamStub // WithUpstream (upstream.go)
 }
 
 // WithConfig sets the filter's configuration: a string or []byte is used as

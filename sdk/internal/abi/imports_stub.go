@@ -68,6 +68,7 @@ type Host struct {
 	MetricDefs     []MetricDef
 	Metrics        map[string]map[string]*MetricSeries
 	MetricsDropped int
+	Calls          CallHost // the sluice module's http_call (call_stub.go)
 }
 
 // NewHost returns a host that supports every feature, logs every level and
