@@ -39,7 +39,7 @@ upstreams:
   users: {endpoints: [{{.Up}}]}
   side: {endpoints: [{{.Called}}]}
 filters:
-  proxywasm: {module: {{.Mod}}, config: side, limits: {timeout: 1s}}
+  proxywasm: {module: {{.Mod}}, config: side, upstreams: [side], limits: {timeout: 1s}}
 routes:
   - {name: api, match: {path_prefix: /}, upstream: users, filters: [proxywasm]}
 `, map[string]string{"Up": up.url, "Called": called.url, "Mod": mod}))
@@ -104,7 +104,7 @@ routes:
 			t.Fatalf("first %q, second %q: a stale CAS must be refused (8)", first, second)
 		}
 	})
-	t.Run("http call to an upstream of the snapshot", func(t *testing.T) {
+	t.Run("http call to an upstream of the filter's allow-list", func(t *testing.T) {
 		_, body := get(t, n.url+"/call")
 		e := decodeEcho(t, body)
 		if e.Header["X-Call-Status"][0] != "202" || e.Header["X-Call-Body"][0] != "from /called" {
