@@ -40,7 +40,7 @@ upstreams:
   users: {endpoints: [{{.Up}}]}
   side: {endpoints: [{{.Called}}]}
 filters:
-  proxywasm: {module: {{.Mod}}, config: side, limits: {timeout: 1s}}
+  proxywasm: {module: {{.Mod}}, config: side, upstreams: [side], limits: {timeout: 1s}}
 routes:
   - {name: api, match: {path_prefix: /}, upstream: users, filters: [proxywasm]}
 `, map[string]string{"Up": up.url, "Called": called.url, "Mod": mod}))
@@ -93,7 +93,7 @@ routes:
 	})
 	t.Run("properties", func(t *testing.T) {
 		_, body := get(t, n.url+"/props", "X-Probe", "p2", "Host", "api.example.com")
-		want := "/props|GET|api.example.com|http|proxywasm|proxywasm|kept|p2|id|source"
+		want := "/props|GET|api.example.com|http|proxywasm|proxywasm|kept|p2|id|source|headers"
 		if string(body) != want {
 			t.Fatalf("%q, want %q", body, want)
 		}
@@ -105,7 +105,7 @@ routes:
 			t.Fatalf("first %q, second %q: a stale CAS must be refused (8)", first, second)
 		}
 	})
-	t.Run("http call to an upstream of the snapshot", func(t *testing.T) {
+	t.Run("http call to an upstream of the filter's allow-list", func(t *testing.T) {
 		_, body := get(t, n.url+"/call")
 		e := decodeEcho(t, body)
 		if e.Header["X-Call-Status"][0] != "202" || e.Header["X-Call-Body"][0] != "from /called" {

@@ -40,11 +40,9 @@ type ModuleOptions struct {
 	// closed, so a filter without traffic costs no instances. 0 means
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
-	// Upstreams are the snapshot's upstreams, for a proxy-wasm guest's
-	// proxy_http_call; nil: the guest's calls fail with BadArgument.
-	SnapshotUpstreams Upstreams
-	// Upstreams are the upstreams the guest's http_call may reach, by
-	// name: its allow-list. A name not here is refused.
+	// Upstreams are the upstreams the guest's http_call (proxy-wasm:
+	// proxy_http_call) may reach, by name: its allow-list. A name not here
+	// is refused.
 	Upstreams map[string]Upstream
 }
 

@@ -23,7 +23,7 @@ func (i *Instance) pwBuffer(t pwBufferType) (b []byte, ok bool) {
 		if i.pw.callResp == nil {
 			return nil, false
 		}
-		return i.pw.callResp.Body, true
+		return i.pw.callResp.body, true
 	case pwPluginConfiguration:
 		return i.m.pwConfig, true
 	case pwVMConfiguration:

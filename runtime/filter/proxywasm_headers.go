@@ -113,12 +113,12 @@ func (i *Instance) pwPairs(t pwMapType) (pairs [][2]string, ok bool) {
 			return nil, false
 		}
 		if t == pwHTTPCallResponseTrailer {
-			return appendHeaderPairs(nil, c.Trailer), true
+			return appendHeaderPairs(nil, c.trailer), true
 		}
-		if c.Status == 0 {
+		if c.status == 0 {
 			return nil, true // the call failed: no headers, as Envoy reports it
 		}
-		return appendHeaderPairs([][2]string{{":status", strconv.Itoa(c.Status)}}, c.Header), true
+		return appendHeaderPairs([][2]string{{":status", strconv.Itoa(c.status)}}, c.header), true
 	}
 	return nil, false
 }

@@ -9,21 +9,12 @@ import (
 	"time"
 )
 
-// Upstreams are the upstreams of the snapshot a module belongs to, for a
-// proxy-wasm guest's proxy_http_call (its "cluster" is an upstream's name).
-type Upstreams interface {
-	// Has reports whether the snapshot has an upstream of that name.
-	Has(name string) bool
-	// Call sends req to the upstream and returns its whole response. The
-	// response body is at most maxCallBody bytes; ctx bounds the call.
-	Call(ctx context.Context, upstream string, req *http.Request) (*CallResponse, error)
-}
-
-// CallResponse is an upstream's answer to a guest's http call.
-type CallResponse struct {
-	Status          int
-	Header, Trailer http.Header
-	Body            []byte
+// pwCallResponse is an upstream's answer to a guest's http call; status 0
+// when the call failed.
+type pwCallResponse struct {
+	status          int
+	header, trailer http.Header
+	body            []byte
 }
 
 // pwCall is an http call a callback made, sent when it returns.
@@ -44,13 +35,16 @@ const (
 // proxy_http_call(upstream i32, upstream_size i32, headers i32, headers_size i32,
 // body i32, body_size i32, trailers i32, trailers_size i32, timeout_ms i32, token_ptr i32)
 //
-// The request's :method, :path and :authority come from its headers, as
-// in Envoy; an upstream the snapshot does not have is BadArgument.
+// The "cluster" is an upstream on the filter's allow-list
+// (filters.NAME.upstreams, ModuleOptions.Upstreams), as for http-wasm's
+// http_call; another name is BadArgument. The request's :method, :path and
+// :authority come from its headers, as in Envoy.
 func (i *Instance) pwHTTPCall(_ context.Context, stack []uint64) pwStatus {
 	const fn = "proxy_http_call"
 	name := i.readString(fn, "upstream", uint32(stack[0]), uint32(stack[1]))
-	ups := i.m.opts.SnapshotUpstreams
-	if ups == nil || !ups.Has(name) {
+	if i.m.opts.Upstreams[name] == nil {
+		i.m.logger.Warn("proxy_http_call refused: the upstream is not on the filter's allow-list",
+			"upstream", name, "allow_list", "filters."+i.m.name+".upstreams")
 		return pwBadArgument
 	}
 	pairs, ok := pwDecodePairs(i.view(fn, "headers", uint32(stack[2]), uint32(stack[3])))
@@ -110,19 +104,14 @@ func (i *Instance) pwSendCalls(ctx context.Context) error {
 	for len(p.calls) > 0 {
 		c := p.calls[0]
 		p.calls = p.calls[1:]
-		cctx, cancel := context.WithTimeout(ctx, c.timeout)
-		resp, err := i.m.opts.SnapshotUpstreams.Call(cctx, c.upstream, c.req.WithContext(cctx))
-		cancel()
-		if err != nil {
-			i.m.logger.Warn("proxy-wasm http call failed", "upstream", c.upstream, "error", err.Error())
-			resp = &CallResponse{}
-		}
+		resp := i.pwForward(ctx, c)
 		p.callResp = resp
 		var nh uint32
-		if resp.Status != 0 {
-			nh = uint32(len(resp.Header) + 1)
+		if resp.status != 0 {
+			nh = uint32(len(appendHeaderPairs(nil, resp.header)) + 1) // and :status
 		}
-		_, err = i.pwInvoke(ctx, pwOnHTTPCallResponse, i.m.opts.Timeout, pwRootContext, c.token, nh, uint32(len(resp.Body)), uint32(len(resp.Trailer)))
+		nt := uint32(len(appendHeaderPairs(nil, resp.trailer)))
+		_, err := i.pwInvoke(ctx, pwOnHTTPCallResponse, i.m.opts.Timeout, pwRootContext, c.token, nh, uint32(len(resp.body)), nt)
 		p.callResp = nil
 		if err != nil {
 			return err
@@ -132,4 +121,34 @@ func (i *Instance) pwSendCalls(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pwForward sends one call through the upstream's pool (balancing, health,
+// retries and TLS as for routed requests), its answer capped at
+// MaxCallResponseBytes like http-wasm's. A failure is logged and reads as
+// no answer.
+func (i *Instance) pwForward(ctx context.Context, c *pwCall) *pwCallResponse {
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req := c.req.WithContext(cctx)
+	req.RemoteAddr = "127.0.0.1:0" // from the node itself (a tick, a queue callback)
+	if i.x != nil {
+		req.RemoteAddr = i.x.Req.RemoteAddr // the upstream sees the client in X-Forwarded-For
+		if id := i.x.RequestID; id != "" && req.Header.Get("X-Request-Id") == "" {
+			req.Header.Set("X-Request-Id", id) // one id across the request and its filters' calls
+		}
+	}
+	w := &callWriter{header: http.Header{}}
+	err := forward(i.m.opts.Upstreams[c.upstream], w, req, c.timeout)
+	if err == nil && w.overflow {
+		err = fmt.Errorf("answered more than %d bytes", MaxCallResponseBytes)
+	}
+	if err != nil {
+		i.m.logger.Warn("proxy-wasm http call failed", "upstream", c.upstream, "error", err.Error())
+		return &pwCallResponse{}
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return &pwCallResponse{status: w.status, header: w.header, body: w.body.Bytes()}
 }

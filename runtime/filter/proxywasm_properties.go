@@ -16,7 +16,7 @@ import (
 // little-endian int64, as Envoy does. Supported:
 //
 //	request.path, request.url_path, request.host, request.scheme,
-//	request.method, request.headers.NAME, request.referer,
+//	request.method, request.headers (serialized pairs), request.headers.NAME, request.referer,
 //	request.useragent, request.id, request.protocol, request.query,
 //	request.size (Content-Length, when known)
 //	response.code, response.headers.NAME, response.size (response phase)
@@ -47,6 +47,9 @@ func (i *Instance) pwProperty(path []string) (v []byte, ok bool) {
 	case "request":
 		if len(path) == 3 && path[1] == "headers" {
 			return headerProperty(r.Header, path[2])
+		}
+		if len(path) == 2 && path[1] == "headers" { // all of them, as header map pairs
+			return pwEncodePairs(appendHeaderPairs(nil, r.Header)), true
 		}
 		if len(path) != 2 {
 			return nil, false

@@ -54,7 +54,7 @@ type pwInstance struct {
 	local      *Response // proxy_send_local_response's answer
 	continued  bool      // proxy_continue_stream since the last callback
 	calls      []*pwCall // http calls to send when the callback returns
-	callResp   *CallResponse
+	callResp   *pwCallResponse
 	props      map[string][]byte
 	token      uint32
 	// lastError is the last error or critical proxy_log of the current

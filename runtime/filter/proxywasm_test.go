@@ -162,7 +162,7 @@ func TestProxyWasmProperties(t *testing.T) {
 	if _, err := roundTrip(t, m, x, nil); err != nil {
 		t.Fatal(err)
 	}
-	want := "/props|PUT|api.example.com|http|proxywasm|proxywasm|kept|p1|id|source"
+	want := "/props|PUT|api.example.com|http|proxywasm|proxywasm|kept|p1|id|source|headers"
 	if string(x.Resp.Body) != want {
 		t.Fatalf("properties = %q\nwant         %q", x.Resp.Body, want)
 	}
@@ -214,21 +214,18 @@ func TestProxyWasmMetrics(t *testing.T) {
 	}
 }
 
-// upstreamsFunc serves http calls from a function.
-type upstreamsFunc func(ctx context.Context, name string, r *http.Request) (*CallResponse, error)
-
-func (f upstreamsFunc) Has(name string) bool { return name == "backend" }
-func (f upstreamsFunc) Call(ctx context.Context, name string, r *http.Request) (*CallResponse, error) {
-	return f(ctx, name, r)
-}
-
 func TestProxyWasmHTTPCall(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	var got *http.Request
-	m := loadPW(t, rt, ModuleOptions{Config: []byte(`"backend"`), SnapshotUpstreams: upstreamsFunc(func(_ context.Context, name string, r *http.Request) (*CallResponse, error) {
-		got = r
-		return &CallResponse{Status: 203, Header: http.Header{"X-A": {"b"}}, Body: []byte("pong")}, nil
-	})})
+	m := loadPW(t, rt, ModuleOptions{Config: []byte(`"backend"`), Upstreams: map[string]Upstream{
+		"backend": func(w http.ResponseWriter, r *http.Request, _ time.Duration) error {
+			got = r
+			w.Header().Set("X-A", "b")
+			w.WriteHeader(203)
+			_, err := io.WriteString(w, "pong")
+			return err
+		},
+	}})
 	x := NewExchange(newRequest("GET", "/call", ""))
 	next, err := roundTrip(t, m, x, func(x *Exchange) {
 		if s, b := x.Req.Header.Get("X-Call-Status"), x.Req.Header.Get("X-Call-Body"); s != "203" || b != "pong" {
@@ -245,8 +242,8 @@ func TestProxyWasmHTTPCall(t *testing.T) {
 
 func TestProxyWasmStoppedWithoutResumeFails(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	// An http call to an upstream the snapshot lacks is refused; the
-	// guest stopped the request waiting for it and nothing resumes it.
+	// An http call to an upstream off the filter's allow-list is refused;
+	// the guest stopped the request waiting for it and nothing resumes it.
 	m := loadPW(t, rt, ModuleOptions{Config: []byte(`"nowhere"`)})
 	_, err := roundTrip(t, m, NewExchange(newRequest("GET", "/call", "")), nil)
 	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "nothing resumed it") {

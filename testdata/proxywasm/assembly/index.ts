@@ -157,7 +157,8 @@ class Filter extends Context {
       return answer(200, [prop("request\0path"), prop("request\0method"), prop("request\0host"),
         prop("request\0scheme"), prop("plugin_name"), prop("plugin_root_id"), prop("sluice\0note"),
         prop("request\0headers\0x-probe"), prop("request\0id").length > 0 ? "id" : "no-id",
-        prop("source\0address").length > 0 ? "source" : "no-source"].join("|"));
+        prop("source\0address").length > 0 ? "source" : "no-source",
+        get_property("request\0headers").byteLength > 4 ? "headers" : "no-headers"].join("|"));
     }
     if (this.path == "/shared") {
       const cell = new Cell();
