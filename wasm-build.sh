@@ -97,13 +97,18 @@ compile() {
 }
 
 build() {
-	local name=$1 start end size
+	local name=$1 start end size fresh=
 	start=$(date +%s%N)
+	[ "$(lang_of "$name")" = as ] && [ ! -d "filters/$name/node_modules" ] && fresh=1
 	if compile "$name" >"$logs/$name.log" 2>&1 &&
 		mv -f "filters/$name.wasm.tmp" "filters/$name.wasm"; then
 		end=$(date +%s%N)
 		size=$(($(wc -c <"filters/$name.wasm") / 1024))
 		printf 'wasm: %-12s built       %6d KiB  %5.1fs\n' "$name" "$size" "$(((end - start) / 1000000))e-3"
+	elif [ -n "$fresh" ] && [ -z "${WASM_REQUIRE_ALL:-}" ] && [ ! -d "filters/$name/node_modules/assemblyscript" ]; then
+		# npm could not fetch the compiler (offline, no registry): the
+		# same as a missing toolchain.
+		printf 'wasm: %-12s skipped     npm ci failed (no npm registry?): %s\n' "$name" "$(tail -n 1 "$logs/$name.log")"
 	else
 		touch "$logs/$name.failed"
 		printf 'wasm: %-12s FAILED\n' "$name"
@@ -116,7 +121,7 @@ todo=()
 for name in "${names[@]}"; do
 	if need=$(missing_toolchain "$name") && [ -n "$need" ]; then
 		if [ -n "${WASM_REQUIRE_ALL:-}" ]; then
-			echo "--- wasm: $name: needs $need" >"$logs/$name.log"
+			echo "needs $need" >"$logs/$name.log"
 			touch "$logs/$name.failed"
 			printf 'wasm: %-12s FAILED      needs %s\n' "$name" "$need"
 		else

@@ -73,6 +73,7 @@ func TestMetricMisuseTraps(t *testing.T) {
 		{"filter label", func() { sluice.NewCounter("hits", "filter") }, `set by the host to the filter's name`},
 		{"other kind", func() { sluice.NewGauge("requests_by_method_total", "method") }, `already defined`},
 		{"label count", func() { requestsByMethod.Inc() }, `has 1 label(s) ["method"]; got 0 value(s)`},
+		{"histogram series", func() { sluice.NewHistogram("lat"); sluice.NewCounter("lat_count") }, `clash with the histogram series of metric "lat"`},
 		{"negative step", func() { requestsByMethod.Add(-1, "GET") }, `a counter only goes up`},
 	} {
 		if got := trapOf(tc.f); !strings.Contains(got, tc.want) {

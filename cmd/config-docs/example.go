@@ -209,6 +209,9 @@ func format(v reflect.Value) string {
 	case v.Type() == sizeType:
 		return formatSize(v.Int())
 	}
+	if s, ok := v.Interface().(fmt.Stringer); ok {
+		return s.String() // a value parsed from a string: hash_on, a rate limit key
+	}
 	switch v.Kind() {
 	case reflect.Slice:
 		parts := make([]string, v.Len())

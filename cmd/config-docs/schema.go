@@ -143,6 +143,8 @@ func (s *schema) describe(expr ast.Expr, path []step) (shown, inner string, belo
 			return "duration", "", path
 		case "Size":
 			return "size", "", path
+		case "HashOn", "RateKey":
+			return "string", "", path // parsed from a string, written as one
 		}
 		if _, ok := s.structs[t.Name]; ok {
 			return "mapping", t.Name, path

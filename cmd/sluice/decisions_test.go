@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // startTail runs `sluice decisions tail ARGS...` and returns its stdout
@@ -117,7 +119,7 @@ routes:
 		resp.Body.Close()
 		return resp.StatusCode, resp.Header.Get("X-Sluice-Decision-Id")
 	}
-	eventuallyCLI(t, 30*time.Second, "the node serving the config", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the node serving the config", func() bool {
 		code, _ := send("GET", "/orders/0")
 		return code == 200
 	})

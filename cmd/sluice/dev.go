@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,12 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluicegw/sluice/runtime/demo"
+	"github.com/sluicegw/sluice/runtime/devca"
 	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/edge"
 	"github.com/sluicegw/sluice/runtime/fleet"
@@ -35,6 +38,7 @@ func newDevCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&f.listen, "listen", ":8080", "gateway listener address")
+	cmd.Flags().StringVar(&f.tlsListen, "tls-listen", ":8443", "gateway HTTPS listener address, with a certificate from a local CA in --data (empty: none)")
 	cmd.Flags().StringVar(&f.admin, "admin", ":9901", "admin listener address")
 	cmd.Flags().StringVar(&f.data, "data", ".sluice", "data directory")
 	cmd.Flags().StringVar(&f.filters, "filters", "filters", "directory of the built example filters (make run builds them)")
@@ -45,7 +49,7 @@ func newDevCmd() *cobra.Command {
 }
 
 type devFlags struct {
-	listen, admin, data, filters, policies, publisher, nats string
+	listen, tlsListen, admin, data, filters, policies, publisher, nats string
 }
 
 // devApplyTimeout bounds how long dev waits for its node to run the
@@ -79,6 +83,11 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 		}
 		defer svc.Close()
 	}
+	grpcSvc, err := demo.StartGRPC(demo.Addrs["grpc"])
+	if err != nil {
+		return fmt.Errorf("dev: %w (is another sluice dev running?)", err)
+	}
+	defer grpcSvc.Close()
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return fmt.Errorf("dev: data dir: %w", err)
 	}
@@ -103,6 +112,16 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	ls, err := listen(f.listen, f.admin, nil)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
+	}
+	httpsAddr := ""
+	if f.tlsListen != "" {
+		tlsLn, err := devTLSListener(f.tlsListen, f.data)
+		if err != nil {
+			ls.Data.Close()
+			return fmt.Errorf("dev: %w", err)
+		}
+		httpsAddr = tlsLn.Addr().String()
+		ls.Data = joinListeners(ls.Data, tlsLn)
 	}
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
@@ -142,7 +161,7 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 		<-served
 		return fmt.Errorf("dev: %w", err)
 	}
-	printDevBanner(out, ls, cfgPath, pub, f.data)
+	printDevBanner(out, ls, httpsAddr, cfgPath, pub, f.data)
 	if err := <-served; err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -170,20 +189,36 @@ func waitForNode(ctx context.Context, sub *fleetnode.Subscriber, timeout time.Du
 	}
 }
 
-func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string, pub *runningPublisher, data string) {
+func printDevBanner(out io.Writer, ls edge.Listeners, httpsAddr, cfgPath string, pub *runningPublisher, data string) {
 	gw := "http://" + loopbackAddr(ls.Data.Addr())
 	admin := "http://" + loopbackAddr(ls.Admin.Addr())
 	fmt.Fprintf(out, `Sluice dev is running.
 
   gateway   %[1]s
-  admin     %[2]s   (/healthz /readyz /config /metrics, POST /cache/purge?route=NAME[&key=PATH])
-  services  users %[3]s, billing %[4]s, auth %[5]s
+`, gw)
+	if httpsAddr != "" {
+		_, port, _ := net.SplitHostPort(httpsAddr)
+		fmt.Fprintf(out, "  https     https://localhost:%s   (HTTP/2 and HTTP/1.1; certificate from the local CA %s)\n", port, filepath.Join(data, devca.CertFile))
+	}
+	fmt.Fprintf(out, `  admin     %[2]s   (/healthz /readyz /config /metrics, POST /cache/purge?route=NAME[&key=PATH])
+  services  users %[3]s, billing %[4]s, auth %[5]s, gRPC %[10]s
   publisher %[7]s   (fleet page %[7]s/ui, token in %[9]s/token)
   nats      %[8]s   (more nodes: sluice edge --nats %[8]s --trust %[9]s/signing.pub --nats-creds %[9]s/node.creds)
   config    %[6]s   (edit, then: sluice apply -f %[6]s --data %[9]s --publisher %[7]s)
 
 Try:
   curl -s %[1]s/hello?name=you           # serverless: a wasm filter answers, no upstream
+`, gw, admin, demo.Addrs["users"], demo.Addrs["billing"], demo.Addrs["auth"], cfgPath, pub.URL, pub.NATSURL, data, demo.Addrs["grpc"])
+	bin := devBinary()
+	if httpsAddr != "" {
+		_, port, _ := net.SplitHostPort(httpsAddr)
+		https, ca := "https://localhost:"+port, filepath.Join(data, devca.CertFile)
+		fmt.Fprintf(out, `  curl -s --cacert %[2]s '%[1]s/hello?name=tls' -w ' (HTTP/%%{http_version})\n'   # HTTPS, checked against the local CA
+  %[3]s grpc-health %[1]s --cacert %[2]s -H 'X-API-Key: demo-key' --service %[4]s   # gRPC over TLS through the gateway
+`, https, ca, bin, demo.GRPCService)
+	}
+	fmt.Fprintf(out, `  %[3]s grpc-health %[1]s -H 'X-API-Key: demo-key' --service %[4]s   # gRPC (h2c) through auth and a filter: SERVING
+  %[3]s grpc-health %[1]s --service %[4]s   # no key: the refusal as a gRPC status, Unauthenticated
   curl -si %[1]s/users | head -1          # 401: the route wants a token (or an API key)
   BOB=$(curl -s '%[1]s/auth/token?user=bob' | grep -o '"token": *"[^"]*"' | cut -d'"' -f4)
   curl -s %[1]s/users/1 -H "Authorization: Bearer $BOB"     # 200: bob is a viewer; email redacted by a filter
@@ -203,7 +238,30 @@ Try:
 
 Users: alice (admin), bob (viewer), carol (editor), dave (no roles). API key: demo-key.
 Stop with Ctrl-C.
-`, gw, admin, demo.Addrs["users"], demo.Addrs["billing"], demo.Addrs["auth"], cfgPath, pub.URL, pub.NATSURL, data)
+`, gw, admin, bin, demo.GRPCService)
+}
+
+// devBinary is how the banner names this binary: as it was started when
+// that was a path (bin/sluice from `make run`), else sluice from PATH.
+func devBinary() string {
+	if strings.Contains(os.Args[0], "/") {
+		return os.Args[0]
+	}
+	return "sluice"
+}
+
+// devTLSListener is the dev gateway's HTTPS port, with a certificate for
+// localhost from the local CA in data (made there on first use).
+func devTLSListener(addr, data string) (net.Listener, error) {
+	cert, err := devca.ServerCertificate(data)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-listen: %w", err)
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}), nil
 }
 
 // loopbackAddr turns ":8080" into "127.0.0.1:8080" for the printed URLs.

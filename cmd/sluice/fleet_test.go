@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // startProcess runs the sluice binary in the background, stopped with
@@ -46,17 +48,6 @@ func sluiceRun(t *testing.T, env []string, args ...string) (string, int) {
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), exitCode(err)
-}
-
-func eventuallyCLI(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func body(url string) string {
@@ -110,10 +101,10 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	}
 
 	// Every node live before --wait counts them.
-	eventuallyCLI(t, 20*time.Second, "3 nodes in status", func() bool {
+	testkit.Eventually(t, 20*time.Second, "3 nodes in status", func() (bool, string) {
 		out, code := sluiceRun(t, env, append([]string{"status", "--json"}, pubFlags...)...)
 		var st struct{ Nodes []json.RawMessage }
-		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && len(st.Nodes) == 3
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && len(st.Nodes) == 3, out
 	})
 	out, code = sluiceRun(t, env, append([]string{"apply", "-f", cfg(v1), "--wait"}, pubFlags...)...)
 	if code != 0 || !strings.Contains(out, "revision 1 published") || !strings.Contains(out, "revision 1: 3/3 live nodes") {
@@ -157,7 +148,7 @@ func TestFleetThroughTheCLI(t *testing.T) {
 		t.Fatalf("rollout promote: %d %s", code, out)
 	}
 	for _, e := range edges {
-		eventuallyCLI(t, 10*time.Second, e+" on the promoted revision", func() bool { return strings.HasPrefix(body(e+"/api/x"), "v2 ") })
+		testkit.WaitFor(t, 10*time.Second, e+" on the promoted revision", func() bool { return strings.HasPrefix(body(e+"/api/x"), "v2 ") })
 	}
 
 	out, code = sluiceRun(t, env, append([]string{"rollback"}, pubFlags...)...)
@@ -165,9 +156,9 @@ func TestFleetThroughTheCLI(t *testing.T) {
 		t.Fatalf("rollback: %d %s", code, out)
 	}
 	for _, e := range edges {
-		eventuallyCLI(t, 10*time.Second, e+" rolled back", func() bool { return strings.HasPrefix(body(e+"/api/x"), "v1 ") })
+		testkit.WaitFor(t, 10*time.Second, e+" rolled back", func() bool { return strings.HasPrefix(body(e+"/api/x"), "v1 ") })
 	}
-	eventuallyCLI(t, 10*time.Second, "a status table with every node on 3", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a status table with every node on 3", func() bool {
 		out, code := sluiceRun(t, env, append([]string{"status"}, pubFlags...)...)
 		return code == 0 && strings.Contains(out, "stable revision 3, canary none, 3 live node(s)") &&
 			strings.Count(out, " 3 ") >= 3 && !strings.Contains(out, "BEHIND") && strings.Contains(out, "region=us")
@@ -196,14 +187,14 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	}
 	announcer := startProcess(t, "announce", "billing", startEcho(t, "announced"), "--nats", "nats://"+natsAddr, "--nats-creds", filepath.Join(data, "node.creds"))
 	for _, e := range edges {
-		eventuallyCLI(t, 10*time.Second, e+" using the announced instance", func() bool { return strings.HasPrefix(body(e+"/api/x"), "announced ") })
+		testkit.WaitFor(t, 10*time.Second, e+" using the announced instance", func() bool { return strings.HasPrefix(body(e+"/api/x"), "announced ") })
 	}
 	announcer.Process.Signal(syscall.SIGTERM)
 	if err := announcer.Wait(); err != nil {
 		t.Fatalf("announce exit: %v", err)
 	}
 	for _, e := range edges {
-		eventuallyCLI(t, 10*time.Second, e+" dropping the withdrawn instance", func() bool {
+		testkit.WaitFor(t, 10*time.Second, e+" dropping the withdrawn instance", func() bool {
 			resp, err := http.Get(e + "/api/x")
 			if err != nil {
 				return false
@@ -238,15 +229,15 @@ func TestApplyWaitExitsOneWhenANodeRefuses(t *testing.T) {
 	startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", filepath.Join(data, "node.creds"),
 		"--node", "broken-disk", "--listen", freeAddr(t), "--data", nodeData)
 	env := []string{"SLUICE_PUBLISHER=http://" + api, "SLUICE_TOKEN="}
-	eventuallyCLI(t, 20*time.Second, "the node in status", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the node in status", func() (bool, string) {
 		out, code := sluiceRun(t, env, "status", "--data", data)
-		return code == 0 && strings.Contains(out, "broken-disk")
+		return code == 0 && strings.Contains(out, "broken-disk"), out
 	})
 
 	dir := t.TempDir()
 	wasm := filepath.Join(dir, "answer.wasm")
-	if b, err := exec.Command("wat2wasm", "../../testdata/wasm/answer.wat", "-o", wasm).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v %s", err, b)
+	if err := os.WriteFile(wasm, testkit.WAT(t, "answer"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "sluice.yaml")
 	os.WriteFile(cfg, []byte("filters: {answer: {module: answer.wasm}}\nroutes: [{name: fn, match: {path: /fn}, filters: [answer]}]\n"), 0o644)

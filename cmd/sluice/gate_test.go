@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestGatedCanaryThroughTheCLIIsAbortedByThePublisher(t *testing.T) {
@@ -30,10 +32,10 @@ func TestGatedCanaryThroughTheCLIIsAbortedByThePublisher(t *testing.T) {
 			"--node", fmt.Sprintf("edge-%d", i), "--labels", "region="+region, "--listen", listen, "--data", t.TempDir())
 		edges = append(edges, "http://"+listen)
 	}
-	eventuallyCLI(t, 20*time.Second, "2 nodes in status", func() bool {
+	testkit.Eventually(t, 20*time.Second, "2 nodes in status", func() (bool, string) {
 		out, code := sluiceRun(t, env, "status", "--json", "--data", data)
 		var st struct{ Nodes []json.RawMessage }
-		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && len(st.Nodes) == 2
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && len(st.Nodes) == 2, out
 	})
 	cfg := func(name, up string) string {
 		p := filepath.Join(t.TempDir(), name)
@@ -80,7 +82,7 @@ func TestGatedCanaryThroughTheCLIIsAbortedByThePublisher(t *testing.T) {
 		Detail   string             `json:"detail"`
 		Numbers  map[string]float64 `json:"numbers"`
 	}
-	eventuallyCLI(t, 60*time.Second, "the publisher's abort in the history", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "the publisher's abort in the history", func() bool {
 		out, code := sluiceRun(t, env, "history", "--json", "--limit", "1", "--data", data)
 		var page struct{ Entries []json.RawMessage }
 		if code != 0 || json.Unmarshal([]byte(out), &page) != nil || len(page.Entries) != 1 {
@@ -93,7 +95,7 @@ func TestGatedCanaryThroughTheCLIIsAbortedByThePublisher(t *testing.T) {
 		abort.Numbers["canary_error_rate_pct"] <= 5 {
 		t.Fatalf("abort entry: %+v", abort)
 	}
-	eventuallyCLI(t, 10*time.Second, "eu back on stable", func() bool { return strings.HasPrefix(body(edges[0]+"/api/x"), "good ") })
+	testkit.WaitFor(t, 10*time.Second, "eu back on stable", func() bool { return strings.HasPrefix(body(edges[0]+"/api/x"), "good ") })
 	out, code = sluiceRun(t, env, "history", "--data", data)
 	if code != 0 || !regexpMatch(`(?m)^\d+\s.*\spublisher\s+abort\s+2\s.*aborted\s+canary region=eu; canary 5xx rate`, out) {
 		t.Fatalf("history table: %d\n%s", code, out)

@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newTokenCmd(),
 		newDiffCmd(),
 		newHistoryCmd(),
+		newGRPCHealthCmd(),
 		newDecisionsCmd(),
 	)
 	return root

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // sharedDataDir is the data dir the runtime/edge tests use too: its wazero
@@ -153,7 +155,7 @@ func TestEdgeServesAndExitsZeroOnSIGTERM(t *testing.T) {
 }
 
 func TestDevPrintsWorkingCurlLines(t *testing.T) {
-	for _, a := range []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"} {
+	for _, a := range []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003", "127.0.0.1:9004"} {
 		if c, err := net.Dial("tcp", a); err == nil {
 			c.Close()
 			t.Skipf("%s is in use; sluice dev needs it", a)
@@ -168,7 +170,7 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	if err := os.Symlink(filepath.Join(sharedDataDir, "wasm-cache"), filepath.Join(data, "wasm-cache")); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", data,
+	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", data,
 		"--publisher-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--filters", "../../filters", "--policies", "../../policies")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -192,7 +194,7 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	lines := 0
 	for _, l := range strings.Split(banner.String(), "\n") {
 		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "curl ") || strings.HasPrefix(l, "BOB=") || strings.HasPrefix(l, "for ") {
+		if strings.HasPrefix(l, "curl ") || strings.HasPrefix(l, "BOB=") || strings.HasPrefix(l, "for ") || strings.HasPrefix(l, sluiceBin+" ") {
 			fmt.Fprintf(&script, "echo '### %d'\n%s\n", lines, l)
 			lines++
 		}
@@ -204,7 +206,15 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the printed lines failed: %v\n%s", err, out)
 	}
+	// HTTPS with the local CA's certificate, over HTTP/2; gRPC through
+	// the gateway over h2c and TLS, and its refusal as a gRPC status.
+	if c := strings.Count(string(out), "SERVING (grpc.health.v1.Health/Check"); c != 2 {
+		t.Errorf("%d gRPC health checks answered SERVING, want 2 (h2c and TLS):\n%s", c, out)
+	}
 	for _, want := range []string{
+		`"message":"hello, tls"`,
+		"(HTTP/2)",
+		"grpc-health: Unauthenticated: missing credentials",
 		`"message":"hello, you"`,
 		"HTTP/1.1 401",
 		`"email": "[REDACTED]"`,
@@ -262,20 +272,14 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.Eventually(t, 20*time.Second, url+" ready", func() (bool, string) {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready: %v", url, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
 }
 
 func exitCode(err error) int {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/policy"
 )
 
@@ -64,7 +65,7 @@ func newPolicyCmd() *cobra.Command {
 		},
 	}
 	eval.Flags().StringVar(&input, "input", "", "JSON input document (docs/policies.md describes it)")
-	eval.Flags().StringVar(&query, "query", "", "query to decide (default data.sluice.authz.decision)")
+	eval.Flags().StringVar(&query, "query", "", "query to decide (default "+config.DefaultPolicyQuery+")")
 	cmd.AddCommand(test, eval)
 	return cmd
 }

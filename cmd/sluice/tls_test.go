@@ -1,15 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -18,50 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/acmetest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
-
-// writeTestCert writes a self-signed certificate for names, valid until
-// notAfter, as dir/base.crt and dir/base.key (generated, never committed).
-func writeTestCert(t *testing.T, dir, base string, notAfter time.Time, names ...string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    notAfter.Add(-48 * time.Hour),
-		NotAfter:     notAfter,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
-	for path, b := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: keyDER}} {
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, keyFile
-}
 
 // handshakeNames does a TLS handshake with addr, sending sni ("" sends
 // none), and returns the DNS names of the certificate served.
@@ -107,8 +63,8 @@ func startEdge(t *testing.T, args ...string) string {
 
 func TestEdgeServesSeveralCertificatesBySNI(t *testing.T) {
 	dir := t.TempDir()
-	aCert, aKey := writeTestCert(t, dir, "a", time.Now().Add(24*time.Hour), "a.test")
-	bCert, bKey := writeTestCert(t, dir, "b", time.Now().Add(24*time.Hour), "b.test", "*.b.test")
+	aCert, aKey := testkit.WriteCert(t, dir, "a", time.Now().Add(24*time.Hour), "a.test")
+	bCert, bKey := testkit.WriteCert(t, dir, "b", time.Now().Add(24*time.Hour), "b.test", "*.b.test")
 	addr := startEdge(t, "--config", testEdgeConfig(t), "--tls-cert", aCert, "--tls-key", aKey, "--tls-cert", bCert, "--tls-key", bKey)
 	for sni, want := range map[string]string{"a.test": "a.test", "b.test": "b.test", "x.b.test": "*.b.test", "other.test": "a.test", "": "a.test"} {
 		if got := handshakeNames(t, addr, sni); !slices.Contains(got, want) {
@@ -120,9 +76,9 @@ func TestEdgeServesSeveralCertificatesBySNI(t *testing.T) {
 func TestEdgeRefusesABadCertificatePairNamingTheFile(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testEdgeConfig(t)
-	aCert, aKey := writeTestCert(t, dir, "a", time.Now().Add(24*time.Hour), "a.test")
-	_, bKey := writeTestCert(t, dir, "b", time.Now().Add(24*time.Hour), "b.test")
-	oldCert, oldKey := writeTestCert(t, dir, "old", time.Now().Add(-time.Hour), "old.test")
+	aCert, aKey := testkit.WriteCert(t, dir, "a", time.Now().Add(24*time.Hour), "a.test")
+	_, bKey := testkit.WriteCert(t, dir, "b", time.Now().Add(24*time.Hour), "b.test")
+	oldCert, oldKey := testkit.WriteCert(t, dir, "old", time.Now().Add(-time.Hour), "old.test")
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -144,19 +100,16 @@ func TestEdgeRefusesABadCertificatePairNamingTheFile(t *testing.T) {
 
 func TestEdgeReloadsTLSDir(t *testing.T) {
 	dir := t.TempDir()
-	writeTestCert(t, dir, "a", time.Now().Add(24*time.Hour), "a.test")
+	testkit.WriteCert(t, dir, "a", time.Now().Add(24*time.Hour), "a.test")
 	addr := startEdge(t, "--config", testEdgeConfig(t), "--tls-dir", dir)
 	if got := handshakeNames(t, addr, "a.test"); !slices.Contains(got, "a.test") {
 		t.Fatalf("a.test served %v", got)
 	}
-	writeTestCert(t, dir, "b", time.Now().Add(24*time.Hour), "b.test")
-	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Contains(handshakeNames(t, addr, "b.test"), "b.test") {
-		if time.Now().After(deadline) {
-			t.Fatal("b.test not served 10 s after its pair was written into --tls-dir")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WriteCert(t, dir, "b", time.Now().Add(24*time.Hour), "b.test")
+	testkit.Eventually(t, 10*time.Second, "b.test served after its pair was written into --tls-dir", func() (bool, string) {
+		got := handshakeNames(t, addr, "b.test")
+		return slices.Contains(got, "b.test"), fmt.Sprintf("b.test served %v", got)
+	})
 }
 
 func TestEdgeObtainsACMECertificate(t *testing.T) {
@@ -168,7 +121,7 @@ func TestEdgeObtainsACMECertificate(t *testing.T) {
 	cmd := exec.Command(sluiceBin, "edge", "--config", testEdgeConfig(t), "--listen", listen, "--admin", admin, "--data", data,
 		"--acme-domain", "acme.test", "--acme-ca", ca.URL, "--acme-email", "ops@acme.test")
 	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+ca.RootFile) // trusts pebble's HTTPS
-	var stderr syncWriter
+	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -181,40 +134,18 @@ func TestEdgeObtainsACMECertificate(t *testing.T) {
 		}
 	})
 	waitHTTP(t, "http://"+admin+"/readyz")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testkit.Eventually(t, 60*time.Second, "a certificate for acme.test from the ACME server", func() (bool, string) {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", listen, &tls.Config{ServerName: "acme.test", InsecureSkipVerify: true})
-		if err == nil {
-			leaf := conn.ConnectionState().PeerCertificates[0]
-			conn.Close()
-			if slices.Contains(leaf.DNSNames, "acme.test") && strings.Contains(leaf.Issuer.CommonName, "Pebble") {
-				break
-			}
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no certificate for acme.test from the ACME server after 60 s (last: %v)", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		leaf := conn.ConnectionState().PeerCertificates[0]
+		conn.Close()
+		return slices.Contains(leaf.DNSNames, "acme.test") && strings.Contains(leaf.Issuer.CommonName, "Pebble"),
+			fmt.Sprintf("served %v issued by %q", leaf.DNSNames, leaf.Issuer.CommonName)
+	})
 	matches, _ := filepath.Glob(filepath.Join(data, "acme", "certificates", "*", "acme.test", "acme.test.crt"))
 	if len(matches) != 1 {
 		t.Errorf("certificate not stored under --data %s/acme", data)
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -11,10 +11,6 @@ import (
 	"github.com/sluicegw/sluice/runtime/config"
 )
 
-// DefaultAPIKeyHeader is where an API key is read when the config names
-// neither a header nor a query parameter.
-const DefaultAPIKeyHeader = "X-API-Key"
-
 // maxAPIKey bounds a presented key; longer ones are refused unhashed.
 const maxAPIKey = 1024
 
@@ -41,7 +37,7 @@ func newAPIKeyProvider(name string, c *config.APIKeyAuth) (*apiKeyProvider, erro
 	if c.Query == "" {
 		p.header = http.CanonicalHeaderKey(c.Header)
 		if p.header == "" {
-			p.header = DefaultAPIKeyHeader
+			p.header = config.DefaultAPIKeyHeader
 		}
 	}
 	if len(c.Keys) == 0 {

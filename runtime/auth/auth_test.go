@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // wantStatus checks err is an *httperr.Error with status and reason.
@@ -285,13 +287,10 @@ func TestJWKSBackgroundRefresh(t *testing.T) {
 	k := newKey(t, "ec-1", jwa.ES256())
 	srv := newJWKSServer(t, jwks(t, k))
 	set := newSet(t, map[string]*config.AuthProvider{"j": jwtProviderConfig(srv.URL)}, nil)
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.hits.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("JWKS fetched %d times, want background refreshes", srv.hits.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "background refreshes of the JWKS", func() (bool, string) {
+		n := srv.hits.Load()
+		return n >= 3, fmt.Sprintf("JWKS fetched %d times", n)
+	})
 	set.Close()
 	n := srv.hits.Load()
 	time.Sleep(60 * time.Millisecond)

@@ -98,7 +98,7 @@ func applyDefaults(cfg *Config) {
 		}
 		r.Match.Host = strings.ToLower(r.Match.Host)
 		if rl := r.RateLimit; rl != nil {
-			setDefault(&rl.Key, "client_ip")
+			setDefault(&rl.Key, RateKey{Kind: RateKeyClientIP})
 			setDefault(&rl.Scope, ScopeNode)
 		}
 	}

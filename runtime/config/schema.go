@@ -69,7 +69,7 @@ type Upstream struct {
 	Balance string `yaml:"balance" json:"balance"`
 	// HashOn is what consistent_hash hashes: header:NAME, cookie:NAME or
 	// client_ip. Only with balance: consistent_hash, and needed there.
-	HashOn string `yaml:"hash_on" json:"hash_on,omitempty"`
+	HashOn HashOn `yaml:"hash_on" json:"hash_on,omitzero"`
 	// HealthCheck probes every endpoint actively; an endpoint that fails
 	// takes no traffic until it passes again. No block: no active checks.
 	HealthCheck *HealthCheck `yaml:"health_check" json:"health_check,omitempty"`
@@ -163,11 +163,13 @@ const (
 
 // Filter is a WebAssembly module run on requests and responses.
 type Filter struct {
-	// Module is the .wasm file, relative to the config file. The publisher
+	// Module is the .wasm file, relative to the config file: an http-wasm
+	// or a proxy-wasm module, told apart by its exports. The publisher
 	// stores it by digest and nodes fetch it.
 	Module string `yaml:"module" json:"module"`
-	// Config is handed to the filter as JSON (http-wasm get_config); its
-	// shape is the filter's own business.
+	// Config is handed to the filter as JSON (http-wasm get_config; a
+	// proxy-wasm filter's plugin configuration, a string as that string);
+	// its shape is the filter's own business.
 	Config any `yaml:"config" json:"config,omitempty"`
 	// Limits bound what each instance of the filter may use.
 	Limits FilterLimits `yaml:"limits" json:"limits"`
@@ -182,8 +184,8 @@ type Filter struct {
 
 // FilterLimits bound what one filter instance may use.
 type FilterLimits struct {
-	// Memory caps an instance's linear memory (64KiB at least, one wasm
-	// page); growing past it traps.
+	// Memory caps an instance's linear memory (64KiB to 4GiB: one wasm
+	// page to all a 32-bit memory can address); growing past it traps.
 	Memory Size `yaml:"memory" json:"memory"`
 	// Timeout bounds one call into the filter (one phase of one request).
 	Timeout Duration `yaml:"timeout" json:"timeout"`
@@ -195,6 +197,14 @@ type FilterLimits struct {
 
 // MaxFilterInstances bounds limits.instances.
 const MaxFilterInstances = 4096
+
+// MinFilterMemory and MaxFilterMemory bound limits.memory: one wasm page,
+// and all a 32-bit wasm memory can address (65536 pages). The wasm host
+// checks the same bounds (a test there holds them to its page size).
+const (
+	MinFilterMemory = 64 << 10
+	MaxFilterMemory = 4 << 30
+)
 
 // Policy is an OPA Rego policy: a directory of .rego files and data.json.
 type Policy struct {
@@ -341,7 +351,7 @@ type RateLimit struct {
 	Burst int `yaml:"burst" json:"burst"`
 	// Key is what gets its own bucket: client_ip, consumer (the API key's
 	// consumer or the token's subject), header:NAME or claim:NAME.
-	Key string `yaml:"key" json:"key"`
+	Key RateKey `yaml:"key" json:"key"`
 	// Scope is node (buckets in each node's memory) or fleet (one limit
 	// shared by every node over NATS).
 	Scope string `yaml:"scope" json:"scope"`

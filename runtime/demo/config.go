@@ -32,4 +32,5 @@ var Addrs = map[string]string{
 	"users":   "127.0.0.1:9001",
 	"billing": "127.0.0.1:9002",
 	"auth":    "127.0.0.1:9003",
+	"grpc":    "127.0.0.1:9004", // StartGRPC
 }

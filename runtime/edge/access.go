@@ -11,7 +11,6 @@ import (
 	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"
 	"github.com/sluicegw/sluice/runtime/policy"
-	"github.com/sluicegw/sluice/runtime/proxy"
 	"github.com/sluicegw/sluice/runtime/tracing"
 )
 
@@ -94,7 +93,7 @@ func (n *Node) checkAccess(ctx context.Context, snap *Snapshot, r *http.Request,
 	if err != nil {
 		if ctx.Err() != nil {
 			// The client left during the evaluation: not the policy's fault.
-			return nil, httperr.Wrap(proxy.StatusClientClosedRequest, "client closed request", err)
+			return nil, httperr.ClientClosed(err)
 		}
 		n.log.Error("policy error; request denied", "policy", x.policy.name, "route", routeName, "error", err.Error())
 		return nil, err // a 503 *httperr.Error: never allow on error

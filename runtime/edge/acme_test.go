@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/acmetest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // served does a handshake with SNI name and returns the leaf served, or nil
@@ -34,7 +35,7 @@ func TestACMECertificateObtainedRenewedAndStored(t *testing.T) {
 	// A file certificate beside the ACME domain: both are served.
 	files := writeCert(t, t.TempDir(), "files", inADay, "files.test")
 	dataDir := t.TempDir()
-	acmeLogs := &syncBuffer{}
+	acmeLogs := &testkit.SyncBuffer{}
 	acme, err := NewACME(ACMESource{
 		Domains: []string{"acme.test"}, CA: ca.URL, DataDir: dataDir, Port: port, TrustedRoots: ca.Roots, Logs: acmeLogs,
 		renewCheck: 500 * time.Millisecond, renewRatio: 0.9, // renewed 12 s into its 120 s
@@ -68,7 +69,7 @@ func TestACMECertificateObtainedRenewedAndStored(t *testing.T) {
 		return c != nil && slices.Contains(c.DNSNames, "acme.test") && strings.Contains(c.Issuer.CommonName, "Pebble")
 	}
 	var first *x509.Certificate
-	eventually(t, 60*time.Second, "a certificate for acme.test from pebble", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "a certificate for acme.test from pebble", func() bool {
 		first = served(addr, "acme.test")
 		return fromPebble(first)
 	})
@@ -93,7 +94,7 @@ func TestACMECertificateObtainedRenewedAndStored(t *testing.T) {
 	// Renewed in the background: a new certificate from the CA, served to
 	// new handshakes.
 	var renewed *x509.Certificate
-	eventually(t, 60*time.Second, "the renewed certificate served", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "the renewed certificate served", func() bool {
 		renewed = served(addr, "acme.test")
 		return fromPebble(renewed) && renewed.SerialNumber.Cmp(first.SerialNumber) != 0
 	})
@@ -113,7 +114,7 @@ func TestACMECertificateObtainedRenewedAndStored(t *testing.T) {
 	pipe, _ := net.Pipe() // certmagic reads the hello's connection
 	defer pipe.Close()
 	var c *tls.Certificate
-	eventually(t, 10*time.Second, "the stored certificate loaded after a restart", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the stored certificate loaded after a restart", func() bool {
 		c, err = again.cfg.GetCertificate(&tls.ClientHelloInfo{ServerName: "acme.test", Conn: pipe})
 		return err == nil
 	})

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // BenchmarkResponsePhaseBuffering is what buffer_response costs a route on
@@ -33,7 +35,7 @@ func BenchmarkResponsePhaseBuffering(b *testing.B) {
 	defer up.Close()
 
 	n := NewNode(Options{DataDir: testDataDir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	cfg := strings.NewReplacer("URL", "http://"+ln.Addr().String(), "STREAMED", watGuest(b, "headers"), "BUFFERED", watGuest(b, "bufresp")).Replace(`
+	cfg := strings.NewReplacer("URL", "http://"+ln.Addr().String(), "STREAMED", testkit.WATFile(b, "headers"), "BUFFERED", testkit.WATFile(b, "bufresp")).Replace(`
 upstreams: {u: {endpoints: ["URL"]}}
 filters:
   streamed: {module: "STREAMED"}

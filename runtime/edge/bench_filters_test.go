@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // BenchmarkPipelineFilters is BenchmarkPipeline on three routes to the same
@@ -18,7 +20,7 @@ import (
 func BenchmarkPipelineFilters(b *testing.B) {
 	upURL := startPayloadUpstream(b)
 
-	tiny := watGuest(b, "headers")
+	tiny := testkit.WATFile(b, "headers")
 	goFilter := filepath.Join(repoRoot(b), "filters", "headers.wasm")
 	n := NewNode(Options{DataDir: testDataDir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cfg := strings.NewReplacer("URL", upURL, "TINY", tiny, "GOF", goFilter).Replace(`

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // BenchmarkPipelineTracing is one request through a route that runs every
@@ -30,7 +32,7 @@ func BenchmarkPipelineTracing(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			n := NewNode(Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), DataDir: testDataDir})
 			defer n.Close()
-			cfg := strings.NewReplacer("URL", up, "TRACING", tc.tracing, "STAMP", watGuest(b, "stamp")).Replace(`
+			cfg := strings.NewReplacer("URL", up, "TRACING", tc.tracing, "STAMP", testkit.WATFile(b, "stamp")).Replace(`
 TRACING
 upstreams: {u: {endpoints: ["URL"]}}
 auth: {keys: {api_key: {header: X-Key, keys: {k: {consumer: c}}}}}

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit/natstest"
 )
 
 const cacheConfig = `
@@ -254,7 +257,7 @@ func TestCacheSingleflight(t *testing.T) {
 		}()
 	}
 	c := tn.Current().compiled[0].cache
-	eventually(t, 5*time.Second, "one request upstream, the others waiting", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "one request upstream, the others waiting", func() bool {
 		return u.count("/c/slow") == 1 && c.Stats().Waiting == n-1
 	})
 	close(u.gate)
@@ -319,7 +322,7 @@ func TestCacheThenCompress(t *testing.T) {
 // TestCachePurgeFleet: a purge with scope=fleet on one node's admin API
 // empties the route's cache on every node connected to NATS.
 func TestCachePurgeFleet(t *testing.T) {
-	natsURL := startNATS(t)
+	natsURL := natstest.Start(t)
 	u := &countingUpstream{hits: map[string]int{}, gate: make(chan struct{})}
 	up := startUpstream(t, "svc", u)
 	cfg := render(t, cacheConfig, up.url)
@@ -345,7 +348,7 @@ func TestCachePurgeFleet(t *testing.T) {
 	}
 	for _, tn := range nodes {
 		c := tn.Current().compiled[0].cache
-		eventually(t, 5*time.Second, "the purge on every node", func() bool { return c.Stats().Keys == 0 })
+		testkit.WaitFor(t, 5*time.Second, "the purge on every node", func() bool { return c.Stats().Keys == 0 })
 		expectCache(t, tn.url+"/c/data", "MISS", "")
 	}
 	// Without NATS a fleet purge is refused, not silently local.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // keptConn is a TLS connection to the node, kept open across reloads.
@@ -51,7 +53,7 @@ func (k *keptConn) get() {
 func TestCertDirReloadedWithoutDroppingConnections(t *testing.T) {
 	dir := t.TempDir()
 	writeCert(t, dir, "a", inADay, "a.test")
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	store, err := NewCertStore(CertSource{Dir: dir, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func TestCertDirReloadedWithoutDroppingConnections(t *testing.T) {
 	}
 	waitServed := func(sni, want string) {
 		t.Helper()
-		eventually(t, 10*time.Second, fmt.Sprintf("SNI %s served the certificate for %s", sni, want), func() bool {
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("SNI %s served the certificate for %s", sni, want), func() bool {
 			return slices.Contains(servedFor(sni)(), want)
 		})
 	}
@@ -111,7 +113,7 @@ func TestCertDirReloadedWithoutDroppingConnections(t *testing.T) {
 	for _, tc := range badCases {
 		before := refusals(tc.logged)
 		tc.change()
-		eventually(t, 10*time.Second, tc.name+": refusal logged: "+tc.logged, func() bool { return refusals(tc.logged) > before })
+		testkit.WaitFor(t, 10*time.Second, tc.name+": refusal logged: "+tc.logged, func() bool { return refusals(tc.logged) > before })
 		if got := servedFor("a2.test")(); !slices.Contains(got, "a2.test") {
 			t.Errorf("%s: a2.test now served %v", tc.name, got)
 		}

@@ -1,14 +1,8 @@
 package edge
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -17,49 +11,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // testCert is a certificate and key written as PEM files, generated for
 // the test (never committed).
 type testCert struct {
 	pair CertPair
-	key  *ecdsa.PrivateKey
 }
 
-var certSerial = big.NewInt(100)
-
-// writeCert makes a self-signed certificate for names, valid until
-// notAfter, and writes it to dir/base.crt and dir/base.key.
+// writeCert is testkit.WriteCert, as the CertPair the edge takes.
 func writeCert(t *testing.T, dir, base string, notAfter time.Time, names ...string) testCert {
 	t.Helper()
-	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
-	certSerial = new(big.Int).Add(certSerial, big.NewInt(1))
-	tmpl := &x509.Certificate{
-		SerialNumber: certSerial,
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    notAfter.Add(-48 * time.Hour),
-		NotAfter:     notAfter,
-	}
-	der := must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key))
-	c := testCert{pair: CertPair{Cert: filepath.Join(dir, base+".crt"), Key: filepath.Join(dir, base+".key")}, key: key}
-	writeCertFiles(t, c.pair, der, key)
-	return c
-}
-
-func writeCertFiles(t *testing.T, p CertPair, der []byte, key *ecdsa.PrivateKey) {
-	t.Helper()
-	keyDER := must(x509.MarshalPKCS8PrivateKey(key))
-	// Written beside and renamed into place, as a deploy tool would.
-	for path, block := range map[string]*pem.Block{p.Cert: {Type: "CERTIFICATE", Bytes: der}, p.Key: {Type: "PRIVATE KEY", Bytes: keyDER}} {
-		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cert, key := testkit.WriteCert(t, dir, base, notAfter, names...)
+	return testCert{pair: CertPair{Cert: cert, Key: key}}
 }
 
 var inADay = time.Now().Add(24 * time.Hour)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluicegw/sluice/runtime/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit/natstest"
 )
 
 // decisionPolicy writes a policy that allows GET and denies the rest.
@@ -75,7 +77,7 @@ func metricValue(t *testing.T, n *testNode, name string) float64 {
 // X-Sluice-Decision-Id and its access log line in decision_id; a route
 // without a policy carries no id.
 func TestDecisionLogsPublishedOverNATS(t *testing.T) {
-	url := startNATS(t)
+	url := natstest.Start(t)
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +134,7 @@ func TestDecisionLogsPublishedOverNATS(t *testing.T) {
 		if !c.allow && (rec.Status != 403 || rec.Reason != "read only" || !strings.Contains(string(rec.Result), `"reason":"read only"`)) {
 			t.Errorf("deny: status %d reason %q result %s", rec.Status, rec.Reason, rec.Result)
 		}
-		eventually(t, 5*time.Second, "the access log line with decision_id "+id, func() bool {
+		testkit.WaitFor(t, 5*time.Second, "the access log line with decision_id "+id, func() bool {
 			return strings.Contains(n.logs.String(), `"decision_id":"`+id+`"`)
 		})
 	}
@@ -144,7 +146,7 @@ func TestDecisionLogsPublishedOverNATS(t *testing.T) {
 // TestDecisionLogsNeverHoldRequests: with the NATS connection closed every
 // decision is dropped and counted, and requests are answered as before.
 func TestDecisionLogsNeverHoldRequests(t *testing.T) {
-	url := startNATS(t)
+	url := natstest.Start(t)
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +161,7 @@ func TestDecisionLogsNeverHoldRequests(t *testing.T) {
 			t.Fatalf("request %d with NATS closed: %d, id %q", i, resp.StatusCode, resp.Header.Get(DecisionHeader))
 		}
 	}
-	eventually(t, 5*time.Second, "every decision counted as dropped", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "every decision counted as dropped", func() bool {
 		return metricValue(t, n, "sluice_decision_logs_dropped_total") == requests
 	})
 }
@@ -167,7 +169,7 @@ func TestDecisionLogsNeverHoldRequests(t *testing.T) {
 // TestDecisionQueueIsBounded: a decision offered to a full queue is
 // dropped and counted at once instead of waiting for the publisher.
 func TestDecisionQueueIsBounded(t *testing.T) {
-	url := startNATS(t)
+	url := natstest.Start(t)
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)

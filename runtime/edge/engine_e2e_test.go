@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // patternReader yields n bytes of a fixed pattern without holding them.
@@ -580,7 +582,7 @@ routes: [{name: slow, match: {path_prefix: /}, upstream: u}]
 				case <-time.After(5 * time.Second):
 					t.Fatal("the upstream request was not canceled when the client left")
 				}
-				eventually(t, 5*time.Second, "a 499 in the access log", func() bool {
+				testkit.WaitFor(t, 5*time.Second, "a 499 in the access log", func() bool {
 					for _, line := range strings.Split(n.logs.String(), "\n") {
 						if strings.Contains(line, `"request_id":"`+id+`"`) && strings.Contains(line, `"status":499`) {
 							return true
@@ -628,13 +630,13 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u}]
 		t.Fatal("the first request never reached the upstream")
 	}
 	if testEngine == EngineFast {
-		eventually(t, 5*time.Second, "the engine to watch the connection", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "the engine to watch the connection", func() bool {
 			return clientWatches.started.Load() > watching
 		})
 	}
 	io.WriteString(c, "POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
 	if testEngine == EngineFast {
-		eventually(t, 5*time.Second, "the watch to read the second request's first byte", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "the watch to read the second request's first byte", func() bool {
 			return clientWatches.held.Load() > held
 		})
 	}
@@ -792,7 +794,7 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u}]
 				Bytes      int64   `json:"bytes"`
 				DurationMS float64 `json:"duration_ms"`
 			}
-			eventually(t, 5*time.Second, "the access log line", func() bool {
+			testkit.WaitFor(t, 5*time.Second, "the access log line", func() bool {
 				for _, l := range strings.Split(n.logs.String(), "\n") {
 					if strings.Contains(l, `"msg":"request"`) && strings.Contains(l, `"request_id":"`+id+`"`) {
 						return json.Unmarshal([]byte(l), &line) == nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestUpstreamFailuresAnswerJSON(t *testing.T) {
@@ -50,7 +52,7 @@ routes:
 	}
 	decodeError(t, resp, body)
 
-	eventually(t, 5*time.Second, "health check to mark the endpoint down", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "health check to mark the endpoint down", func() bool {
 		resp, _ := get(t, n.url+"/sick")
 		return resp.StatusCode == http.StatusServiceUnavailable
 	})

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"
-	"github.com/sluicegw/sluice/runtime/proxy"
 	"github.com/sluicegw/sluice/runtime/route"
 	"github.com/sluicegw/sluice/runtime/tracing"
 )
@@ -121,8 +120,8 @@ func (x *Exchange) finish(err error) {
 	}
 	x.rec.err = err
 	status := httperr.StatusOf(err)
-	if status == proxy.StatusClientClosedRequest {
-		x.rec.status = proxy.StatusClientClosedRequest // nobody is left to answer
+	if status == httperr.StatusClientClosedRequest {
+		x.rec.status = httperr.StatusClientClosedRequest // nobody is left to answer
 		return
 	}
 	if x.rec.wroteHeader {

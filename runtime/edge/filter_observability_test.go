@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // TestFilterMetricsAndLogsOnTheNode: a guest's log line reaches the node's
@@ -16,7 +18,7 @@ func TestFilterMetricsAndLogsOnTheNode(t *testing.T) {
 upstreams: {svc: {endpoints: ["{{.Up}}"]}}
 filters: {counted: {module: "{{.Guest}}"}}
 routes: [{name: api, match: {path_prefix: /}, upstream: svc, filters: [counted]}]
-`, map[string]string{"Up": up.url, "Guest": watGuest(t, "metrics")}))
+`, map[string]string{"Up": up.url, "Guest": testkit.WATFile(t, "metrics")}))
 	resp, body := get(t, n.url+"/x")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
@@ -26,7 +28,7 @@ routes: [{name: api, match: {path_prefix: /}, upstream: svc, filters: [counted]}
 		t.Fatal("no X-Request-Id")
 	}
 	var line map[string]any
-	eventually(t, 5*time.Second, "the guest's log line", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the guest's log line", func() bool {
 		for _, l := range strings.Split(n.logs.String(), "\n") {
 			var m map[string]any
 			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "hit" {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/httperr"
-	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // routeFilter is one filter of a route's chain, resolved at snapshot build.
@@ -279,12 +278,12 @@ func filterFailure(f *routeFilter, err error) error {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			e.Status, e.Reason = http.StatusRequestTimeout, "request body too slow"
 		case errors.Is(err, context.Canceled):
-			e.Status, e.Reason = proxy.StatusClientClosedRequest, "client closed request"
+			e = httperr.ClientClosed(err)
 		}
 		return e
 	}
 	if errors.Is(err, context.Canceled) {
-		return httperr.Wrap(proxy.StatusClientClosedRequest, "client closed request", err)
+		return httperr.ClientClosed(err)
 	}
 	if errors.Is(err, filter.ErrBusy) {
 		return &httperr.Error{Status: http.StatusServiceUnavailable, Reason: "filter " + strconv.Quote(f.name) + " is at capacity", Err: err,

@@ -8,15 +8,15 @@ import (
 )
 
 // filtersUsingSluiceModule are the example filters that call Sluice's own
-// host module (metrics); every other one must import only the http-wasm
-// ABI and WASI, so it also runs on other http-wasm hosts.
-var filtersUsingSluiceModule = map[string]bool{"status-metrics": true}
+// host module (metrics, outbound calls); every other one must import only
+// the http-wasm ABI and WASI, so it also runs on other http-wasm hosts.
+var filtersUsingSluiceModule = map[string]bool{"status-metrics": true, "introspect": true}
 
-// TestOnlyMetricFiltersImportTheSluiceModule reads each built example
+// TestOnlySluiceFiltersImportTheSluiceModule reads each built example
 // filter's import section (wasm-objdump, Debian's wabt): the Go linker
 // must have left out the SDK's sluice imports in filters that never call
 // them.
-func TestOnlyMetricFiltersImportTheSluiceModule(t *testing.T) {
+func TestOnlySluiceFiltersImportTheSluiceModule(t *testing.T) {
 	mods, _ := filepath.Glob(filepath.Join(repoRoot(t), "filters", "*.wasm"))
 	if len(mods) == 0 {
 		t.Fatal("no filters/*.wasm: run ./wasm-build.sh (make test does)")

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // A body a filter writes in handle_request while passing the request on
@@ -40,7 +42,7 @@ filters:
 routes:
   - {name: streamed, match: {path_prefix: /streamed}, upstream: u, filters: [streamed]}
   - {name: buffered, match: {path_prefix: /buffered}, upstream: u, filters: [buffered]}
-`, map[string]string{"Up": up.url, "Guest": watGuest(t, "reqphasebody")})
+`, map[string]string{"Up": up.url, "Guest": testkit.WATFile(t, "reqphasebody")})
 	h1 := startNode(t, cfg)
 	h2 := startNode(t, cfg, func(_ *Options, l *Listeners) { l.TLS = selfSignedTLS(t) })
 	h2tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // repoRoot is the repository root, where filters/*.wasm and testdata live.
@@ -34,33 +35,6 @@ func exampleFilter(t testing.TB, name string) string {
 		t.Fatalf("%s is not built: run ./wasm-build.sh (make test does): %v", p, err)
 	}
 	return p
-}
-
-var watOnce sync.Map // name → path
-
-// watGuest compiles testdata/wasm/NAME.wat with wat2wasm (Debian's wabt).
-func watGuest(t testing.TB, name string) string {
-	if p, ok := watOnce.Load(name); ok {
-		return p.(string)
-	}
-	src := filepath.Join(repoRoot(t), "testdata", "wasm", name+".wat")
-	// Compiled to a private file and renamed into place: test processes of
-	// other packages may be loading the shared path at the same moment.
-	out := filepath.Join(os.TempDir(), "sluice-edge-"+name+".wasm")
-	tmp, err := os.CreateTemp(os.TempDir(), "sluice-edge-"+name+"-*.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp.Close()
-	if b, err := exec.Command("wat2wasm", src, "-o", tmp.Name()).CombinedOutput(); err != nil {
-		os.Remove(tmp.Name())
-		t.Fatalf("wat2wasm %s (apt-get install wabt): %v\n%s", src, err, b)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		t.Fatal(err)
-	}
-	watOnce.Store(name, out)
-	return out
 }
 
 func TestFilterChainsEndToEnd(t *testing.T) {
@@ -136,7 +110,7 @@ routes:
   - {name: open,   match: {path: /open},   upstream: u, filters: [trap-open]}
   - {name: loop,   match: {path: /loop},   upstream: u, filters: [loop]}
   - {name: ok,     match: {path: /ok},     upstream: u}
-`, map[string]string{"Up": up.url, "Trap": watGuest(t, "trap_request"), "Loop": watGuest(t, "loop")}))
+`, map[string]string{"Up": up.url, "Trap": testkit.WATFile(t, "trap_request"), "Loop": testkit.WATFile(t, "loop")}))
 
 	resp, body := get(t, n.url+"/closed")
 	if resp.StatusCode != http.StatusInternalServerError || decodeError(t, resp, body).Error != `filter "trap-closed" failed` {
@@ -157,7 +131,7 @@ routes:
 	if resp, _ := get(t, n.url+"/ok"); resp.StatusCode != 200 {
 		t.Fatalf("node stopped serving: %d", resp.StatusCode)
 	}
-	eventually(t, 5*time.Second, "failure logged", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "failure logged", func() bool {
 		l := n.logs.String()
 		return strings.Contains(l, `"filter":"trap-closed"`) && strings.Contains(l, `"filter":"loop"`) && strings.Contains(l, "timeout")
 	})
@@ -173,7 +147,7 @@ routes: [{name: ok, match: {path: /ok}, upstream: u}]
 upstreams: {u: {endpoints: ["{{.Up}}"]}}
 filters: {broken: {module: "{{.Mod}}"}}
 routes: [{name: ok, match: {path: /ok}, upstream: u, filters: [broken]}]
-`, map[string]string{"Up": up.url, "Mod": watGuest(t, "no_handle_response")})
+`, map[string]string{"Up": up.url, "Mod": testkit.WATFile(t, "no_handle_response")})
 	_, err := n.Apply(mustParse(t, bad))
 	if err == nil || !strings.Contains(err.Error(), "handle_response") || !strings.Contains(err.Error(), `"broken"`) {
 		t.Fatalf("Apply of a module without handle_response: %v", err)
@@ -257,7 +231,7 @@ filters:
   noop: {module: "{{.Noop}}"}
 routes:
   - {name: many, match: {path_prefix: /many}, upstream: u, filters: [noop]}
-`, map[string]string{"Up": up.url, "Noop": watGuest(t, "noop")}))
+`, map[string]string{"Up": up.url, "Noop": testkit.WATFile(t, "noop")}))
 
 	statuses := make(chan int, inFlight)
 	for range inFlight {
@@ -295,7 +269,7 @@ filters:
 routes:
   - {name: few, match: {path_prefix: /few}, upstream: u, filters: [capped]}
   - {name: short, match: {path_prefix: /short}, upstream: u, filters: [capped], timeout: 300ms}
-`, map[string]string{"Up": slow.url, "Noop": watGuest(t, "noop")}))
+`, map[string]string{"Up": slow.url, "Noop": testkit.WATFile(t, "noop")}))
 	done := make(chan int, 2)
 	for range 2 {
 		go func() {
@@ -309,7 +283,7 @@ routes:
 			done <- 0
 		}()
 	}
-	eventually(t, 5*time.Second, "two requests held upstream", func() bool { return held.Load() == 2 })
+	testkit.WaitFor(t, 5*time.Second, "two requests held upstream", func() bool { return held.Load() == 2 })
 	if _, metrics := get(t, n2.adminURL+"/metrics"); !strings.Contains(string(metrics), `sluice_filter_instances{filter="capped",state="busy"} 2`) {
 		t.Errorf("metrics do not show both instances busy:\n%s", metrics)
 	}
@@ -324,7 +298,7 @@ routes:
 		resp.Body.Close()
 		queued <- resp.StatusCode
 	}()
-	eventually(t, 5*time.Second, "a request waiting for an instance", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "a request waiting for an instance", func() bool {
 		_, metrics := get(t, n2.adminURL+"/metrics")
 		return strings.Contains(string(metrics), `sluice_filter_instances{filter="capped",state="waiting"} 1`)
 	})
@@ -374,7 +348,7 @@ func TestReplacedBodyStopsReadingTheUpstream(t *testing.T) {
 upstreams: {u: {endpoints: ["{{.Up}}"]}}
 filters: {replace: {module: "{{.Guest}}"}}
 routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [replace]}]
-`, map[string]string{"Up": up.url, "Guest": watGuest(t, "respwrite")}))
+`, map[string]string{"Up": up.url, "Guest": testkit.WATFile(t, "respwrite")}))
 	resp, body := get(t, n.url+"/events")
 	if resp.StatusCode != 200 || string(body) != "replaced" {
 		t.Fatalf("got %d %q, want the filter's body", resp.StatusCode, body)
@@ -401,7 +375,7 @@ filters:
 routes:
   - {name: fail, match: {path_prefix: /fail}, upstream: u, filters: [balance, trap]}
   - {name: ok, match: {path_prefix: /ok}, upstream: u, filters: [balance]}
-`, map[string]string{"Up": up.url, "Balance": watGuest(t, "balance"), "Trap": watGuest(t, "trap_request")}))
+`, map[string]string{"Up": up.url, "Balance": testkit.WATFile(t, "balance"), "Trap": testkit.WATFile(t, "trap_request")}))
 	for i := 0; i < 3; i++ {
 		if resp, body := get(t, n.url+"/fail"); resp.StatusCode != 500 {
 			t.Fatalf("a trapping filter: %d %s", resp.StatusCode, body)
@@ -430,7 +404,7 @@ func TestFailOpenUndoesAFailedFilter(t *testing.T) {
 		mu.Unlock()
 		io.WriteString(w, "upstream")
 	}))
-	guest := watGuest(t, "halfread")
+	guest := testkit.WATFile(t, "halfread")
 	n := startNode(t, render(t, `
 upstreams: {u: {endpoints: ["{{.Up}}"]}}
 filters:
@@ -481,7 +455,7 @@ func TestFilterResponseTrailers(t *testing.T) {
 upstreams: {u: {endpoints: ["{{.Up}}"]}}
 filters: {upper: {module: "{{.Guest}}"}}
 routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [upper]}]
-`, map[string]string{"Up": up.url, "Guest": watGuest(t, "respbody")}))
+`, map[string]string{"Up": up.url, "Guest": testkit.WATFile(t, "respbody")}))
 	resp, err := testClient.Get(n.url + "/t")
 	if err != nil {
 		t.Fatal(err)
@@ -508,7 +482,7 @@ func TestFilterBodyReadFailuresAreTheClients(t *testing.T) {
 upstreams: {u: {endpoints: ["{{.Up}}"]}}
 filters: {wrap: {module: "{{.Guest}}", limits: {timeout: 300ms}}}
 routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [wrap]}]
-`, map[string]string{"Up": up.url, "Guest": watGuest(t, "reqbody")}))
+`, map[string]string{"Up": up.url, "Guest": testkit.WATFile(t, "reqbody")}))
 	addr := strings.TrimPrefix(n.url, "http://")
 	rawStatus := func(req string) string {
 		c, err := net.Dial("tcp", addr)
@@ -560,7 +534,7 @@ filters:
 routes:
   - {name: ws, match: {path: /ws}, upstream: ws, filters: [headers]}
   - {name: wsb, match: {path: /wsb}, upstream: ws, filters: [buffered]}
-`, map[string]string{"Up": up.url, "Headers": watGuest(t, "headers"), "Buffered": watGuest(t, "bufresp")}))
+`, map[string]string{"Up": up.url, "Headers": testkit.WATFile(t, "headers"), "Buffered": testkit.WATFile(t, "bufresp")}))
 	dial := func(path string) (*websocket.Conn, *http.Response) {
 		t.Helper()
 		c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.url, "http")+path, nil)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/filter"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // gatedUpstream holds every request until the test opens its gate,
@@ -81,12 +82,7 @@ filters:
 routes:
   - {name: p, match: {path_prefix: /p}, upstream: gated, filters: [pinned]}
   - {name: u, match: {path_prefix: /u}, upstream: gated, filters: [unpinned]}
-`, map[string]string{"Up": up.url, "Mark": watGuest(t, "statemark")}))
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	eventually(t, 10*time.Second, what, cond)
+`, map[string]string{"Up": up.url, "Mark": testkit.WATFile(t, "statemark")}))
 }
 
 // TestUnpinnedFilterPhasesOnTwoInstances: while a request is at the
@@ -120,7 +116,7 @@ func TestUnpinnedFilterPhasesOnTwoInstances(t *testing.T) {
 				}
 				done <- result{resp, err}
 			}()
-			waitUntil(t, "the request at the upstream", func() bool { return up.arrived.Load() > before })
+			testkit.WaitFor(t, 10*time.Second, "the request at the upstream", func() bool { return up.arrived.Load() > before })
 			var held []*filter.Instance
 			for m.Stats().Idle > 0 {
 				i, err := m.Acquire(context.Background())
@@ -189,7 +185,7 @@ func TestUnpinnedFilterInstancesFollowCores(t *testing.T) {
 					}
 				}()
 			}
-			waitUntil(t, "every request at the upstream", func() bool { return up.arrived.Load()-before == int64(inFlight) })
+			testkit.WaitFor(t, 10*time.Second, "every request at the upstream", func() bool { return up.arrived.Load()-before == int64(inFlight) })
 			live := m.Stats().Live
 			up.open()
 			wg.Wait()
@@ -209,7 +205,7 @@ func TestUnpinnedFilterInstancesFollowCores(t *testing.T) {
 			}
 			// Instances go back when each request's exchange ends, which
 			// may be just after its client read the response.
-			waitUntil(t, "every instance back in the pool", func() bool {
+			testkit.WaitFor(t, 10*time.Second, "every instance back in the pool", func() bool {
 				s := m.Stats()
 				return s.Waiters == 0 && s.Live == s.Idle
 			})
@@ -236,13 +232,13 @@ func TestUnpinnedResponsePhaseWaitsForAnInstance(t *testing.T) {
 		resp.Body.Close()
 		done <- resp
 	}()
-	waitUntil(t, "the request at the upstream", func() bool { return up.arrived.Load() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the request at the upstream", func() bool { return up.arrived.Load() == 1 })
 	held, err := m.Acquire(context.Background()) // the only instance, back in the pool
 	if err != nil {
 		t.Fatal(err)
 	}
 	up.open()
-	waitUntil(t, "the response phase waiting for the instance", func() bool { return m.Stats().Waiters == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the response phase waiting for the instance", func() bool { return m.Stats().Waiters == 1 })
 	m.Release(held)
 	select {
 	case resp := <-done:

@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/testkit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // grpcACL is a Rego policy for the gRPC route: the consumer acme may call
@@ -136,13 +138,13 @@ routes:
 		}
 	})
 	t.Run("a deny is a trailers-only response, logged as 403", func(t *testing.T) {
-		resp := grpcPost(t, n.url+"/grpc.testing.TestService/UnaryCall", "X-API-Key", "bob-key")
+		resp := grpcPost(t, n.url+"/grpc.testing.TestService/UnaryCall", nil, "X-API-Key", "bob-key")
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/grpc" ||
 			resp.Header.Get("Grpc-Status") != "7" || resp.Header.Get("Grpc-Message") != "only acme may call the test service" ||
 			resp.Header.Get("X-Request-Id") == "" {
 			t.Fatalf("got %d %v", resp.StatusCode, resp.Header)
 		}
-		eventually(t, 5*time.Second, "the deny in the access log", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "the deny in the access log", func() bool {
 			return strings.Contains(n.logs.String(), `"status":403`) && strings.Contains(n.logs.String(), `"status":401`)
 		})
 	})
@@ -175,15 +177,36 @@ routes: [{name: grpc, match: {path_prefix: /grpc.testing.TestService/}, upstream
 	}
 }
 
-// grpcPost sends one empty gRPC message over h2c and returns the
-// response with its body read.
-func grpcPost(t *testing.T, url string, hdr ...string) *http.Response {
+// TestGRPCDeadlineHeldByTheNode: the node holds a call to its
+// grpc-timeout. A client that sent one but does not enforce it itself (a
+// raw HTTP/2 request) gets DEADLINE_EXCEEDED from the node when the
+// service is slower, not a stream reset or an UNAVAILABLE.
+func TestGRPCDeadlineHeldByTheNode(t *testing.T) {
+	_, addr := startGRPCService(t)
+	n := startNode(t, render(t, `
+upstreams: {grpc: {endpoints: ["http://{{.}}"], protocol: h2c, timeout: 30s}}
+routes: [{name: grpc, match: {path_prefix: /grpc.testing.TestService/}, upstream: grpc}]
+`, addr))
+	slow, err := proto.Marshal(&testgrpc.SimpleRequest{FillUsername: true}) // the service answers after 1 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := grpcPost(t, n.url+"/grpc.testing.TestService/UnaryCall", slow, "Grpc-Timeout", "200m")
+	if resp.StatusCode != 200 || resp.Header.Get("Grpc-Status") != "4" {
+		t.Fatalf("got %d %v, want grpc-status 4 (DEADLINE_EXCEEDED)", resp.StatusCode, resp.Header)
+	}
+}
+
+// grpcPost sends one gRPC message (msg, uncompressed) over h2c and returns
+// the response with its body read.
+func grpcPost(t *testing.T, url string, msg []byte, hdr ...string) *http.Response {
 	t.Helper()
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
 	tr := &http.Transport{Protocols: &protos}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest("POST", url, bytes.NewReader([]byte{0, 0, 0, 0, 0})) // uncompressed, 0 bytes
+	frame := append([]byte{0, byte(len(msg) >> 24), byte(len(msg) >> 16), byte(len(msg) >> 8), byte(len(msg))}, msg...)
+	req, err := http.NewRequest("POST", url, bytes.NewReader(frame))
 	if err != nil {
 		t.Fatal(err)
 	}

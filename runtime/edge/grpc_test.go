@@ -21,6 +21,8 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // grpcService is a real gRPC server behind the node: it echoes payloads,
@@ -283,12 +285,12 @@ func checkCancellationPassesOn(t *testing.T, ctx context.Context, client testgrp
 		_, err := client.UnaryCall(cctx, &testgrpc.SimpleRequest{ResponseSize: 10000})
 		done <- err
 	}()
-	eventually(t, 10*time.Second, "the call at the service", func() bool { slow, _ := svc.counts(); return slow > slow0 })
+	testkit.WaitFor(t, 10*time.Second, "the call at the service", func() bool { slow, _ := svc.counts(); return slow > slow0 })
 	ccancel()
 	if err := <-done; status.Code(err) != codes.Canceled {
 		t.Errorf("got %v, want Canceled", err)
 	}
-	eventually(t, 10*time.Second, "the service's call canceled", func() bool { _, c := svc.counts(); return c > canceled0 })
+	testkit.WaitFor(t, 10*time.Second, "the service's call canceled", func() bool { _, c := svc.counts(); return c > canceled0 })
 }
 
 // TestGRPCUpstreamSpeakingHTTP1: an HTTP/1.1 server where h2c or h2 is
@@ -320,7 +322,7 @@ routes:
 			}
 		}
 	}
-	eventually(t, 5*time.Second, "the causes in the access log", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the causes in the access log", func() bool {
 		logs := n.logs.String()
 		return strings.Contains(logs, "configured for h2c, but it answers HTTP/1.1") && strings.Contains(logs, "configured for h2, but it answers HTTP/1.1")
 	})

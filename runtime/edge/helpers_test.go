@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,12 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // testDataDir is shared by every test node and test process, so wazero's
@@ -73,26 +72,9 @@ func echoHandler(name string) http.Handler {
 type testNode struct {
 	*Node
 	url, adminURL string
-	logs          *syncBuffer
+	logs          *testkit.SyncBuffer
 	cancel        context.CancelFunc
 	done          chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testEngine is the HTTP/1.1 engine the edge tests run on: fasthttp by
@@ -108,7 +90,7 @@ var testEngine = func() Engine {
 
 func startNode(t *testing.T, yamlText string, opts ...func(*Options, *Listeners)) *testNode {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	o := Options{
 		Engine:          testEngine,
 		NodeID:          "test",
@@ -222,18 +204,6 @@ func decodeError(t *testing.T, resp *http.Response, body []byte) errorBody {
 		t.Fatalf("not a JSON error with request_id: %s", body)
 	}
 	return e
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func must[T any](v T, err error) T {

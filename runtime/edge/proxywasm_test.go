@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/filter"
 	"github.com/sluicegw/sluice/runtime/internal/pwguest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // pwGuestFile writes the proxy-wasm test guest (AssemblyScript, built from
@@ -39,7 +40,7 @@ upstreams:
   users: {endpoints: [{{.Up}}]}
   side: {endpoints: [{{.Called}}]}
 filters:
-  proxywasm: {module: {{.Mod}}, config: side, limits: {timeout: 200ms}}
+  proxywasm: {module: {{.Mod}}, config: side, limits: {timeout: 1s}}
 routes:
   - {name: api, match: {path_prefix: /}, upstream: users, filters: [proxywasm]}
 `, map[string]string{"Up": up.url, "Called": called.url, "Mod": mod}))
@@ -55,6 +56,16 @@ routes:
 		}
 		if resp.Header.Get("X-Pw-Status") != "200" {
 			t.Errorf("client got X-Pw-Status %q, want 200", resp.Header.Get("X-Pw-Status"))
+		}
+		// The guest's proxy_log line, in the node's log with the filter,
+		// the phase and the request id.
+		found := false
+		for _, line := range strings.Split(n.logs.String(), "\n") {
+			found = found || strings.Contains(line, `"msg":"request GET /users?x=1"`) && strings.Contains(line, `"filter":"proxywasm"`) &&
+				strings.Contains(line, `"phase":"request"`) && strings.Contains(line, `"request_id":"`+resp.Header.Get("X-Request-Id")+`"`)
+		}
+		if !found {
+			t.Errorf("no log line of the guest's with its filter, phase and request id:\n%s", n.logs)
 		}
 	})
 	t.Run("local response", func(t *testing.T) {
@@ -121,10 +132,10 @@ routes:
 					errs <- err.Error()
 					return
 				}
-				io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 || resp.Header.Get("X-Pw-Status") != "200" {
-					errs <- resp.Status
+					errs <- resp.Status + " " + string(body)
 				}
 			}()
 		}
@@ -159,6 +170,16 @@ routes:
 		if !strings.Contains(logs, "proxy_on_request_headers: trap") || !strings.Contains(logs, "proxy_on_request_headers: timeout") {
 			t.Errorf("the log does not say which callback failed how:\n%s", logs)
 		}
+		_, metrics := get(t, n.adminURL+"/metrics")
+		for _, want := range []string{
+			`sluice_filter_traps_total{filter="proxywasm",phase="request"} 1`,
+			`sluice_filter_timeouts_total{filter="proxywasm",phase="request"} 1`,
+			`sluice_filter_call_duration_seconds_count{filter="proxywasm",phase="response"}`,
+		} {
+			if !strings.Contains(string(metrics), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 	})
 }
 
@@ -176,9 +197,39 @@ filters:
   grpc: {module: {{.Mod}}}
 routes:
   - {name: r, match: {path: /}, filters: [grpc]}
-`, map[string]string{"Mod": watGuest(t, "proxywasm_grpc")}))
+`, map[string]string{"Mod": testkit.WATFile(t, "proxywasm_grpc")}))
 	_, err = Build(context.Background(), cfg, BuildEnv{Filters: rt})
 	if err == nil || !strings.Contains(err.Error(), `"env"."proxy_grpc_call"`) {
 		t.Fatalf("err = %v, want the missing import named", err)
+	}
+}
+
+// TestProxyWasmBesideHTTPWasmAndFailOpen: a proxy-wasm filter in a chain
+// with an http-wasm one, under on_error: fail_open: a trap skips it with
+// its changes undone, and the chain goes on.
+func TestProxyWasmBesideHTTPWasmAndFailOpen(t *testing.T) {
+	up := startUpstream(t, "users", nil)
+	n := startNode(t, render(t, `
+upstreams:
+  users: {endpoints: [{{.Up}}]}
+filters:
+  stamp: {module: {{.Stamp}}}
+  proxywasm: {module: {{.Mod}}, on_error: fail_open}
+routes:
+  - {name: api, match: {path_prefix: /}, upstream: users, filters: [stamp, proxywasm]}
+`, map[string]string{"Up": up.url, "Stamp": testkit.WATFile(t, "stamp"), "Mod": pwGuestFile(t)}))
+
+	resp, body := get(t, n.url+"/users")
+	e := decodeEcho(t, body)
+	if e.Header["X-Stamp"] == nil || e.Header["X-Pw-Config"] == nil || resp.Header.Get("X-Stamp") != "1" || resp.Header.Get("X-Pw-Status") != "200" {
+		t.Fatalf("both filters should have run: upstream saw %v, client got %v", e.Header, resp.Header)
+	}
+	resp, body = get(t, n.url+"/trap")
+	if resp.StatusCode != 200 {
+		t.Fatalf("fail_open: %d %s", resp.StatusCode, body)
+	}
+	e = decodeEcho(t, body)
+	if e.Header["X-Stamp"] == nil || e.Header["X-Pw-Config"] != nil {
+		t.Fatalf("after the trap the upstream saw %v: want stamp's header and none of the skipped filter's", e.Header)
 	}
 }

@@ -19,7 +19,7 @@ type routeLimit struct {
 }
 
 func newRouteLimit(rl *config.RateLimit, checker traffic.Checker) (*routeLimit, error) {
-	key, err := traffic.ParseKey(rl.Key)
+	key, err := traffic.KeyFor(rl.Key)
 	if err != nil {
 		return nil, err
 	}

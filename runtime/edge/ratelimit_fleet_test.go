@@ -6,26 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/sluicegw/sluice/runtime/testkit"
+	"github.com/sluicegw/sluice/runtime/testkit/natstest"
 	"github.com/sluicegw/sluice/runtime/traffic"
 )
-
-// startNATS runs an embedded NATS server on a free port.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(5 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s.ClientURL()
-}
 
 const fleetConfig = `
 upstreams:
@@ -41,7 +27,7 @@ routes:
 // requests per second, unevenly (4:2:1), over 5 s of the test's clock, the
 // fleet admits the configured 100/s plus one bucket (100), within ±10%.
 func TestRateLimitFleet(t *testing.T) {
-	natsURL := startNATS(t)
+	natsURL := natstest.Start(t)
 	up := startUpstream(t, "svc", nil)
 	clock := newTestClock()
 	cfg := render(t, fleetConfig, up.url)
@@ -71,7 +57,7 @@ func TestRateLimitFleet(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, 5*time.Second, "reports delivered", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "reports delivered", func() bool {
 			var total int64
 			for _, f := range limiters {
 				p, _ := f.Reports()
@@ -137,7 +123,7 @@ func TestRateLimitFleetWithoutNATS(t *testing.T) {
 			t.Fatalf("request %d: %d", i, resp.StatusCode)
 		}
 	}
-	eventually(t, time.Second, "the warning", func() bool {
+	testkit.WaitFor(t, time.Second, "the warning", func() bool {
 		return strings.Contains(tn.logs.String(), "scope fleet without NATS")
 	})
 }
@@ -145,7 +131,7 @@ func TestRateLimitFleetWithoutNATS(t *testing.T) {
 // TestRateLimitFleetSyncsByItself: with the production report loop (a
 // ticker, no manual flush), what one node admits soon stops another.
 func TestRateLimitFleetSyncsByItself(t *testing.T) {
-	natsURL := startNATS(t)
+	natsURL := natstest.Start(t)
 	up := startUpstream(t, "svc", nil)
 	clock := newTestClock() // frozen: no token comes back during the test
 	cfg := render(t, strings.Replace(fleetConfig, "requests: 100, per: 1s", "requests: 50, per: 1h", 1), up.url)
@@ -168,7 +154,7 @@ func TestRateLimitFleetSyncsByItself(t *testing.T) {
 	}
 	// Without reports the second node would admit a whole bucket (50).
 	admitted := 0
-	eventually(t, 10*time.Second, "the second node to refuse", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the second node to refuse", func() bool {
 		resp, _ := get(t, nodes[1].url+"/shared", "X-Tenant", "acme")
 		if resp.StatusCode == 200 {
 			admitted++

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 const twoUpstreams = `
@@ -70,7 +72,7 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 		}
 		// Let some requests through on each snapshot.
 		target := ok.Load() + 20
-		eventually(t, 10*time.Second, "requests to flow", func() bool { return ok.Load() >= target })
+		testkit.WaitFor(t, 10*time.Second, "requests to flow", func() bool { return ok.Load() >= target })
 	}
 	cancel()
 	wg.Wait()
@@ -120,7 +122,7 @@ func TestInFlightRequestFinishesOnOldSnapshot(t *testing.T) {
 	if r.err != nil || r.body != "old snapshot answer" {
 		t.Fatalf("in-flight request: %q %v", r.body, r.err)
 	}
-	eventually(t, 5*time.Second, "old snapshot to close", func() bool { return old.refs.Load() == 0 })
+	testkit.WaitFor(t, 5*time.Second, "old snapshot to close", func() bool { return old.refs.Load() == 0 })
 	_, body := get(t, n.url+"/x")
 	if decodeEcho(t, body).Upstream != "other" {
 		t.Fatalf("new snapshot not serving: %s", body)
@@ -151,7 +153,7 @@ routes: [{name: r, match: {path_prefix: /}, upstream: a}]
 
 	// A broken file: refused, logged, the old snapshot keeps serving.
 	os.WriteFile(path, []byte(good+"\n  bogus: [\n"), 0o644)
-	eventually(t, 5*time.Second, "refusal to be logged", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "refusal to be logged", func() bool {
 		return strings.Contains(n.logs.String(), "config reload refused")
 	})
 	if n.Current().Revision != rev {
@@ -163,7 +165,7 @@ routes: [{name: r, match: {path_prefix: /}, upstream: a}]
 
 	// A good change is picked up without a signal.
 	os.WriteFile(path, []byte(strings.Replace(good, "name: r,", "name: renamed,", 1)), 0o644)
-	eventually(t, 5*time.Second, "file change to apply", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "file change to apply", func() bool {
 		return n.Current().Config.Routes[0].Name == "renamed"
 	})
 }
@@ -191,5 +193,5 @@ routes: [{name: r, match: {path_prefix: /}, upstream: a}]
 	}
 	rev := n.Current().Revision
 	hup <- syscall.SIGHUP
-	eventually(t, 5*time.Second, "SIGHUP to rebuild the snapshot", func() bool { return n.Current().Revision == rev+1 })
+	testkit.WaitFor(t, 5*time.Second, "SIGHUP to rebuild the snapshot", func() bool { return n.Current().Revision == rev+1 })
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 const routingConfig = `
@@ -149,7 +151,7 @@ func TestAccessLogLine(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatal(resp.Status)
 	}
-	eventually(t, 5e9, "access log line", func() bool {
+	testkit.WaitFor(t, 5e9, "access log line", func() bool {
 		logs := n.logs.String()
 		return strings.Contains(logs, `"request_id":"log-me-1"`) && strings.Contains(logs, `"route":"users"`) && strings.Contains(logs, `"status":200`)
 	})

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // TestShutdownDrainsInFlight stops the node while a request is in flight:
@@ -35,7 +37,7 @@ routes: [{name: s, match: {path_prefix: /}, upstream: s}]
 	}()
 	<-started
 	n.cancel()
-	eventually(t, 5*time.Second, "readiness to drop while draining", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "readiness to drop while draining", func() bool {
 		resp, err := http.Get(n.adminURL + "/readyz")
 		if err != nil {
 			return true // admin already closed
@@ -43,7 +45,7 @@ routes: [{name: s, match: {path_prefix: /}, upstream: s}]
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusServiceUnavailable
 	})
-	eventually(t, 5*time.Second, "listener to stop accepting", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "listener to stop accepting", func() bool {
 		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
 		_, err := c.Get(n.url + "/x")
 		return err != nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/testkit"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -45,7 +46,7 @@ func traced(t *testing.T, rc *otlpReceiver, traceID, url string, server string, 
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
 	}
 	var spans []*tracepb.Span
-	eventually(t, 15*time.Second, "the spans of "+url, func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the spans of "+url, func() bool {
 		spans = rc.trace(traceID)
 		if spanNamed(spans, server) == nil {
 			return false
@@ -108,7 +109,7 @@ decision := true if input.auth.consumer == "acme"
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	guest := watGuest(t, "metrics")
+	guest := testkit.WATFile(t, "metrics")
 	wasm, err := os.ReadFile(guest)
 	if err != nil {
 		t.Fatal(err)
@@ -127,8 +128,11 @@ auth:
   first:  {api_key: {header: X-First, keys: {k1: {consumer: other}}}}
   second: {api_key: {header: X-Second, keys: {k2: {consumer: acme}}}}
 policies: {gate: {module: "{{.Policy}}"}}
-filters: {counted: {module: "{{.Guest}}"}}
+filters:
+  counted: {module: "{{.Guest}}"}
+  trapper: {module: "{{.Trapper}}", on_error: fail_open}
 routes:
+  - {name: skip, match: {path_prefix: /skip}, upstream: users, filters: [trapper]}
   - {name: api, match: {path_prefix: /api}, upstream: cached, cache: {ttl: 1m}, auth: [first, second], policy: gate, filters: [counted]}
   - {name: flaky, match: {path_prefix: /flaky}, upstream: flaky}
   - name: profile
@@ -137,7 +141,7 @@ routes:
       user:  {upstream: users, path: "/users/{id}"}
       lost:  {upstream: gone, path: "/lost/{id}"}
 `, map[string]string{"OTLP": rc.url, "Well": well.url, "Sick": sick.url, "Users": users.url, "Dead": dead,
-		"Policy": dir, "Guest": guest}))
+		"Policy": dir, "Guest": guest, "Trapper": testkit.WATFile(t, "trap_request")}))
 
 	t.Run("auth, policy, filters, cache", func(t *testing.T) {
 		spans := traced(t, rc, "11111111111111111111111111111111", n.url+"/api/items", "GET api",
@@ -183,13 +187,23 @@ routes:
 			t.Fatalf("consumer other: %d, want 403", resp.StatusCode)
 		}
 		var pol *tracepb.Span
-		eventually(t, 15*time.Second, "the denied request's policy span", func() bool {
+		testkit.WaitFor(t, 15*time.Second, "the denied request's policy span", func() bool {
 			pol = spanNamed(rc.trace(id), "sluice.policy")
 			return pol != nil
 		})
 		wantAttrs(t, "policy", pol, map[string]string{"sluice.policy.decision": "deny"})
 		wantAttrs(t, "auth first", spanWith(rc.trace(id), "sluice.auth", "sluice.auth.provider", "first"),
 			map[string]string{"sluice.auth.outcome": "accepted"})
+	})
+
+	t.Run("a failing fail_open filter", func(t *testing.T) {
+		spans := traced(t, rc, "77777777777777777777777777777777", n.url+"/skip/1", "GET skip", map[string]int{"sluice.filter": 1})
+		f := spanNamed(spans, "sluice.filter")
+		wantChild(t, "skipped filter", f, spanNamed(spans, "sluice.filters"))
+		wantAttrs(t, "skipped filter", f, map[string]string{"sluice.filter": "trapper", "sluice.filter.phase": "request", "sluice.filter.outcome": "skipped"})
+		if f != nil && f.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR {
+			t.Errorf("skipped filter: status %v, want error", f.Status)
+		}
 	})
 
 	t.Run("upstream attempts", func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // otlpReceiver is an OTLP/HTTP trace endpoint on loopback: it decodes what
@@ -145,7 +147,7 @@ routes:
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	var spans []*tracepb.Span
-	eventually(t, 15*time.Second, "the request's spans at the OTLP receiver", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the request's spans at the OTLP receiver", func() bool {
 		spans = rc.trace(traceID)
 		return spanNamed(spans, "GET api") != nil && spanNamed(spans, "upstream svc") != nil
 	})
@@ -207,7 +209,7 @@ routes: [{name: api, match: {path_prefix: /}, upstream: svc}]
 	if resp, _ := get(t, n.url+"/sampled", "Traceparent", "00-"+traceID+"-b7ad6b7169203331-01"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	eventually(t, 15*time.Second, "the sampled parent's spans", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the sampled parent's spans", func() bool {
 		return spanNamed(rc.trace(traceID), "GET api") != nil
 	})
 	for _, s := range rc.all() {

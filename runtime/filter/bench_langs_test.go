@@ -9,7 +9,9 @@ import (
 
 // The same header work in three SDKs: filters/stamp (Go), stamp-c (C) and
 // stamp-as (AssemblyScript), built by wasm-build.sh. Each sets one request
-// header and one response header. BENCHMARKS.md, "Filters by language".
+// header and one response header (runtime/edge's
+// TestStampFiltersInEveryLanguage checks that they agree). BENCHMARKS.md,
+// "Filters by language".
 var stampFilters = []struct{ lang, file string }{
 	{"go", "stamp"},
 	{"c", "stamp-c"},
@@ -46,30 +48,5 @@ func BenchmarkLanguageRoundTrip(b *testing.B) {
 func BenchmarkLanguageInstanceMemory(b *testing.B) {
 	for _, f := range stampFilters {
 		b.Run(f.lang, func(b *testing.B) { benchInstanceMemory(b, f.file, stampWasm(b, f.file)) })
-	}
-}
-
-// TestStampFiltersAgree checks the three stamps do the same header work, so
-// that the benchmarks compare like with like.
-func TestStampFiltersAgree(t *testing.T) {
-	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	ctx := context.Background()
-	for _, f := range stampFilters {
-		wasm, err := os.ReadFile(filepath.Join("..", "..", "filters", f.file+".wasm"))
-		if err != nil {
-			t.Fatalf("filters/%s.wasm not built (./wasm-build.sh): %v", f.file, err)
-		}
-		m, err := rt.Load(ctx, wasm, ModuleOptions{Name: f.file})
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := NewExchange(newRequest("GET", "/", ""))
-		if next, err := roundTrip(t, m, x, nil); err != nil || !next {
-			t.Fatalf("%s: next=%v err=%v", f.lang, next, err)
-		}
-		if x.Req.Header.Get("X-Stamp") != "on" || x.Resp.Header.Get("X-Stamp") != "on" {
-			t.Errorf("%s: request %v, response %v", f.lang, x.Req.Header, x.Resp.Header)
-		}
-		_ = m.Close(ctx)
 	}
 }

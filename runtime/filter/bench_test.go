@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/filter/internal/wattest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // The deadline mechanisms compared by the benchmarks (RATIONALE.md, "Filter
@@ -39,9 +39,9 @@ func BenchmarkHandleRequest(b *testing.B) {
 		name string
 		wasm func(testing.TB) []byte
 	}{
-		{"noop", func(t testing.TB) []byte { return wattest.Compile(t, "noop") }},
-		{"loop10k", func(t testing.TB) []byte { return wattest.Compile(t, "loop10k") }},
-		{"go", wattest.GoGuest},
+		{"noop", func(t testing.TB) []byte { return testkit.WAT(t, "noop") }},
+		{"loop10k", func(t testing.TB) []byte { return testkit.WAT(t, "loop10k") }},
+		{"go", testkit.GoGuest},
 	}
 	for _, g := range guests {
 		for _, mech := range mechanisms {
@@ -157,8 +157,8 @@ func BenchmarkNewInstance(b *testing.B) {
 		name string
 		wasm func(testing.TB) []byte
 	}{
-		{"wat", func(t testing.TB) []byte { return wattest.Compile(t, "headers") }},
-		{"go", wattest.GoGuest},
+		{"wat", func(t testing.TB) []byte { return testkit.WAT(t, "headers") }},
+		{"go", testkit.GoGuest},
 	} {
 		b.Run(g.name, func(b *testing.B) {
 			rt, _ := newTestRuntime(b, RuntimeOptions{})
@@ -190,8 +190,8 @@ func BenchmarkInstanceMemory(b *testing.B) {
 		name string
 		wasm func(testing.TB) []byte
 	}{
-		{"wat", func(t testing.TB) []byte { return wattest.Compile(t, "headers") }},
-		{"go", wattest.GoGuest},
+		{"wat", func(t testing.TB) []byte { return testkit.WAT(t, "headers") }},
+		{"go", testkit.GoGuest},
 	} {
 		b.Run(g.name, func(b *testing.B) { benchInstanceMemory(b, g.name, g.wasm(b)) })
 	}

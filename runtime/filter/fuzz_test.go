@@ -18,7 +18,7 @@ func FuzzHostBuffers(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { m.Release(i) })
-	funcs := hostFuncs()
+	funcs := append(hostFuncs(), sluiceMetricFuncs()...)
 	memSize := i.mem.Size()
 
 	f.Add(uint8(0), uint8(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0))

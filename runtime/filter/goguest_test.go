@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/filter/internal/wattest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // TestGoGuest runs a real standard-Go guest (GOOS=wasip1, c-shared): its
 // _initialize and Go runtime work under the WASI setup and the rewriting,
 // and the limits hold for it too.
 func TestGoGuest(t *testing.T) {
-	wasm := wattest.GoGuest(t)
+	wasm := testkit.GoGuest(t)
 	rt, logs := newTestRuntime(t, RuntimeOptions{})
 	ctx := context.Background()
 	load := func(cfg string, timeout time.Duration) *Module {

@@ -92,6 +92,9 @@ func (g *guestMetrics) define(name string, kind MetricKind, labels []string) (*g
 		}
 		return f, nil
 	}
+	if other := g.suffixClash(name, kind); other != "" {
+		return nil, fmt.Errorf("metric %q would clash with the histogram series of metric %q (_bucket, _count, _sum)", name, other)
+	}
 	f := &guestFamily{name: name, kind: kind, labels: labels, series: map[string]struct{}{}}
 	all := append([]string{guestMetricLabelSelf}, labels...)
 	full := guestMetricPrefix + name
@@ -105,6 +108,26 @@ func (g *guestMetrics) define(name string, kind MetricKind, labels []string) (*g
 	}
 	g.families[name] = f
 	return f, nil
+}
+
+// histogramSuffixes are the series names a histogram adds to its own;
+// another metric by one of those names would fail the whole scrape.
+var histogramSuffixes = []string{"_bucket", "_count", "_sum"}
+
+// suffixClash returns the metric whose histogram series name would
+// collide with name (or name's with it), "" if none. Called with g.mu held.
+func (g *guestMetrics) suffixClash(name string, kind MetricKind) string {
+	for _, sfx := range histogramSuffixes {
+		if base, ok := strings.CutSuffix(name, sfx); ok {
+			if f := g.families[base]; f != nil && f.kind == MetricHistogram {
+				return base
+			}
+		}
+		if kind == MetricHistogram && g.families[name+sfx] != nil {
+			return name + sfx
+		}
+	}
+	return ""
 }
 
 func (g *guestMetrics) collect(ch chan<- prometheus.Metric) {
@@ -284,7 +307,11 @@ func checkMetricName(name string) error {
 	if err := checkIdent(name); err != nil {
 		return fmt.Errorf("metric name %q: %v", name, err)
 	}
-	if reservedGuestNames[name] {
+	base := name
+	for _, sfx := range histogramSuffixes {
+		base = strings.TrimSuffix(base, sfx)
+	}
+	if reservedGuestNames[name] || reservedGuestNames[base] {
 		return fmt.Errorf("metric name %q: %s%s is one of the node's own series", name, guestMetricPrefix, name)
 	}
 	return nil

@@ -1,40 +1,19 @@
 package filter
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/sluicegw/sluice/runtime/filter/internal/wattest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newTestRuntime(t testing.TB, opts RuntimeOptions) (*Runtime, *logBuffer) {
+func newTestRuntime(t testing.TB, opts RuntimeOptions) (*Runtime, *testkit.SyncBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -53,7 +32,7 @@ func loadWAT(t testing.TB, rt *Runtime, name string, opts ModuleOptions) *Module
 	if opts.Name == "" {
 		opts.Name = name
 	}
-	m, err := rt.Load(context.Background(), wattest.Compile(t, name), opts)
+	m, err := rt.Load(context.Background(), testkit.WAT(t, name), opts)
 	if err != nil {
 		t.Fatalf("Load %s: %v", name, err)
 	}
@@ -95,18 +74,3 @@ func roundTrip(t testing.TB, m *Module, x *Exchange, up upstream) (next bool, er
 	}
 	return true, i.HandleResponse(ctx, x, false)
 }
-
-// waitFor polls cond until it holds or the deadline passes (no sleeping
-// for a fixed time to wait for something).
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func compile(t testing.TB, name string) []byte { return wattest.Compile(t, name) }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestHeaders(t *testing.T) {
@@ -288,7 +290,7 @@ func TestLoadRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wasm := tc.wasm
 			if wasm == nil {
-				wasm = compile(t, tc.name)
+				wasm = testkit.WAT(t, tc.name)
 			}
 			tc.opts.Name = tc.name
 			m, err := rt.Load(ctx, wasm, tc.opts)

@@ -209,6 +209,11 @@ func (i *Instance) httpCallResult(stack []uint64) {
 	stack[0] = uint64(i.writeIfFits(fn, uint32(stack[1]), uint32(stack[2]), v))
 }
 
+// hostOwned are the headers a guest may not set on a call: the host frames
+// the request and addresses it to the upstream's endpoint, and a guest's
+// value there would disagree with what is sent.
+var hostOwned = map[string]bool{"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true}
+
 // parseCallHeaders reads "name\0value\0..." into a header.
 func parseCallHeaders(b []byte) (http.Header, error) {
 	h := http.Header{}
@@ -226,6 +231,9 @@ func parseCallHeaders(b []byte) (http.Header, error) {
 		name, value := fields[j], fields[j+1]
 		if !httpguts.ValidHeaderFieldName(name) {
 			return nil, fmt.Errorf("invalid header name %q", name)
+		}
+		if hostOwned[http.CanonicalHeaderKey(name)] {
+			return nil, fmt.Errorf("header %q is set by the host (from the upstream and the body)", name)
 		}
 		if !httpguts.ValidHeaderFieldValue(value) {
 			return nil, fmt.Errorf("invalid value for header %q", name)

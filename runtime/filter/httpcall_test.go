@@ -1,10 +1,14 @@
 package filter
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +110,7 @@ func TestHTTPCallHeaders(t *testing.T) {
 	if err != nil || strings.Join(h.Values("Accept"), ",") != "a/b,c/d" || len(h.Values("X-Empty")) != 1 {
 		t.Fatalf("%v %v", h, err)
 	}
-	for _, bad := range []string{"Accept\x00a", "Accept\x00", "Bad Name\x00v\x00", "A\x00v\r\n\x00"} {
+	for _, bad := range []string{"Accept\x00a", "Accept\x00", "Bad Name\x00v\x00", "A\x00v\r\n\x00", "host\x00evil.example\x00", "Content-Length\x009\x00"} {
 		if _, err := parseCallHeaders([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -114,5 +118,56 @@ func TestHTTPCallHeaders(t *testing.T) {
 	enc := encodeCallHeaders(http.Header{"Content-Type": {"text/plain"}})
 	if enc != "content-type\x00text/plain\x00" {
 		t.Fatalf("%q", enc)
+	}
+}
+
+// TestHTTPCallFromC runs testdata/c/httpcall.c, built with clang against
+// sdk/c/sluice.h: the C SDK's call, its header sequence both ways, and its
+// error reason.
+func TestHTTPCallFromC(t *testing.T) {
+	root := filepath.Join("..", "..")
+	out := filepath.Join(t.TempDir(), "httpcall.wasm")
+	cmd := exec.Command("clang", "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Werror",
+		"-I", filepath.Join(root, "sdk", "c"), "-o", out, filepath.Join(root, "testdata", "c", "httpcall.c"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clang (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32): %v\n%s", err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Seen", r.Method+" "+r.URL.Path+" token="+r.Header.Get("X-Token"))
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, "pong to "+string(body))
+	}))
+	t.Cleanup(srv.Close)
+	base, _ := url.Parse(srv.URL)
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	for _, tc := range []struct {
+		name      string
+		upstreams map[string]Upstream
+		status    int
+		body      string
+		seen      string
+	}{
+		{"allowed", map[string]Upstream{"auth": URLUpstream(base, srv.Client())}, 201, "pong to ping", "POST /check token=abc"},
+		{"not allowed", nil, 591, `upstream "auth" is not on filter "not allowed"'s allow-list`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := rt.Load(context.Background(), wasm, ModuleOptions{Name: tc.name, Upstreams: tc.upstreams})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = m.Close(context.Background()) })
+			x := NewExchange(newRequest("GET", "/", ""))
+			if next, err := roundTrip(t, m, x, nil); err != nil || next {
+				t.Fatalf("next=%v err=%v", next, err)
+			}
+			if x.Resp.Status != tc.status || !strings.HasPrefix(string(x.Resp.Body), tc.body) || x.Resp.Header.Get("X-Seen") != tc.seen {
+				t.Fatalf("got %d %q X-Seen=%q", x.Resp.Status, x.Resp.Body, x.Resp.Header.Get("X-Seen"))
+			}
+		})
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicegw/sluice/runtime/filter/internal/wattest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // state runs one request on i and returns the guest's x-state answer.
@@ -89,7 +89,7 @@ func TestInstancesFromImage(t *testing.T) {
 func TestGoGuestInstancesFromImage(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	ctx := context.Background()
-	m, err := rt.Load(ctx, wattest.GoGuest(t), ModuleOptions{Name: "go", Config: []byte("edge"), MaxInstances: 4})
+	m, err := rt.Load(ctx, testkit.GoGuest(t), ModuleOptions{Name: "go", Config: []byte("edge"), MaxInstances: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -370,6 +370,9 @@ func (i *Instance) call(ctx context.Context, op string, fn api.Function, timeout
 	}
 	i.fault = nil
 	i.stderr.first = ""
+	if i.pw != nil {
+		i.pw.lastError = ""
+	}
 	var err error
 	var fired bool
 	start := time.Now()
@@ -437,6 +440,9 @@ func (i *Instance) classify(op string, err error, fired bool, timeout time.Durat
 	i.stderr.flush()
 	if i.stderr.first != "" {
 		detail += fmt.Sprintf(" (stderr: %q)", i.stderr.first)
+	}
+	if i.pw != nil && i.pw.lastError != "" {
+		detail += fmt.Sprintf(" (log: %q)", i.pw.lastError)
 	}
 	limit := uint64(i.m.memPages) * wasmPageSize
 	if uint64(i.mem.Size())+wasmPageSize > limit || strings.Contains(i.stderr.first, "out of memory") {

@@ -73,9 +73,11 @@ const (
 	minInitTimeout = time.Second
 )
 
-// memoryLimitPages converts a limit in bytes to wasm pages (rounding down).
+// memoryLimitPages converts a limit in bytes to wasm pages (rounding down,
+// at most maxPages32). The config refuses a limit outside its bounds when it
+// is decoded; this guards options built by hand.
 func memoryLimitPages(limit int64) (uint32, error) {
-	if limit < wasmPageSize {
+	if limit < config.MinFilterMemory {
 		return 0, fmt.Errorf("memory limit of %d bytes is below one wasm page (64 KiB)", limit)
 	}
 	pages := limit / wasmPageSize

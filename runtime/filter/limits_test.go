@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/config"
 )
 
 // TestTimeoutStopsLoop: a guest looping forever is stopped at its deadline,
@@ -137,6 +139,17 @@ func TestMemoryLimit(t *testing.T) {
 	defer m.Release(i)
 	if max, ok := i.mem.Definition().Max(); !ok || max != 16 {
 		t.Errorf("memory max = %d pages (%v), want 16", max, ok)
+	}
+}
+
+// The config's bounds of limits.memory are the wasm host's: one page, and
+// the pages a 32-bit memory has.
+func TestConfigMemoryBoundsAreTheHosts(t *testing.T) {
+	if config.MinFilterMemory != wasmPageSize || config.MaxFilterMemory != maxPages32*wasmPageSize {
+		t.Fatalf("config bounds [%d, %d], host [%d, %d]", config.MinFilterMemory, config.MaxFilterMemory, wasmPageSize, maxPages32*wasmPageSize)
+	}
+	if got, err := memoryLimitPages(config.MaxFilterMemory); err != nil || got != maxPages32 {
+		t.Errorf("memoryLimitPages(MaxFilterMemory) = %d, %v", got, err)
 	}
 }
 

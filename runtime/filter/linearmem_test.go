@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/sluicegw/sluice/runtime/filter/internal/wattest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // A Go guest's linear memory (~4 MiB each) is not Go heap: holding eight
@@ -17,7 +17,7 @@ func TestLinearMemoryOutsideTheGoHeap(t *testing.T) {
 	}
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	ctx := context.Background()
-	m, err := rt.Load(ctx, wattest.GoGuest(t), ModuleOptions{Name: "go", MaxInstances: 9})
+	m, err := rt.Load(ctx, testkit.GoGuest(t), ModuleOptions{Name: "go", MaxInstances: 9})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,9 +95,9 @@ func (h *hostMetrics) forModule(name string) moduleMetrics {
 // calls that initialise an instance, which are not request work.
 func phaseIndex(op string) (int, bool) {
 	switch op {
-	case exportRequest:
+	case exportRequest, pwOnRequestHeaders.name, pwOnRequestBody.name, pwOnRequestTrailers.name:
 		return 0, true
-	case exportResponse:
+	case exportResponse, pwOnResponseHeaders.name, pwOnResponseBody.name, pwOnResponseTrailers.name:
 		return 1, true
 	}
 	return 0, false

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // gathered scrapes rt's collector as /metrics would.
@@ -102,10 +103,11 @@ func TestGuestMetricsReachTheCollector(t *testing.T) {
 // TestGuestMetricMisuseIsRefused: a bad name defined while initialising
 // makes Load refuse the module, naming the metric; a record with the wrong
 // number of label values, a negative counter step or an unknown id fails
-// with a message naming the metric.
+// with a message naming the metric; so does a definition that would make
+// the scrape fail (another shape for a name, a histogram's series names).
 func TestGuestMetricMisuseIsRefused(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	_, err := rt.Load(context.Background(), compile(t, "metric_badname"), ModuleOptions{Name: "bad"})
+	_, err := rt.Load(context.Background(), testkit.WAT(t, "metric_badname"), ModuleOptions{Name: "bad"})
 	if err == nil || !strings.Contains(err.Error(), `define_metric: metric name "Hits-Total": byte 0 ('H') is not allowed`) {
 		t.Fatalf("Load of a guest defining Hits-Total: %v", err)
 	}
@@ -138,9 +140,17 @@ func TestGuestMetricMisuseIsRefused(t *testing.T) {
 		{"ok", MetricCounter, []string{"a", "a"}, `given twice`},
 		{"ok", MetricHistogram, []string{"le"}, `bucket bound`},
 		{"ok", MetricKind(9), nil, `unknown kind 9`},
+		{"call_duration_seconds_bucket", MetricCounter, nil, `one of the node's own series`},
+		{"hits_total_bucket", MetricHistogram, nil, ``}, // no clash: hits_total is a counter
+		{"hits_total_bucket_count", MetricCounter, nil, `clash with the histogram series of metric "hits_total_bucket"`},
+		{"lat", MetricHistogram, nil, ``},
+		{"lat_sum", MetricGauge, nil, `clash with the histogram series of metric "lat"`},
+		{"ok_count", MetricCounter, nil, ``},
+		{"ok", MetricHistogram, nil, `clash with the histogram series of metric "ok_count"`},
 		{strings.Repeat("x", 65), MetricCounter, nil, `65 bytes, at most 64`},
 	} {
-		if _, err := m.defineMetric(tc.name, tc.kind, tc.labels); err == nil || !strings.Contains(err.Error(), tc.want) {
+		_, err := m.defineMetric(tc.name, tc.kind, tc.labels)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("define(%q, %v, %q) = %v, want %q", tc.name, tc.kind, tc.labels, err, tc.want)
 		}
 	}

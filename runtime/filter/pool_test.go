@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // TestInstancePinnedAcrossPhases: the instance that ran handle_request runs
@@ -117,7 +119,7 @@ func TestCapAndBusy(t *testing.T) {
 	cctx, ccancel := context.WithCancel(ctx)
 	gone := make(chan error)
 	go func() { _, err := m.Acquire(cctx); gone <- err }()
-	waitFor(t, 5*time.Second, "a waiter", func() bool { return m.Stats().Waiters == 1 })
+	testkit.WaitFor(t, 5*time.Second, "a waiter", func() bool { return m.Stats().Waiters == 1 })
 	ccancel()
 	if err := <-gone; !errors.Is(err, context.Canceled) || errors.Is(err, ErrBusy) {
 		t.Errorf("cancelled wait: %v, want context.Canceled only", err)
@@ -133,7 +135,7 @@ func TestCapAndBusy(t *testing.T) {
 		}
 		got <- i
 	}()
-	waitFor(t, 5*time.Second, "a waiter", func() bool { return m2.Stats().Waiters == 1 })
+	testkit.WaitFor(t, 5*time.Second, "a waiter", func() bool { return m2.Stats().Waiters == 1 })
 	m2.Release(held2)
 	if i := <-got; i != held2 {
 		t.Error("the waiter did not get the released instance")
@@ -149,7 +151,7 @@ func TestCapAndBusy(t *testing.T) {
 		}
 		got <- i
 	}()
-	waitFor(t, 5*time.Second, "a waiter", func() bool { return m2.Stats().Waiters == 1 })
+	testkit.WaitFor(t, 5*time.Second, "a waiter", func() bool { return m2.Stats().Waiters == 1 })
 	held3.poisoned = true
 	m2.Release(held3)
 	if i := <-got; i == nil || i == held3 {
@@ -183,7 +185,7 @@ func TestIdleInstancesReleased(t *testing.T) {
 	if s := m.Stats(); s.Live != 3 {
 		t.Fatalf("stats %+v, want 3 live", s)
 	}
-	waitFor(t, 5*time.Second, "idle instances to be released", func() bool { return m.Stats().Live == 0 })
+	testkit.WaitFor(t, 5*time.Second, "idle instances to be released", func() bool { return m.Stats().Live == 0 })
 	// Scaled to zero, the module still serves.
 	if next, err := roundTrip(t, m, NewExchange(newRequest("GET", "/", "")), nil); err != nil || !next {
 		t.Fatal(next, err)
@@ -225,7 +227,7 @@ func TestModuleClose(t *testing.T) {
 		_, err := m.Acquire(ctx)
 		waiter <- err
 	}()
-	waitFor(t, 5*time.Second, "a waiter", func() bool { return m.Stats().Waiters == 1 })
+	testkit.WaitFor(t, 5*time.Second, "a waiter", func() bool { return m.Stats().Waiters == 1 })
 	if err := m.Close(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -135,8 +135,10 @@ func (i *Instance) pwReturn(ctx context.Context, fn string, data []byte, ptrPtr,
 	return pwOK
 }
 
-// proxy_log(level i32, message i32, message_size i32): the node's log with
-// the filter's name; trace and debug are debug, critical is error.
+// proxy_log(level i32, message i32, message_size i32): the node's log
+// with the filter's name and, during a request, the phase and the request
+// id, as http-wasm's log; trace and debug are debug, critical is error. The
+// range is checked whatever the level, as for http-wasm's log.
 func (i *Instance) pwLog(_ context.Context, stack []uint64) pwStatus {
 	const fn = "proxy_log"
 	level := slog.LevelDebug
@@ -148,12 +150,25 @@ func (i *Instance) pwLog(_ context.Context, stack []uint64) pwStatus {
 	case 4, 5:
 		level = slog.LevelError
 	}
+	msg := i.view(fn, "message", uint32(stack[1]), uint32(stack[2]))
+	if len(msg) > maxLogBytes {
+		msg = msg[:maxLogBytes]
+	}
+	if level == slog.LevelError {
+		i.pw.lastError = string(msg)
+	}
 	if !i.m.logger.Enabled(context.Background(), level) {
 		return pwOK // SDKs log at debug generously: don't copy what is dropped
 	}
-	n := min(uint32(stack[2]), maxLogBytes)
-	msg := i.readString(fn, "message", uint32(stack[1]), n)
-	i.m.logger.Log(context.Background(), level, msg, "abi", "proxy-wasm")
+	if i.x == nil { // the root context: no request
+		i.m.logger.Log(context.Background(), level, string(msg), "abi", "proxy-wasm")
+		return pwOK
+	}
+	phase := phaseLabelRequest
+	if i.phase == phaseResponse {
+		phase = phaseLabelResponse
+	}
+	i.m.logger.Log(context.Background(), level, string(msg), "abi", "proxy-wasm", "phase", phase, "request_id", i.x.RequestID)
 	return pwOK
 }
 

@@ -39,10 +39,6 @@ const (
 	maxPendingCalls = 16
 	// defaultCallTimeout bounds a call whose guest gave timeout 0.
 	defaultCallTimeout = 5 * time.Second
-	// minBodyReadTimeout is the least time a client gets to send the body a
-	// proxy-wasm filter buffers (its limits.timeout bounds guest calls,
-	// not the network).
-	minBodyReadTimeout = time.Second
 )
 
 // proxy_http_call(upstream i32, upstream_size i32, headers i32, headers_size i32,
@@ -114,7 +110,7 @@ func (i *Instance) pwSendCalls(ctx context.Context) error {
 	for len(p.calls) > 0 {
 		c := p.calls[0]
 		p.calls = p.calls[1:]
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		cctx, cancel := context.WithTimeout(ctx, c.timeout)
 		resp, err := i.m.opts.SnapshotUpstreams.Call(cctx, c.upstream, c.req.WithContext(cctx))
 		cancel()
 		if err != nil {
@@ -131,7 +127,7 @@ func (i *Instance) pwSendCalls(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil { // the client left, or the tick's wait ended: send no more
+		if err := ctx.Err(); err != nil { // the client left, or the module is closing: send no more
 			return fmt.Errorf("filter %q: %s: %w", i.m.name, pwOnHTTPCallResponse.name, err)
 		}
 	}

@@ -34,6 +34,12 @@ import (
 // returns, one after the other, each answered by a
 // proxy_on_http_call_response on the root context.
 
+// minBodyReadTimeout is the least time a client gets to send the body a
+// proxy-wasm filter buffers (its limits.timeout bounds guest calls, not the
+// network): 16 MiB at 1.6 MB/s. A slower client is answered 408 rather
+// than holding the instance longer.
+const minBodyReadTimeout = 10 * time.Second
+
 // pwInstance is an instance's proxy-wasm state.
 type pwInstance struct {
 	fns    map[string]api.Function // the guest's callbacks, by export name
@@ -51,6 +57,9 @@ type pwInstance struct {
 	callResp   *CallResponse
 	props      map[string][]byte
 	token      uint32
+	// lastError is the last error or critical proxy_log of the current
+	// call: the SDKs log why they abort, and a failure's error quotes it.
+	lastError string
 }
 
 func newPWInstance(mod api.Module) *pwInstance {

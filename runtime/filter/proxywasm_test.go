@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/internal/pwguest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // The guest's root context is registered under "proxywasm": its filter
@@ -259,7 +260,7 @@ func TestProxyWasmStoppedWithoutResumeFails(t *testing.T) {
 
 func TestProxyWasmTrapTimeoutAndMemoryLimit(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	m := loadPW(t, rt, ModuleOptions{Timeout: 100 * time.Millisecond, MemoryLimit: 4 << 20})
+	m := loadPW(t, rt, ModuleOptions{Timeout: 250 * time.Millisecond, MemoryLimit: 4 << 20})
 	_, err := roundTrip(t, m, NewExchange(newRequest("GET", "/trap", "")), nil)
 	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "proxy_on_request_headers") {
 		t.Fatalf("trap: err = %v", err)
@@ -286,7 +287,7 @@ func TestProxyWasmTick(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	m := loadPW(t, rt, ModuleOptions{Config: []byte(`"tick"`)})
 	var mu sync.Mutex
-	waitFor(t, 5*time.Second, "proxy_on_tick to write the shared key", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "proxy_on_tick to write the shared key", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		x := NewExchange(newRequest("GET", "/ticks", ""))
@@ -297,9 +298,19 @@ func TestProxyWasmTick(t *testing.T) {
 	})
 }
 
+func TestProxyWasmRootIDIsTheFilterName(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	// The guest registers its root context as "proxywasm" only: under
+	// another name the SDK aborts, and the error quotes its reason.
+	_, err := rt.Load(context.Background(), pwguest.Build(t), ModuleOptions{Name: "other"})
+	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "Missing root context factory for root id: other") {
+		t.Fatalf("err = %v, want the SDK's reason quoted", err)
+	}
+}
+
 func TestProxyWasmUnknownImportFailsLoad(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	_, err := rt.Load(context.Background(), compile(t, "proxywasm_grpc"), ModuleOptions{Name: "grpc"})
+	_, err := rt.Load(context.Background(), testkit.WAT(t, "proxywasm_grpc"), ModuleOptions{Name: "grpc"})
 	if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), `"env"."proxy_grpc_call"`) {
 		t.Fatalf("err = %v, want the missing import named", err)
 	}
@@ -318,7 +329,7 @@ func TestProxyWasmSharedQueue(t *testing.T) {
 	}
 	// proxy_on_queue_ready runs on an instance of its own; it moves the
 	// item into shared data.
-	waitFor(t, 5*time.Second, "proxy_on_queue_ready to dequeue the item", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "proxy_on_queue_ready to dequeue the item", func() bool {
 		x := NewExchange(newRequest("GET", "/dequeued", ""))
 		if _, err := roundTrip(t, m, x, nil); err != nil {
 			t.Fatal(err)
@@ -346,7 +357,7 @@ func BenchmarkProxyWasmRoundTrip(b *testing.B) {
 
 func TestProxyWasmOldABIFailsLoad(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
-	_, err := rt.Load(context.Background(), compile(t, "proxywasm_v010"), ModuleOptions{Name: "old"})
+	_, err := rt.Load(context.Background(), testkit.WAT(t, "proxywasm_v010"), ModuleOptions{Name: "old"})
 	if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "proxy-wasm ABI 0.1.0") {
 		t.Fatalf("err = %v, want the unsupported version named", err)
 	}

@@ -17,6 +17,10 @@ type pwTicker struct {
 	reset  chan struct{} // the period changed
 	stop   chan struct{}
 	done   chan struct{}
+	// ctx bounds what a tick waits for (its http calls); cancelled by
+	// stopTicker, so closing a module never waits for an upstream.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func (m *Module) setTickPeriod(d time.Duration) {
@@ -44,6 +48,7 @@ func (m *Module) startTicker() {
 	t := &m.ticker
 	t.mu.Lock()
 	t.reset, t.stop, t.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.mu.Unlock()
 	go m.tickLoop()
 }
@@ -55,6 +60,7 @@ func (m *Module) stopTicker() {
 		return
 	}
 	close(t.stop)
+	t.cancel()
 	<-t.done
 }
 
@@ -87,13 +93,14 @@ func (m *Module) tickLoop() {
 
 // tick runs proxy_on_tick once, waiting at most a period for an instance.
 func (m *Module) tick(period time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), max(period, 100*time.Millisecond))
-	defer cancel()
-	inst, err := m.Acquire(ctx)
+	actx, cancel := context.WithTimeout(m.ticker.ctx, max(period, 100*time.Millisecond))
+	inst, err := m.Acquire(actx)
+	cancel()
 	if err != nil {
 		return // busy or closed: the next tick tries again
 	}
 	defer m.Release(inst)
+	ctx := m.ticker.ctx
 	if _, err := inst.pwInvoke(ctx, pwOnTick, m.opts.Timeout, pwRootContext); err != nil {
 		m.logger.Warn("proxy_on_tick failed", "error", err.Error())
 		return

@@ -33,8 +33,8 @@ func TestToolsUseTheNodesDefaultLimits(t *testing.T) {
 	}
 }
 
-// minMemoryGuest is the smallest http-wasm guest, encoded by hand (this
-// package cannot reach the filter package's wat2wasm helper): an exported
+// minMemoryGuest is the smallest http-wasm guest, encoded by hand (its
+// memory size is a parameter, which a testdata .wat file cannot be): an exported
 // memory of minPages pages, handle_request returning next=1, and an empty
 // handle_response.
 func minMemoryGuest(minPages uint32) []byte {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 	ratelimit "github.com/sluicegw/sluice/runtime/traffic"
 )
 
@@ -383,24 +383,6 @@ func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink safe for the goroutines of a node.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A node no longer creates the config bucket: started before any publisher
 // it waits, says so once however often it retries, and follows once the
 // buckets exist.
@@ -410,7 +392,7 @@ func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	var logs lockedBuffer
+	var logs testkit.SyncBuffer
 	trust, _, _ := ed25519.GenerateKey(rand.Reader)
 	fleettest.StartEdge(t, ns.ClientURL(), fleettest.EdgeSpec{ID: "early", Trust: trust, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	const waiting = "waiting for the publisher to create the fleet's buckets"

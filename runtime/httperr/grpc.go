@@ -19,8 +19,11 @@ func IsGRPC(r *http.Request) bool {
 // GRPCCode is the gRPC status code for a gateway's HTTP status, as gRPC
 // maps them (doc/http-grpc-status-mapping.md in grpc/grpc) and Envoy
 // answers its own errors: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
-// 404 UNIMPLEMENTED, 400 INTERNAL, 429/502/503/504 UNAVAILABLE (a client
-// may try again), anything else UNKNOWN.
+// 404 UNIMPLEMENTED, 400 INTERNAL, 429/502/503 UNAVAILABLE (a client may
+// try again), anything else UNKNOWN. One departure: the node's 504 is its
+// own deadline passing (the route's timeout or the call's grpc-timeout),
+// which gRPC calls DEADLINE_EXCEEDED; the table's UNAVAILABLE is for a 504
+// from some HTTP hop that gRPC cannot see into.
 func GRPCCode(status int) int {
 	switch status {
 	case http.StatusBadRequest:
@@ -31,7 +34,9 @@ func GRPCCode(status int) int {
 		return 7 // PERMISSION_DENIED
 	case http.StatusNotFound:
 		return 12 // UNIMPLEMENTED
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusGatewayTimeout:
+		return 4 // DEADLINE_EXCEEDED
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable:
 		return 14 // UNAVAILABLE
 	}
 	return 2 // UNKNOWN

@@ -48,7 +48,7 @@ func TestWriteGRPCError(t *testing.T) {
 }
 
 func TestGRPCCode(t *testing.T) {
-	for status, want := range map[int]int{400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14, 500: 2, 413: 2} {
+	for status, want := range map[int]int{400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 4, 500: 2, 413: 2} {
 		if got := GRPCCode(status); got != want {
 			t.Errorf("GRPCCode(%d) = %d, want %d", status, got, want)
 		}

@@ -11,6 +11,21 @@ import (
 	"strconv"
 )
 
+// StatusClientClosedRequest is the status of a request whose client went
+// away before it was answered (nginx's 499). It is for logs and metrics;
+// nobody is left to read it. Defined here only: the proxy, the cache and the
+// edge's stages all report it.
+const StatusClientClosedRequest = 499
+
+// reasonClientClosed goes with StatusClientClosedRequest.
+const reasonClientClosed = "client closed request"
+
+// ClientClosed is the error of a request its client gave up on; err is why
+// the work stopped (usually the request context's error).
+func ClientClosed(err error) *Error {
+	return Wrap(StatusClientClosedRequest, reasonClientClosed, err)
+}
+
 // Error is a failure with the HTTP status that answers it.
 type Error struct {
 	Status int    // HTTP status for the client

@@ -29,11 +29,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/sluicegw/sluice/runtime/config"
 	"github.com/sluicegw/sluice/runtime/httperr"
 )
-
-// DefaultQuery is the query a policy is asked when its config names none.
-const DefaultQuery = "data.sluice.authz.decision"
 
 // Policy is one compiled policy with its query prepared. It is immutable and
 // safe for concurrent use; Decide does no compilation.
@@ -74,11 +72,11 @@ func (p *Policy) Name() string { return p.name }
 func (p *Policy) Query() string { return p.query }
 
 // Load parses and compiles the .rego files (tests excluded) and data.json of
-// dir and prepares query (DefaultQuery when empty). Parse and compile errors
+// dir and prepares query (config.DefaultPolicyQuery when empty). Parse and compile errors
 // name the file and line.
 func Load(ctx context.Context, name, dir, query string) (*Policy, error) {
 	if query == "" {
-		query = DefaultQuery
+		query = config.DefaultPolicyQuery
 	}
 	p, err := load(ctx, name, dir, query)
 	if err != nil {

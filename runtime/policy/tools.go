@@ -89,7 +89,7 @@ func writeFailure(w io.Writer, r *tester.Result) {
 	_, _ = w.Write(b.Bytes())
 }
 
-// Eval loads the policy of dir, prepares query (DefaultQuery when empty) and
+// Eval loads the policy of dir, prepares query (config.DefaultPolicyQuery when empty) and
 // decides the JSON input document (docs/policies.md's, as a file would
 // hold it). The duration is that of the decision alone, not of loading.
 // A decision error is the same *httperr.Error Decide returns.

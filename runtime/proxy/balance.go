@@ -15,7 +15,7 @@ type balancer interface {
 }
 
 // newBalancer builds the strategy named by the config's balance key.
-func newBalancer(kind, hashOn string, eps []*endpoint) (balancer, error) {
+func newBalancer(kind string, hashOn config.HashOn, eps []*endpoint) (balancer, error) {
 	switch kind {
 	case config.BalanceRoundRobin, "":
 		return newRoundRobin(eps), nil

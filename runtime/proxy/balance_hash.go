@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/sluicegw/sluice/runtime/config"
 )
 
 // ringHash is consistent hashing on a ring of virtual nodes, pointsPerWeight
@@ -34,7 +35,7 @@ type ringPoint struct {
 // endpoint within a few percent of its weight (ketama uses 160).
 const pointsPerWeight = 160
 
-func newRingHash(eps []*endpoint, hashOn string) (*ringHash, error) {
+func newRingHash(eps []*endpoint, hashOn config.HashOn) (*ringHash, error) {
 	key, err := hashKey(hashOn)
 	if err != nil {
 		return nil, err
@@ -91,37 +92,35 @@ func (b *ringHash) lookup(h uint64, tried []*endpoint) *endpoint {
 	return nil
 }
 
-// hashKey parses hash_on: header:NAME, cookie:NAME or client_ip.
-func hashKey(spec string) (func(*http.Request) (string, bool), error) {
-	if spec == "client_ip" {
+// hashKey returns the request's key for hash_on, parsed by the config
+// (config.ParseHashOn): a header's first value, a cookie's value or the
+// client's address; false when the request has none.
+func hashKey(on config.HashOn) (func(*http.Request) (string, bool), error) {
+	switch on.Kind {
+	case config.HashOnClientIP:
 		return func(r *http.Request) (string, bool) {
 			ip := clientIP(r.RemoteAddr)
 			return ip, ip != ""
 		}, nil
-	}
-	kind, name, _ := strings.Cut(spec, ":")
-	if name == "" {
-		return nil, fmt.Errorf("invalid hash_on %q (want header:NAME, cookie:NAME or client_ip)", spec)
-	}
-	switch kind {
-	case "header":
-		canon := http.CanonicalHeaderKey(name) // once here, not per request
+	case config.HashOnHeader:
+		canon := http.CanonicalHeaderKey(on.Name) // once here, not per request
 		return func(r *http.Request) (string, bool) {
 			if vs := r.Header[canon]; len(vs) > 0 && vs[0] != "" {
 				return vs[0], true
 			}
 			return "", false
 		}, nil
-	case "cookie":
+	case config.HashOnCookie:
 		return func(r *http.Request) (string, bool) {
-			c, err := r.Cookie(name)
+			c, err := r.Cookie(on.Name)
 			if err != nil || c.Value == "" {
 				return "", false
 			}
 			return c.Value, true
 		}, nil
 	}
-	return nil, fmt.Errorf("invalid hash_on %q (want header:NAME, cookie:NAME or client_ip)", spec)
+	// Only a HashOn built by hand gets here: the config refuses bad ones.
+	return nil, fmt.Errorf("hash_on %q: not a kind of config.ParseHashOn", on)
 }
 
 // clientIP is the host part of a RemoteAddr ("1.2.3.4:5678", "[::1]:80").

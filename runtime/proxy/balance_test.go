@@ -86,7 +86,7 @@ func TestConsistentHashSticksPerKey(t *testing.T) {
 	b := startUpstream(t, "b", nil)
 	c := startUpstream(t, "c", nil)
 	cfg := upstreamCfg(config.BalanceConsistentHash, a.URL, b.URL, c.URL)
-	cfg.HashOn = "header:x-user" // any case: matched canonically
+	cfg.HashOn = hashOn(t, "header:x-user") // any case: matched canonically
 	p, _ := newTestPool(t, cfg)
 	url := startProxy(t, p, ForwardOptions{})
 	client := newClient(t)
@@ -117,10 +117,10 @@ func TestConsistentHashMovesOnlyRemovedKeys(t *testing.T) {
 		urls = append(urls, fmt.Sprintf("http://10.0.0.%d:80", i+1))
 	}
 	cfg := upstreamCfg(config.BalanceConsistentHash, urls...)
-	cfg.HashOn = "header:X-User"
+	cfg.HashOn = hashOn(t, "header:X-User")
 	full, _ := newTestPool(t, cfg)
 	smaller := upstreamCfg(config.BalanceConsistentHash, urls[:4]...)
-	smaller.HashOn = "header:X-User"
+	smaller.HashOn = hashOn(t, "header:X-User")
 	four, _ := newTestPool(t, smaller)
 
 	const keys = 20000
@@ -160,6 +160,17 @@ func TestConsistentHashMovesOnlyRemovedKeys(t *testing.T) {
 	}
 }
 
+// hashOn parses spec as the config does: the balancer takes what
+// config.ParseHashOn returns, never a string.
+func hashOn(t testing.TB, spec string) config.HashOn {
+	t.Helper()
+	h, err := config.ParseHashOn(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func TestConsistentHashKeys(t *testing.T) {
 	for _, tc := range []struct {
 		hashOn string
@@ -174,7 +185,7 @@ func TestConsistentHashKeys(t *testing.T) {
 		{"client_ip", &http.Request{RemoteAddr: "192.0.2.7:5555"}, "192.0.2.7", true},
 		{"client_ip", &http.Request{RemoteAddr: "[2001:db8::1]:443"}, "2001:db8::1", true},
 	} {
-		key, err := hashKey(tc.hashOn)
+		key, err := hashKey(hashOn(t, tc.hashOn))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package proxy
 import (
 	"sync"
 	"testing"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestSetDiscoveredAddsAndRemovesInstancesUnderLoad(t *testing.T) {
@@ -38,10 +40,10 @@ func TestSetDiscoveredAddsAndRemovesInstancesUnderLoad(t *testing.T) {
 	if n := len(p.Endpoints()); n != 3 {
 		t.Errorf("%d endpoints after discovering b and c, want 3", n)
 	}
-	waitFor(t, 5e9, "traffic on every discovered instance", func() bool { return b.hits.Load() > 0 && c.hits.Load() > 0 })
+	testkit.WaitFor(t, 5e9, "traffic on every discovered instance", func() bool { return b.hits.Load() > 0 && c.hits.Load() > 0 })
 	p.SetDiscovered([]string{c.URL})
 	bHits := b.hits.Load()
-	waitFor(t, 5e9, "more traffic on c", func() bool { return c.hits.Load() > 10 })
+	testkit.WaitFor(t, 5e9, "more traffic on c", func() bool { return c.hits.Load() > 10 })
 	close(stop)
 	wg.Wait()
 	// At most the requests in flight at the swap reach b afterwards.

@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 )
-
-// StatusClientClosedRequest is the status Forward reports when the client
-// went away before a response was written (nginx's 499). It is for logs and
-// metrics; nobody is left to read it.
-const StatusClientClosedRequest = 499
 
 // Reasons shown to the client (the causes stay in logs).
 const (
@@ -17,7 +13,6 @@ const (
 	reasonFailed     = "upstream failed"
 	reasonTimeout    = "upstream timed out"
 	reasonNotHTTP2   = "upstream does not speak HTTP/2"
-	reasonClientGone = "client closed request"
 )
 
 // connectError marks a failure to open a connection to an endpoint: the
@@ -46,7 +41,13 @@ func dialMarkingFailures(d *net.Dialer) func(ctx context.Context, network, addr 
 }
 
 // timedOut reports whether ctx ended because a deadline passed (ours or the
-// caller's), as opposed to the client going away.
+// caller's), as opposed to the client going away. A deadline that passed
+// counts before its timer fired: an upstream holding the same deadline (a
+// gRPC server, from grpc-timeout) may reset the stream first.
 func timedOut(ctx context.Context) bool {
-	return errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }

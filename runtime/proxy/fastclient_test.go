@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/runtime/httperr"
 )
 
 // A large download streams through Forward: what it allocates stays far
@@ -162,7 +164,7 @@ func TestClientGoneBeforeHeadersIs499(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
 	err := p.Forward(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx), ForwardOptions{})
-	if got := statusOf(t, err); got != StatusClientClosedRequest {
+	if got := statusOf(t, err); got != httperr.StatusClientClosedRequest {
 		t.Fatalf("status %d (%v), want 499", got, err)
 	}
 	if el := time.Since(start); el > 2*time.Second {

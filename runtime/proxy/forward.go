@@ -39,7 +39,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // When nothing was written it returns an *httperr.Error: 503 when no endpoint
 // is healthy and not ejected, 502 when the upstream failed (refused, reset,
 // malformed response), 504 when the deadline passed before the response
-// headers, StatusClientClosedRequest when the client went away. A failure
+// headers, httperr.StatusClientClosedRequest when the client went away. A failure
 // after the headers were sent cannot be reported with a status any more: the
 // client connection is aborted with panic(http.ErrAbortHandler), which
 // net/http turns into a cut connection (HTTP/1) or a stream reset (HTTP/2),
@@ -49,6 +49,9 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	timeout := opt.Timeout
 	if timeout <= 0 {
 		timeout = p.timeout
+	}
+	if d, ok := grpcTimeout(r); ok && (timeout <= 0 || d < timeout) {
+		timeout = d
 	}
 	upgrade := httpguard.UpgradeOf(r) // the edge dropped a stray Upgrade header already
 
@@ -247,7 +250,7 @@ func (p *Pool) attemptFailed(ctx context.Context, r *http.Request, e *endpoint, 
 		return httperr.Wrap(http.StatusGatewayTimeout, reasonTimeout,
 			fmt.Errorf("upstream %q: endpoint %s: no response within %v: %w", p.name, e.raw, timeout, err)), false
 	case r.Context().Err() != nil:
-		return httperr.Wrap(StatusClientClosedRequest, reasonClientGone,
+		return httperr.ClientClosed(
 			fmt.Errorf("upstream %q: endpoint %s: client went away: %w", p.name, e.raw, err)), false
 	case p.h2 != nil && (notHTTP2(err) || p.h2.answeredHTTP1(e.host)):
 		return httperr.Wrap(http.StatusBadGateway, reasonNotHTTP2,

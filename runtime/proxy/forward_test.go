@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/httperr"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestDeadUpstreamIs502(t *testing.T) {
@@ -127,7 +128,7 @@ func TestUpstreamClosingMidBodyAbortsClient(t *testing.T) {
 			if !strings.Contains(logs.String(), "cut short") {
 				t.Fatal("abort not logged")
 			}
-			waitFor(t, 5*time.Second, "in-flight count back to 0", func() bool { return p.Endpoints()[0].InFlight == 0 })
+			testkit.WaitFor(t, 5*time.Second, "in-flight count back to 0", func() bool { return p.Endpoints()[0].InFlight == 0 })
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // sickable serves its name, and /healthz as 200 or, while sick, 503.
@@ -48,7 +49,7 @@ func TestHealthCheckTakesEndpointOutAndBack(t *testing.T) {
 		t.Fatalf("healthy pool spread %v", got)
 	}
 	sickA.Store(true)
-	waitFor(t, 5*time.Second, "a to be marked unhealthy", func() bool { return !p.Endpoints()[0].Healthy })
+	testkit.WaitFor(t, 5*time.Second, "a to be marked unhealthy", func() bool { return !p.Endpoints()[0].Healthy })
 	if got := counts(t, client, url+"/", 6); got["b"] != 6 {
 		t.Fatalf("with a unhealthy, traffic went %v", got)
 	}
@@ -56,7 +57,7 @@ func TestHealthCheckTakesEndpointOutAndBack(t *testing.T) {
 		t.Fatalf("transition to unhealthy not logged")
 	}
 	sickA.Store(false)
-	waitFor(t, 5*time.Second, "a to be healthy again", func() bool { return p.Endpoints()[0].Healthy })
+	testkit.WaitFor(t, 5*time.Second, "a to be healthy again", func() bool { return p.Endpoints()[0].Healthy })
 	if got := counts(t, client, url+"/", 4); got["a"] == 0 {
 		t.Fatalf("a recovered but got no traffic: %v", got)
 	}
@@ -75,7 +76,7 @@ func TestHealthCheckTimeoutCountsAsFailure(t *testing.T) {
 	cfg.HealthCheck = fastHealthCheck()
 	p, _ := newTestPool(t, cfg)
 	p.Start()
-	waitFor(t, 5*time.Second, "a hanging health check to mark the endpoint unhealthy", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "a hanging health check to mark the endpoint unhealthy", func() bool {
 		return !p.Endpoints()[0].Healthy
 	})
 }
@@ -94,7 +95,7 @@ func TestAllUnhealthyIs503(t *testing.T) {
 		t.Fatalf("before the first check an endpoint must count as healthy: %+v", got)
 	}
 	p.Start()
-	waitFor(t, 5*time.Second, "a to be marked unhealthy", func() bool { return !p.Endpoints()[0].Healthy })
+	testkit.WaitFor(t, 5*time.Second, "a to be marked unhealthy", func() bool { return !p.Endpoints()[0].Healthy })
 
 	res := do(t, client, "GET", url+"/", nil, map[string]string{"X-Request-Id": "r-1"})
 	if res.status != http.StatusServiceUnavailable || !contains(res.body, `"request_id":"r-1"`) || !contains(res.body, "no healthy upstream") {

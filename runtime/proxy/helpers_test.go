@@ -179,18 +179,6 @@ func do(t testing.TB, c *http.Client, method, url string, body io.Reader, hdr ma
 	return result{resp.StatusCode, string(b), resp.Header.Get("X-Upstream"), resp.Header}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // statusOf is the status of an error returned by Forward, or 0 for nil.
 func statusOf(t testing.TB, err error) int {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestOutlierEjectsAndReturns(t *testing.T) {
@@ -41,7 +42,7 @@ func TestOutlierEjectsAndReturns(t *testing.T) {
 		t.Fatalf("while a is ejected traffic went %v", got)
 	}
 	failing.Store(false)
-	waitFor(t, 5*time.Second, "the ejection to run out", func() bool { return !p.Endpoints()[0].Ejected })
+	testkit.WaitFor(t, 5*time.Second, "the ejection to run out", func() bool { return !p.Endpoints()[0].Ejected })
 	if got := counts(t, client, url+"/", 4); got["a"] == 0 {
 		t.Fatalf("a's ejection ran out but it got no traffic: %v", got)
 	}

@@ -46,7 +46,7 @@ type Pool struct {
 	set       atomic.Pointer[endpointSet]
 	setMu     sync.Mutex // serializes SetDiscovered; readers never take it
 	balance   string
-	hashOn    string
+	hashOn    config.HashOn
 	// trackLatency is set when the balancer reads per-endpoint latency, so
 	// other strategies do not pay for two clock reads per request.
 	trackLatency bool

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestNewPoolRefusesWhatItCannotRun(t *testing.T) {
@@ -25,7 +27,9 @@ func TestNewPoolRefusesWhatItCannotRun(t *testing.T) {
 		{"path", func(u *config.Upstream) { u.Endpoints[1].URL = "http://h/base" }, "scheme://host[:port] only"},
 		{"unparsable", func(u *config.Upstream) { u.Endpoints[1].URL = "http://[::1" }, `endpoints[1] "http://[::1"`},
 		{"balance", func(u *config.Upstream) { u.Balance = "random" }, `unknown balance "random"`},
-		{"hash_on", func(u *config.Upstream) { u.Balance, u.HashOn = config.BalanceConsistentHash, "query:x" }, `invalid hash_on "query:x"`},
+		{"hash_on", func(u *config.Upstream) {
+			u.Balance, u.HashOn = config.BalanceConsistentHash, config.HashOn{Kind: "query", Name: "x"}
+		}, `hash_on "query:x"`},
 		{"retry", func(u *config.Upstream) { u.Retries = &config.Retries{Attempts: 1, On: []string{"reset"}} }, `on[0]: unknown condition "reset"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +78,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	p.Start()
 	p.Start() // a second Start must not start a second set of checks
-	waitFor(t, 5*time.Second, "health checks to run", func() bool { return probes.Load() >= 3 })
+	testkit.WaitFor(t, 5*time.Second, "health checks to run", func() bool { return probes.Load() >= 3 })
 	for range 5 {
 		if err := p.Forward(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), ForwardOptions{}); err != nil {
 			t.Fatal(err)
@@ -84,14 +88,13 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	_ = ln.srv.Close()
 
 	n := probes.Load()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
+	testkit.Eventually(t, 5*time.Second, "the pool's goroutines to end after Close", func() (bool, string) {
+		if n := runtime.NumGoroutine(); n > before {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines after Close, %d before the pool:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+			return false, fmt.Sprintf("%d goroutines, %d before the pool:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return true, ""
+	})
 	// No check goroutine is left (above), so no probe can start any more.
 	// One probe may have been on the wire when Close cancelled it: the
 	// server can still hand it to the handler after Close returned.

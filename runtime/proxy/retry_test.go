@@ -50,7 +50,7 @@ func TestRetryOn503GoesToAnotherEndpoint(t *testing.T) {
 			c := startUpstream(t, "c", record("c", 200))
 			cfg := upstreamCfg(balance)
 			cfg.Endpoints = []config.Endpoint{{URL: a.URL, Weight: 5}, {URL: b.URL, Weight: 5}, {URL: c.URL, Weight: 1}}
-			cfg.HashOn = "header:X-Request-Id"
+			cfg.HashOn = hashOn(t, "header:X-Request-Id")
 			cfg.Retries = &config.Retries{Attempts: 2, On: []string{"503"}}
 			p, _ := newTestPool(t, cfg)
 			url := startProxy(t, p, ForwardOptions{})

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestWebSocketEcho(t *testing.T) {
@@ -61,7 +63,7 @@ func TestWebSocketEcho(t *testing.T) {
 		t.Fatalf("an open WebSocket counts %d in flight, want 1", n)
 	}
 	c.Close()
-	waitFor(t, 5*time.Second, "the proxied session to end after the client closed", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the proxied session to end after the client closed", func() bool {
 		return p.Endpoints()[0].InFlight == 0
 	})
 

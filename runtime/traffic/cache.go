@@ -37,10 +37,6 @@ func (o CacheOptions) withDefaults() CacheOptions {
 	return o
 }
 
-// StatusClientClosedRequest is what a request that gave up waiting for
-// another one's cache fill answers (nginx's 499); the proxy uses the same.
-const StatusClientClosedRequest = 499
-
 // A Cache is one route's response cache: in memory, least recently used
 // keys evicted first, bounded in entries and bytes. A key is the path and
 // query the upstream sees; each key holds the variants its Vary header
@@ -130,7 +126,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, authorized bool, n
 		select {
 		case <-f.done:
 		case <-r.Context().Done():
-			return httperr.Wrap(StatusClientClosedRequest, "client closed request", r.Context().Err())
+			return httperr.ClientClosed(r.Context().Err())
 		}
 		if e := f.entry; e != nil && e.matches(r) {
 			c.writeHit(w, e, now, r.Method == http.MethodHead)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sluicegw/sluice/runtime/auth"
+	"github.com/sluicegw/sluice/runtime/config"
 )
 
 // KeyFunc returns the rate-limit key of a request. A request without the
@@ -13,21 +14,17 @@ import (
 // bucket, so leaving the header out is no way around the limit.
 type KeyFunc func(r *http.Request, id *auth.Identity) string
 
-// ParseKey turns a rate_limit key spec into a KeyFunc, once per route:
-// client_ip, consumer, header:NAME or claim:NAME.
-func ParseKey(spec string) (KeyFunc, error) {
-	switch spec {
-	case "", "client_ip":
+// KeyFor returns the KeyFunc of a rate_limit key, once per route. The key
+// was parsed by the config (config.ParseRateKey), which also gave an unset
+// one its default.
+func KeyFor(k config.RateKey) (KeyFunc, error) {
+	name := k.Name
+	switch k.Kind {
+	case config.RateKeyClientIP:
 		return clientIPKey, nil
-	case "consumer":
+	case config.RateKeyConsumer:
 		return consumerKey, nil
-	}
-	kind, name, _ := strings.Cut(spec, ":")
-	if name == "" {
-		return nil, fmt.Errorf("invalid rate limit key %q", spec)
-	}
-	switch kind {
-	case "header":
+	case config.RateKeyHeader:
 		canon := http.CanonicalHeaderKey(name)
 		return func(r *http.Request, _ *auth.Identity) string {
 			if vs := r.Header[canon]; len(vs) > 0 {
@@ -35,7 +32,7 @@ func ParseKey(spec string) (KeyFunc, error) {
 			}
 			return ""
 		}, nil
-	case "claim":
+	case config.RateKeyClaim:
 		return func(_ *http.Request, id *auth.Identity) string {
 			if id == nil {
 				return ""
@@ -52,7 +49,8 @@ func ParseKey(spec string) (KeyFunc, error) {
 			}
 		}, nil
 	}
-	return nil, fmt.Errorf("invalid rate limit key %q", spec)
+	// Only a RateKey built by hand gets here: the config refuses bad ones.
+	return nil, fmt.Errorf("rate limit key %q: not a kind of config.ParseRateKey", k)
 }
 
 // clientIPKey is the host part of RemoteAddr, sliced without allocating.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/runtime/auth"
+	"github.com/sluicegw/sluice/runtime/config"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -73,7 +74,18 @@ func TestLimiterBoundedMemory(t *testing.T) {
 	}
 }
 
-func TestParseKey(t *testing.T) {
+// rateKey parses spec as the config does: the stage takes what
+// config.ParseRateKey returns, never a string.
+func rateKey(t testing.TB, spec string) config.RateKey {
+	t.Helper()
+	k, err := config.ParseRateKey(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestKeyFor(t *testing.T) {
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "[2001:db8::7]:5678"
 	r.Header.Set("X-User", "alice")
@@ -87,7 +99,7 @@ func TestParseKey(t *testing.T) {
 		"claim:none":    "",
 		"consumer":      "bob",
 	} {
-		f, err := ParseKey(spec)
+		f, err := KeyFor(rateKey(t, spec))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,8 +114,10 @@ func TestParseKey(t *testing.T) {
 	if got := consumerKey(r, &auth.Identity{Consumer: "acme", Subject: "acme"}); got != "acme" {
 		t.Errorf("consumer = %q", got)
 	}
-	if _, err := ParseKey("cookie:x"); err == nil {
-		t.Error("cookie: key accepted")
+	for _, k := range []config.RateKey{{Kind: "cookie", Name: "x"}, {}} {
+		if _, err := KeyFor(k); err == nil {
+			t.Errorf("%+v, which config.Parse never hands over, accepted", k)
+		}
 	}
 }
 
@@ -126,7 +140,7 @@ func BenchmarkLimiterAllow(b *testing.B) {
 // request, hash, bucket.
 func BenchmarkRateLimitCheck(b *testing.B) {
 	l := NewLimiter(1_000_000_000, time.Second, 0, 0)
-	key, _ := ParseKey("client_ip")
+	key, _ := KeyFor(rateKey(b, "client_ip"))
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "192.0.2.33:41234"
 	now := t0

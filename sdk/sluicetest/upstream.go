@@ -52,7 +52,7 @@ func callHandler(stubs map[string]upstreamStub) func(upstream, method, uri strin
 	return func(upstream, method, uri string, header map[string][]string, body []byte) (int32, string, []byte, string) {
 		s, ok := stubs[upstream]
 		if !ok {
-			return abi.CallNotAllowed, `upstream "` + upstream + `" is not on the filter's allow-list (sluicetest.WithUpstream)`, nil, ""
+			return abi.CallNotAllowed, "", nil, `upstream "` + upstream + `" is not on the filter's allow-list (sluicetest.WithUpstream)`
 		}
 		if s.err != nil {
 			code, ok := errorCodes[s.err]

@@ -43,7 +43,11 @@ var reservedMetricNames = []string{"call_duration_seconds", "traps_total", "time
 func DefineMetric(kind uint32, name string, labels string) int32 {
 	h := Mem
 	checkIdent("metric name", name)
-	if slices.Contains(reservedMetricNames, name) {
+	base := name
+	for _, sfx := range []string{"_bucket", "_count", "_sum"} {
+		base = strings.TrimSuffix(base, sfx)
+	}
+	if slices.Contains(reservedMetricNames, name) || slices.Contains(reservedMetricNames, base) {
 		trap("define_metric: metric name %q: sluice_filter_%s is one of the node's own series", name, name)
 	}
 	if kind > MetricHistogram {
@@ -72,6 +76,13 @@ func DefineMetric(kind uint32, name string, labels string) int32 {
 				trap("define_metric: metric %q is already defined as kind %d with labels %q", name, d.Kind, d.Labels)
 			}
 			return int32(id)
+		}
+	}
+	for _, d := range h.MetricDefs { // a histogram's series names are taken (a node's scrape would fail)
+		for _, sfx := range []string{"_bucket", "_count", "_sum"} {
+			if d.Kind == MetricHistogram && name == d.Name+sfx || kind == MetricHistogram && d.Name == name+sfx {
+				trap("define_metric: metric %q would clash with the histogram series of metric %q (_bucket, _count, _sum)", name, d.Name)
+			}
 		}
 	}
 	if len(h.MetricDefs) >= maxMetricsPerFilter {

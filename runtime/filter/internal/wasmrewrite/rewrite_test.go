@@ -9,7 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
-	"github.com/sluicegw/sluice/runtime/filter/internal/wattest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func newRuntime(t *testing.T) wazero.Runtime {
@@ -49,7 +49,7 @@ func instantiate(t *testing.T, rt wazero.Runtime, wasm []byte) api.Module {
 // module computes what the original does, then traps once the flag is set.
 func TestInstrumentPreservesBehaviour(t *testing.T) {
 	ctx := context.Background()
-	wasm := wattest.Compile(t, "instrs")
+	wasm := testkit.WAT(t, "instrs")
 	out, st := rewrite(t, wasm, Options{InterruptExport: "flag", StartExport: "start", YieldEvery: 4})
 	if st.Loops != 6 {
 		t.Errorf("instrumented %d loops, want 6", st.Loops)
@@ -92,7 +92,7 @@ func TestInstrumentPreservesBehaviour(t *testing.T) {
 // instantiation but is exported for the host to call.
 func TestStartSectionMovedToExport(t *testing.T) {
 	ctx := context.Background()
-	wasm := wattest.Compile(t, "config") // its start function enables a feature
+	wasm := testkit.WAT(t, "config") // its start function enables a feature
 	m, err := Parse(wasm)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestMemoryLimit(t *testing.T) {
 		{"minimum above the limit", "bigmem", 16, 0, "minimum of 100 pages exceeds the limit of 16 pages"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := Parse(wattest.Compile(t, tc.wat))
+			m, err := Parse(testkit.WAT(t, tc.wat))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +191,7 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 func TestReservedExportName(t *testing.T) {
-	m, err := Parse(wattest.Compile(t, "noop"))
+	m, err := Parse(testkit.WAT(t, "noop"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestReservedExportName(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	good := wattest.Compile(t, "headers")
+	good := testkit.WAT(t, "headers")
 	for name, b := range map[string][]byte{
 		"empty":           nil,
 		"bad magic":       []byte("\x00asn\x01\x00\x00\x00"),
@@ -221,7 +221,7 @@ func TestParseErrors(t *testing.T) {
 // produces a body that no longer validates.
 func FuzzRewrite(f *testing.F) {
 	for _, name := range []string{"instrs", "headers", "config", "oob", "grow", "fib", "loop10k"} {
-		f.Add(wattest.Compile(f, name))
+		f.Add(testkit.WAT(f, name))
 	}
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
