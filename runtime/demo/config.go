@@ -29,16 +29,17 @@ type OptionalFilter struct {
 	What  string // what it shows, for the banner
 	Needs string // what building it takes
 	// Path is its route's path prefix in sluice.yaml, in front of the
-	// billing service; Header is the header the filter sets.
-	Path, Header string
+	// billing service; the filter sets Header to Value (for pw-headers,
+	// its config in sluice.yaml).
+	Path, Header, Value string
 }
 
 // OptionalFilters are the example filters in C, AssemblyScript and on the
 // proxy-wasm ABI.
 var OptionalFilters = []OptionalFilter{
-	{Name: "stamp-c", What: "a C filter", Needs: "clang, lld and wasi-libc", Path: "/c", Header: "X-Stamp"},
-	{Name: "stamp-as", What: "an AssemblyScript filter", Needs: "npm", Path: "/as", Header: "X-Stamp"},
-	{Name: "pw-headers", What: "a proxy-wasm filter", Needs: "npm", Path: "/proxy-wasm", Header: "X-Proxy-Wasm"},
+	{Name: "stamp-c", What: "a C filter", Needs: "clang, lld and wasi-libc", Path: "/c", Header: "X-Stamp", Value: "on"},
+	{Name: "stamp-as", What: "an AssemblyScript filter", Needs: "npm", Path: "/as", Header: "X-Stamp", Value: "on"},
+	{Name: "pw-headers", What: "a proxy-wasm filter", Needs: "npm", Path: "/proxy-wasm", Header: "X-Proxy-Wasm", Value: "sluice-dev"},
 }
 
 // Built reports whether the example filter name is built in filtersDir.
