@@ -300,6 +300,18 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	}
 }
 
+// A --traces value that is no collector URL stops dev before it starts
+// anything, naming the flag.
+func TestDevRefusesABadTracesURL(t *testing.T) {
+	for _, bad := range []string{"127.0.0.1:4318", "ftp://127.0.0.1:4318", "http://"} {
+		out, err := exec.Command(sluiceBin, "dev", "--data", t.TempDir(), "--filters", "../../filters", "--policies", "../../policies",
+			"--traces", bad).CombinedOutput()
+		if exitCode(err) != 1 || !strings.Contains(string(out), "--traces") {
+			t.Errorf("--traces %q: exit %d, want 1 with a reason naming --traces:\n%s", bad, exitCode(err), out)
+		}
+	}
+}
+
 // bannerField is the value of a "  name   value ..." line of the banner.
 func bannerField(banner, name string) string {
 	for _, l := range strings.Split(banner, "\n") {
