@@ -6,6 +6,7 @@ FUZZTIME  ?= 20000x
 PKGS      := ./...
 QUICK     ?=
 RECORD    ?=
+ARGS      ?=
 
 .PHONY: all build run test test-unit fuzz bench bench-go lint check wasm clean
 
@@ -14,8 +15,9 @@ all: build
 build: wasm
 	$(GO) build -ldflags "-X main.buildCommit=$$(git rev-parse --short=12 HEAD 2>/dev/null)" -o $(BIN) ./cmd/sluice
 
+# ARGS are more flags for sluice dev: make run ARGS='--traces http://127.0.0.1:4318'
 run: build
-	./$(BIN) dev
+	./$(BIN) dev $(ARGS)
 
 # The whole suite: race-enabled tests of the gateway, the guest SDK and the
 # example filters, then a short run of every fuzz target.

@@ -6,8 +6,9 @@
 #   main.c          clang --target=wasm32-wasi -mexec-model=reactor -O2 -I sdk/c (Debian: clang lld wasi-libc
 #                   libclang-rt-14-dev-wasm32)
 #   assembly/*.ts   npm ci (once, its package-lock.json), then asc assembly/index.ts with sdk/assemblyscript/asconfig.json
+#   the same, on @solo-io/proxy-runtime (a proxy-wasm filter): asc 0.14 (that SDK's) with --use abort=abort_proc_exit
 #
-# A C or AssemblyScript filter whose toolchain is missing is skipped with a
+# A C, AssemblyScript or proxy-wasm filter whose toolchain is missing is skipped with a
 # note saying what to install (the demo of `make run` uses Go filters only,
 # and a machine with just Go must still run it); with WASM_REQUIRE_ALL=1
 # (.ci/run sets it) that is a failure instead.
@@ -30,11 +31,13 @@ if [ "${1:-}" = "-f" ]; then FORCE=1; fi
 
 shopt -s nullglob
 
-# lang_of NAME: go, c, as, or nothing for a directory that is not a filter.
+# lang_of NAME: go, c, as, pw (AssemblyScript on the proxy-wasm SDK), or
+# nothing for a directory that is not a filter.
 lang_of() {
 	if [ -f "filters/$1/main.go" ]; then echo go
 	elif [ -f "filters/$1/main.c" ]; then echo c
-	elif [ -f "filters/$1/package.json" ] && [ -d "filters/$1/assembly" ]; then echo as
+	elif [ -f "filters/$1/package.json" ] && [ -d "filters/$1/assembly" ]; then
+		if grep -q '"@solo-io/proxy-runtime"' "filters/$1/package.json"; then echo pw; else echo as; fi
 	fi
 }
 
@@ -45,7 +48,7 @@ missing_toolchain() {
 		command -v "${CC:-clang}" >/dev/null && command -v wasm-ld >/dev/null && [ -f /usr/include/wasm32-wasi/stdlib.h ] ||
 			echo "clang, lld and wasi-libc (Debian: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)"
 		;;
-	as)
+	as | pw)
 		command -v npm >/dev/null || echo "Node.js and npm (Debian: apt-get install npm)"
 		;;
 	esac
@@ -93,13 +96,21 @@ compile() {
 		(cd "filters/$1" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } &&
 			npx --no-install asc assembly/index.ts --config ../../sdk/assemblyscript/asconfig.json -o "../$1.wasm.tmp")
 		;;
+	pw)
+		# The SDK pins asc 0.14, whose flags differ from 0.28's; the SDK's
+		# abort logs and exits instead of importing env.abort, which no
+		# proxy-wasm host provides. Not --optimize: binaryen's passes take
+		# 5x the CPU for a filter this small.
+		(cd "filters/$1" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } &&
+			npx --no-install asc assembly/index.ts -b "../$1.wasm.tmp" --use abort=abort_proc_exit)
+		;;
 	esac
 }
 
 build() {
 	local name=$1 start end size fresh=
 	start=$(date +%s%N)
-	[ "$(lang_of "$name")" = as ] && [ ! -d "filters/$name/node_modules" ] && fresh=1
+	case $(lang_of "$name") in as | pw) [ -d "filters/$name/node_modules" ] || fresh=1 ;; esac
 	if compile "$name" >"$logs/$name.log" 2>&1 &&
 		mv -f "filters/$name.wasm.tmp" "filters/$name.wasm"; then
 		end=$(date +%s%N)

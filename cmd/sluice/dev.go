@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,11 +46,12 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.policies, "policies", "policies", "directory of the example Rego policies")
 	cmd.Flags().StringVar(&f.publisher, "publisher-listen", "127.0.0.1:9900", "publisher API listen address (where the CLI looks by default)")
 	cmd.Flags().StringVar(&f.nats, "nats-listen", fleet.DefaultNATSListen, "embedded NATS listen address (for more edge nodes and announce)")
+	cmd.Flags().StringVar(&f.traces, "traces", "", "send a trace of every request to this OTLP/HTTP collector (its base URL, e.g. http://127.0.0.1:4318)")
 	return cmd
 }
 
 type devFlags struct {
-	listen, tlsListen, admin, data, filters, policies, publisher, nats string
+	listen, tlsListen, admin, data, filters, policies, publisher, nats, traces string
 }
 
 // devApplyTimeout bounds how long dev waits for its node to run the
@@ -72,7 +74,12 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	if _, err := os.Stat(filepath.Join(policiesDir, "rbac")); err != nil {
 		return fmt.Errorf("dev: the example policies are not in %s: run `make run` from the repository, or pass --policies DIR", policiesDir)
 	}
-	cfg, err := demo.Config(filtersDir, policiesDir)
+	if f.traces != "" {
+		if u, err := url.Parse(f.traces); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("dev: --traces %q: want an OTLP/HTTP collector's base URL, like http://127.0.0.1:4318", f.traces)
+		}
+	}
+	cfg, err := demo.Config(demo.Options{Filters: filtersDir, Policies: policiesDir, Traces: f.traces})
 	if err != nil {
 		return fmt.Errorf("dev: example config: %w", err)
 	}
@@ -161,7 +168,7 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 		<-served
 		return fmt.Errorf("dev: %w", err)
 	}
-	printDevBanner(out, ls, httpsAddr, cfgPath, pub, f.data)
+	printDevBanner(out, ls, httpsAddr, cfgPath, pub, f.data, filtersDir, f.traces)
 	if err := <-served; err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -189,7 +196,7 @@ func waitForNode(ctx context.Context, sub *fleetnode.Subscriber, timeout time.Du
 	}
 }
 
-func printDevBanner(out io.Writer, ls edge.Listeners, httpsAddr, cfgPath string, pub *runningPublisher, data string) {
+func printDevBanner(out io.Writer, ls edge.Listeners, httpsAddr, cfgPath string, pub *runningPublisher, data, filtersDir, traces string) {
 	gw := "http://" + loopbackAddr(ls.Data.Addr())
 	admin := "http://" + loopbackAddr(ls.Admin.Addr())
 	fmt.Fprintf(out, `Sluice dev is running.
@@ -202,13 +209,20 @@ func printDevBanner(out io.Writer, ls edge.Listeners, httpsAddr, cfgPath string,
 	}
 	fmt.Fprintf(out, `  admin     %[2]s   (/healthz /readyz /config /metrics, POST /cache/purge?route=NAME[&key=PATH])
   services  users %[3]s, billing %[4]s, auth %[5]s, gRPC %[10]s
-  publisher %[7]s   (fleet page %[7]s/ui, token in %[9]s/token)
+  publisher %[7]s   (API token in %[9]s/token)
+  dashboard %[7]s/ui#token=%[11]s   (the fleet: nodes, revisions, traffic, policy decisions)
   nats      %[8]s   (more nodes: sluice edge --nats %[8]s --trust %[9]s/signing.pub --nats-creds %[9]s/node.creds)
   config    %[6]s   (edit, then: sluice apply -f %[6]s --data %[9]s --publisher %[7]s)
-
+`, gw, admin, demo.Addrs["users"], demo.Addrs["billing"], demo.Addrs["auth"], cfgPath, pub.URL, pub.NATSURL, data, demo.Addrs["grpc"], pub.Identity().Token)
+	if traces != "" {
+		fmt.Fprintf(out, "  traces    %s   (OTLP/HTTP: a trace of every request)\n", traces)
+	} else {
+		fmt.Fprintf(out, "  traces    off   (sluice dev --traces http://127.0.0.1:4318 sends them to an OTLP/HTTP collector)\n")
+	}
+	fmt.Fprintf(out, `
 Try:
   curl -s %[1]s/hello?name=you           # serverless: a wasm filter answers, no upstream
-`, gw, admin, demo.Addrs["users"], demo.Addrs["billing"], demo.Addrs["auth"], cfgPath, pub.URL, pub.NATSURL, data, demo.Addrs["grpc"])
+`, gw)
 	bin := devBinary()
 	if httpsAddr != "" {
 		_, port, _ := net.SplitHostPort(httpsAddr)
@@ -235,10 +249,24 @@ Try:
   curl -s %[1]s/catalog -H 'X-Api-Version: 2' | head -2                 # routed by version header to the v2 service
   curl -s %[1]s/profile/1 -H 'X-API-Key: demo-key'                      # aggregated: user and invoices in one answer
   curl -s -o /dev/null -D - %[1]s/profile/9 -H 'X-API-Key: demo-key' | grep -i '^x-sluice-partial'   # no user 9: null, listed as partial
-
+`, gw, admin, bin, demo.GRPCService)
+	// The filters in other languages, each in front of an echo of the
+	// request: the header shows on the way in (echoed) and out.
+	var skipped []string
+	for _, o := range demo.OptionalFilters {
+		if !demo.Built(filtersDir, o.Name) {
+			skipped = append(skipped, fmt.Sprintf("%s (%s) needs %s", o.Name, o.What, o.Needs))
+			continue
+		}
+		fmt.Fprintf(out, "  curl -si %s%s/invoices/echo | grep -i %s   # %s (filters/%s): the header on the way in and out\n", gw, o.Path, o.Header, o.What, o.Name)
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(out, "  (not built, so not routed: %s; make wasm builds them once installed)\n", strings.Join(skipped, ", "))
+	}
+	fmt.Fprint(out, `
 Users: alice (admin), bob (viewer), carol (editor), dave (no roles). API key: demo-key.
 Stop with Ctrl-C.
-`, gw, admin, bin, demo.GRPCService)
+`)
 }
 
 // devBinary is how the banner names this binary: as it was started when

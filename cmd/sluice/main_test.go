@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/runtime/demo"
 	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
@@ -170,8 +172,11 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	if err := os.Symlink(filepath.Join(sharedDataDir, "wasm-cache"), filepath.Join(data, "wasm-cache")); err != nil {
 		t.Fatal(err)
 	}
+	// A collector for --traces, as the README's would be.
+	otlp := testkit.StartOTLPReceiver(t)
 	cmd := exec.Command(sluiceBin, "dev", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", data,
-		"--publisher-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--filters", "../../filters", "--policies", "../../policies")
+		"--publisher-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--filters", "../../filters", "--policies", "../../policies",
+		"--traces", otlp.URL)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -191,21 +196,22 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	go io.Copy(io.Discard, stdout)
 	// Run the printed lines as a user would paste them, in one shell.
 	var script strings.Builder
-	lines := 0
+	var lines []string
 	for _, l := range strings.Split(banner.String(), "\n") {
 		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "curl ") || strings.HasPrefix(l, "BOB=") || strings.HasPrefix(l, "for ") || strings.HasPrefix(l, sluiceBin+" ") {
-			fmt.Fprintf(&script, "echo '### %d'\n%s\n", lines, l)
-			lines++
+			fmt.Fprintf(&script, "echo '### %d'\n%s\n", len(lines), l)
+			lines = append(lines, l)
 		}
 	}
-	if lines < 8 {
-		t.Fatalf("banner has %d runnable lines:\n%s", lines, banner.String())
+	if len(lines) < 8 {
+		t.Fatalf("banner has %d runnable lines:\n%s", len(lines), banner.String())
 	}
 	out, err := exec.Command("bash", "-c", script.String()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("the printed lines failed: %v\n%s", err, out)
 	}
+	checkOptionalFilterLines(t, banner.String(), lines, string(out))
 	// HTTPS with the local CA's certificate, over HTTP/2; gRPC through
 	// the gateway over h2c and TLS, and its refusal as a gRPC status.
 	if c := strings.Count(string(out), "SERVING (grpc.health.v1.Health/Check"); c != 2 {
@@ -264,9 +270,133 @@ func TestDevPrintsWorkingCurlLines(t *testing.T) {
 	if st.Stable < 1 || len(st.Nodes) != 1 || st.Nodes[0].ID != "dev" || st.Nodes[0].Revision != st.Stable {
 		t.Fatalf("publisher status: %+v", st)
 	}
+	checkDashboardLine(t, bannerField(banner.String(), "dashboard"), pubURL, strings.TrimSpace(string(token)))
+
+	// --traces: a request's trace reaches the collector.
+	const traceID = "5bf92f3577b34da6a3ce929d0e0e4737"
+	req, _ = http.NewRequest("GET", bannerField(banner.String(), "gateway")+"/hello?name=traced", nil)
+	req.Header.Set("Traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	testkit.Eventually(t, 20*time.Second, "the /hello request's server span at the collector", func() (bool, string) {
+		var names []string
+		for _, s := range otlp.Trace(traceID) {
+			if s.Name == "GET hello" {
+				return true, ""
+			}
+			names = append(names, s.Name)
+		}
+		return false, fmt.Sprintf("spans of the trace: %v", names)
+	})
+	if !strings.Contains(banner.String(), "traces    "+otlp.URL) {
+		t.Errorf("the banner does not say where traces go:\n%s", banner.String())
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("dev exit: %v", err)
+	}
+}
+
+// A --traces value that is no collector URL stops dev before it starts
+// anything, naming the flag.
+func TestDevRefusesABadTracesURL(t *testing.T) {
+	for _, bad := range []string{"127.0.0.1:4318", "ftp://127.0.0.1:4318", "http://"} {
+		out, err := exec.Command(sluiceBin, "dev", "--data", t.TempDir(), "--filters", "../../filters", "--policies", "../../policies",
+			"--traces", bad).CombinedOutput()
+		if exitCode(err) != 1 || !strings.Contains(string(out), "--traces") {
+			t.Errorf("--traces %q: exit %d, want 1 with a reason naming --traces:\n%s", bad, exitCode(err), out)
+		}
+	}
+}
+
+// bannerField is the value of a "  name   value ..." line of the banner.
+func bannerField(banner, name string) string {
+	for _, l := range strings.Split(banner, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// checkOptionalFilterLines: each example filter in C, AssemblyScript and on
+// proxy-wasm has a banner line that shows its header on the request the
+// service echoes and on the response, or, when not built (wasm-build.sh
+// skipped it for a missing toolchain), a note naming it. CI builds them
+// all (WASM_REQUIRE_ALL=1), and there every line must be there.
+func checkOptionalFilterLines(t *testing.T, banner string, lines []string, out string) {
+	t.Helper()
+	// What each line printed: the output between its "### N" marker and the next.
+	sections := map[int]string{}
+	n := -1
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, "### "); ok {
+			if i, err := strconv.Atoi(strings.TrimSpace(rest)); err == nil {
+				n = i
+				continue
+			}
+		}
+		if n >= 0 {
+			sections[n] += l
+		}
+	}
+	for _, o := range demo.OptionalFilters {
+		if !demo.Built("../../filters", o.Name) {
+			if os.Getenv("WASM_REQUIRE_ALL") == "1" {
+				t.Errorf("%s is not built but WASM_REQUIRE_ALL=1", o.Name)
+			}
+			if !strings.Contains(banner, o.Name+" ("+o.What+") needs "+o.Needs) {
+				t.Errorf("%s is not built and the banner does not say so:\n%s", o.Name, banner)
+			}
+			continue
+		}
+		found := false
+		for i, l := range lines {
+			if !strings.Contains(l, o.Path+"/invoices/echo") {
+				continue
+			}
+			found = true
+			for _, want := range []string{o.Header + ": " + o.Value, `"` + o.Header + `": "` + o.Value + `"`} {
+				if !strings.Contains(sections[i], want) {
+					t.Errorf("%s: %q printed no %q:\n%s", o.Name, l, want, sections[i])
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s is built but the banner has no line for its route %s:\n%s", o.Name, o.Path, banner)
+		}
+	}
+}
+
+// checkDashboardLine: the banner's dashboard link is the publisher's fleet
+// page with the API token in its fragment (the browser keeps it; servers
+// never see a fragment), and that token opens the dashboard's data.
+func checkDashboardLine(t *testing.T, link, pubURL, token string) {
+	t.Helper()
+	if want := pubURL + "/ui#token=" + token; link != want {
+		t.Fatalf("dashboard link %q, want %q", link, want)
+	}
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "location.hash") {
+		t.Errorf("dashboard page: %s, %d bytes, reads the fragment: %v", resp.Status, len(page), strings.Contains(string(page), "location.hash"))
+	}
+	req, _ := http.NewRequest("GET", pubURL+"/v1/dashboard", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/v1/dashboard with the link's token: %s", resp.Status)
 	}
 }
 

@@ -197,9 +197,11 @@ func TestEveryExampleFilterLoads(t *testing.T) {
 	}
 	// The SDK's stateless declaration reaches the host from a real Go
 	// guest: the filters that keep a request's state between phases
-	// (cors: the origin; request-id: the id) stay pinned, the rest not.
+	// (cors: the origin; request-id: the id) stay pinned, the rest not. A
+	// proxy-wasm filter is always pinned: its stream context lives in the
+	// instance.
 	for _, name := range names {
-		want := name == "cors" || name == "request-id"
+		want := name == "cors" || name == "request-id" || proxyWasmFilters[name]
 		if got := s.modules[name].Pinned(); got != want {
 			t.Errorf("%s: Pinned() = %v, want %v", name, got, want)
 		}
