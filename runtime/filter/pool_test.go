@@ -103,9 +103,9 @@ func TestCapAndBusy(t *testing.T) {
 	// At the cap, a request waits until its own deadline, not less
 	// (the edge's deadline is the route's timeout), then gets ErrBusy.
 	const wait = 150 * time.Millisecond
+	start := time.Now() // before the deadline is set, which counts from its own now
 	dctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	start := time.Now()
 	if _, err := m.Acquire(dctx); !errors.Is(err, ErrBusy) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrBusy and DeadlineExceeded at the cap", err)
 	}
