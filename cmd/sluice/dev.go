@@ -115,9 +115,9 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 		return fmt.Errorf("dev: %w", err)
 	}
 	defer nc.Close()
-	disc := discovery.NewDiscovery(log)
+	disc := discovery.New(log)
 	node := edge.NewNode(edge.Options{NodeID: "dev", DataDir: f.data, Logger: log, AccessLog: access, PrepareSnapshot: disc.Prepare, NATS: nc})
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
+	sub, err := fleetnode.New(fleetnode.Options{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
 		Labels: map[string]string{"env": "dev"}, Trust: pub.Identity().Public, DataDir: f.data, Logger: log, Discovery: disc})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)

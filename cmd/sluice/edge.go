@@ -95,7 +95,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		}
 		defer nc.Close()
 		opts.NATS = nc // fleet-scope rate limits and cache purges ride on it too
-		disc := discovery.NewDiscovery(log)
+		disc := discovery.New(log)
 		opts.PrepareSnapshot = disc.Prepare
 		node := edge.NewNode(opts)
 		if err := serveFromFleet(ctx, node, nc, log, nodeID, labels, disc, f); err != nil {

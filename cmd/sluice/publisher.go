@@ -121,14 +121,7 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 		r.NATSURL = clientURL(ns)
 		credsFile = creds.PublisherFile
 	}
-	reconnected := make(chan struct{}, 1)
-	opts := []nats.Option{nats.Name("sluice-publisher"), nats.MaxReconnects(-1),
-		nats.ReconnectHandler(func(*nats.Conn) {
-			select {
-			case reconnected <- struct{}{}:
-			default:
-			}
-		})}
+	opts := []nats.Option{nats.Name("sluice-publisher"), nats.MaxReconnects(-1)}
 	if credsFile != "" {
 		opt, err := fleet.CredsOption(credsFile)
 		if err != nil {
@@ -147,7 +140,7 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p, err := publisher.NewPublisher(openCtx, publisher.PublisherOptions{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas})
+	p, err := publisher.New(openCtx, publisher.Options{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas})
 	if err != nil {
 		// A request the server denied only times out; its reason comes
 		// apart, as the connection's last error.
@@ -167,17 +160,10 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	go func() {
 		defer close(watched)
 		for watchCtx.Err() == nil {
-			wctx, cancel := context.WithCancel(watchCtx)
-			go func() {
-				select {
-				case <-reconnected:
-					cancel()
-				case <-wctx.Done():
-				}
-			}()
+			wctx, cancel := fleet.UntilReconnect(watchCtx, nc)
 			err := p.WatchCanary(wctx)
 			cancel()
-			if err != nil {
+			if err != nil && !errors.Is(context.Cause(wctx), fleet.ErrReconnected) {
 				log.Warn("canary watch failed; retrying", "error", err)
 				select {
 				case <-watchCtx.Done():

@@ -59,9 +59,9 @@ type Discovery struct {
 	latest    *edge.Snapshot               // the last snapshot prepared (running, or about to)
 }
 
-// NewDiscovery returns an empty discovery; pass its Prepare as the node's
-// edge.Options.PrepareSnapshot and it to SubscriberOptions.Discovery.
-func NewDiscovery(log *slog.Logger) *Discovery {
+// New returns an empty discovery; pass its Prepare as the node's
+// edge.Options.PrepareSnapshot and it to fleetnode.Options.Discovery.
+func New(log *slog.Logger) *Discovery {
 	if log == nil {
 		log = slog.Default()
 	}

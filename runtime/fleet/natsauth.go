@@ -127,13 +127,6 @@ func (c *NATSCreds) Users() []*server.NkeyUser {
 	}
 }
 
-// The subjects edge nodes use outside JetStream; runtime/edge and
-// runtime/traffic define them, the node's permissions must allow them.
-const (
-	RateLimitSubjects = "sluice.ratelimit.>"
-	CachePurgeSubject = "sluice.cache.purge"
-)
-
 // NodePermissions is what the shared node credentials allow, by NATS
 // subject; everything not listed is denied. A node may:
 //   - read the config bucket (watch and get the snapshot keys) and the
@@ -173,12 +166,12 @@ func NodePermissions() *server.Permissions {
 		"$JS.API.STREAM.CREATE.KV_"+ServicesBucket,
 		"$KV."+NodesBucket+".>",
 		"$KV."+ServicesBucket+".>",
-		RateLimitSubjects,
+		RateLimitSubjectPrefix+">",
 		CachePurgeSubject,
 	)
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},
-		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", RateLimitSubjects, CachePurgeSubject}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", RateLimitSubjectPrefix + ">", CachePurgeSubject}},
 	}
 }
 

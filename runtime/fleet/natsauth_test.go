@@ -23,8 +23,6 @@ import (
 	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
-	"github.com/sluicegw/sluice/runtime/publisher"
-	ratelimit "github.com/sluicegw/sluice/runtime/traffic"
 )
 
 // startAuthNATS runs a real embedded NATS server that admits only the
@@ -251,8 +249,8 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 		_, err := b.Artifacts.PutBytes(ctx, digest, []byte("evil"))
 		return err
 	})
-	denied(t, errs, publisher.HistorySubject+"apply", func(ctx context.Context) error {
-		_, err := js.Publish(ctx, publisher.HistorySubject+"apply", []byte(`{}`))
+	denied(t, errs, fleet.HistorySubject+"apply", func(ctx context.Context) error {
+		_, err := js.Publish(ctx, fleet.HistorySubject+"apply", []byte(`{}`))
 		return err
 	})
 
@@ -268,12 +266,9 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 // What a node must be able to do beyond the buckets: the fleet rate-limit
 // and cache-purge subjects, both ways.
 func TestNodeCredsUseRateLimitAndPurgeSubjects(t *testing.T) {
-	if fleet.RateLimitSubjects != ratelimit.FleetSubjectPrefix+">" {
-		t.Fatalf("node permissions allow %q, the rate limiter uses %q", fleet.RateLimitSubjects, ratelimit.FleetSubjectPrefix)
-	}
 	url, creds := startAuthNATS(t)
 	nc, _, errs := nodeConn(t, url, creds)
-	for _, subject := range []string{ratelimit.FleetSubjectPrefix + "route.key", fleet.CachePurgeSubject} {
+	for _, subject := range []string{fleet.RateLimitSubjectPrefix + "route.key", fleet.CachePurgeSubject} {
 		sub, err := nc.SubscribeSync(subject)
 		if err != nil {
 			t.Fatal(err)

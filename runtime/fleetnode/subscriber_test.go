@@ -151,7 +151,7 @@ func TestBootRefusesLastGoodSignedByAnotherKey(t *testing.T) {
 	first.Stop()
 
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{NodeID: "edge-a", Trust: other, DataDir: dataDir, Logger: fleettest.Quiet})
+	sub, err := fleetnode.New(fleetnode.Options{NodeID: "edge-a", Trust: other, DataDir: dataDir, Logger: fleettest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

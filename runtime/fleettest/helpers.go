@@ -83,7 +83,7 @@ func StartPublisher(t testing.TB, natsURL string, opts ...nats.Option) *Publishe
 	t.Helper()
 	_, js := Connect(t, natsURL, opts...)
 	dir := t.TempDir()
-	p, err := publisher.NewPublisher(context.Background(), publisher.PublisherOptions{DataDir: dir, JS: js, Logger: Quiet})
+	p, err := publisher.New(context.Background(), publisher.Options{DataDir: dir, JS: js, Logger: Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func StartEdge(t testing.TB, natsURL string, spec EdgeSpec) *Edge {
 	opts := edge.Options{NodeID: spec.ID, DataDir: spec.DataDir, Logger: Quiet, ShutdownTimeout: 2 * time.Second}
 	var disc *discovery.Discovery
 	if spec.Discovery {
-		disc = discovery.NewDiscovery(Quiet)
+		disc = discovery.New(Quiet)
 		opts.PrepareSnapshot = disc.Prepare
 	}
 	node := edge.NewNode(opts)
@@ -151,7 +151,7 @@ func StartEdge(t testing.TB, natsURL string, spec EdgeSpec) *Edge {
 	if spec.Logger == nil {
 		spec.Logger = Quiet
 	}
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.ID, Labels: spec.Labels,
+	sub, err := fleetnode.New(fleetnode.Options{NATSURL: natsURL, Node: node, NodeID: spec.ID, Labels: spec.Labels,
 		Trust: spec.Trust, DataDir: spec.DataDir, Logger: spec.Logger, StatusInterval: spec.StatusInterval, Discovery: disc, RetryAfter: spec.RetryAfter, NATSCreds: spec.Creds})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
 	natsURL := fleettest.StartNATS(t)
 	_, js := fleettest.Connect(t, natsURL)
 	ctx := context.Background()
-	p, err := publisher.NewPublisher(ctx, publisher.PublisherOptions{DataDir: t.TempDir(), JS: js, Logger: fleettest.Quiet, KeepRevisions: 3, ArtifactGrace: time.Nanosecond})
+	p, err := publisher.New(ctx, publisher.Options{DataDir: t.TempDir(), JS: js, Logger: fleettest.Quiet, KeepRevisions: 3, ArtifactGrace: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,8 +49,8 @@ type Publisher struct {
 	wasmErr  error
 }
 
-// PublisherOptions configure a Publisher.
-type PublisherOptions struct {
+// Options configure a Publisher.
+type Options struct {
 	DataDir string // token, keys, artifact cache, wasm compilation cache
 	JS      jetstream.JetStream
 	Logger  *slog.Logger
@@ -82,9 +82,9 @@ type Revision struct {
 	Diff *Diff `json:"-"`
 }
 
-// NewPublisher loads or creates the identity in opts.DataDir and opens the
+// New loads or creates the identity in opts.DataDir and opens the
 // buckets.
-func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error) {
+func New(ctx context.Context, opts Options) (*Publisher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

@@ -139,7 +139,7 @@ func TestTokenRolesOnTheAPI(t *testing.T) {
 
 	// A publisher restarted on the same data dir knows the same tokens.
 	_, js := fleettest.Connect(t, natsURL)
-	p2, err := publisher.NewPublisher(ctx, publisher.PublisherOptions{DataDir: pub.Dir, JS: js, Logger: fleettest.Quiet})
+	p2, err := publisher.New(ctx, publisher.Options{DataDir: pub.Dir, JS: js, Logger: fleettest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,18 @@
+package fleet
+
+// The NATS subjects and streams outside the buckets (DESIGN.md, "NATS
+// layout"); NodePermissions allows nodes what they need of them.
+const (
+	// RateLimitSubjectPrefix: fleet-scope rate limits exchange what each
+	// node admitted on a subject under it, one per limit.
+	RateLimitSubjectPrefix = "sluice.ratelimit."
+	// CachePurgeSubject carries fleet-wide cache purges: every node with a
+	// NATS connection purges what a message names.
+	CachePurgeSubject = "sluice.cache.purge"
+
+	// HistoryStream is the publisher's durable history and audit.
+	HistoryStream = "SLUICE_HISTORY"
+	// HistorySubject prefixes each history entry's subject; the action
+	// follows.
+	HistorySubject = "sluice.history."
+)
