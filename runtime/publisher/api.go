@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicegw/sluice/runtime/artifacts"
@@ -58,6 +59,25 @@ type ApplyRequest struct {
 	Bake           string   `json:"bake,omitempty"`
 	MaxErrorRate   *float64 `json:"max_error_rate,omitempty"`
 	MaxP99Increase *float64 `json:"max_p99_increase,omitempty"`
+	// Note says why, in a line (`sluice apply --note`); it is signed into
+	// the revision and shown by the history.
+	Note string `json:"note,omitempty"`
+}
+
+// MaxNote bounds an apply's note: a line of the history, not a document.
+const MaxNote = 200
+
+// note is the request's note, checked: one line of printable text.
+func (r *ApplyRequest) note() (string, error) {
+	if len(r.Note) > MaxNote {
+		return "", fmt.Errorf("--note is %d bytes, at most %d: %w", len(r.Note), MaxNote, fleet.ErrBadRequest)
+	}
+	for _, c := range r.Note {
+		if !unicode.IsPrint(c) {
+			return "", fmt.Errorf("--note holds %q: one line of printable text: %w", c, fleet.ErrBadRequest)
+		}
+	}
+	return r.Note, nil
 }
 
 // gate is the request's gate, nil without a bake.
@@ -148,7 +168,12 @@ func (p *Publisher) Handler() http.Handler {
 		}
 		req.Document.Author = caller(r).Name
 		req.Document.Created = time.Now().UTC()
-		gate, err := req.gate()
+		var err error
+		req.Document.Note, err = req.note()
+		var gate *Gate
+		if err == nil {
+			gate, err = req.gate()
+		}
 		var rec *Revision
 		if err == nil {
 			rec, err = p.ApplyGated(r.Context(), req.Document, req.Canary, gate)
