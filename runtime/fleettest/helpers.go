@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,12 +49,19 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 // StartNATS runs a real embedded NATS server with JetStream on a free port.
 func StartNATS(t testing.TB) string {
 	t.Helper()
+	return StartNATSServer(t).ClientURL()
+}
+
+// StartNATSServer is StartNATS for a test that reads the server's own
+// numbers (Varz).
+func StartNATSServer(t testing.TB) *server.Server {
+	t.Helper()
 	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
+	return ns
 }
 
 func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
