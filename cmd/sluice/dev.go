@@ -106,7 +106,17 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	}
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	creds, err := natsCreds(pub.NodeCreds)
+	// The node's own NATS identity, minted in this process: its seed is
+	// never sent anywhere.
+	credsFile := filepath.Join(f.data, "dev-node.creds")
+	nodeCreds, err := pub.Auth.NodeCreds("dev", nil)
+	if err == nil {
+		err = fleet.WriteAtomic(credsFile, nodeCreds)
+	}
+	if err != nil {
+		return fmt.Errorf("dev: node credentials: %w", err)
+	}
+	creds, err := natsCreds(credsFile)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -179,7 +189,8 @@ func printDevBanner(out io.Writer, ls edge.Listeners, cfgPath string, pub *runni
   admin     %[2]s   (/healthz /readyz /config /metrics, POST /cache/purge?route=NAME[&key=PATH])
   services  users %[3]s, billing %[4]s, auth %[5]s
   publisher %[7]s   (fleet page %[7]s/ui, token in %[9]s/token)
-  nats      %[8]s   (more nodes: sluice edge --nats %[8]s --trust %[9]s/signing.pub --nats-creds %[9]s/node.creds)
+  nats      %[8]s   (more nodes: sluice node-creds edge-2 --data %[9]s --publisher %[7]s, then
+            sluice edge --nats %[8]s --trust %[9]s/signing.pub --nats-creds edge-2.creds --listen :8081 --data edge-2)
   config    %[6]s   (edit, then: sluice apply -f %[6]s --data %[9]s --publisher %[7]s)
 
 Try:

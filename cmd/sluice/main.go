@@ -31,6 +31,7 @@ func main() {
 		newAnnounceCmd(),
 		newVersionCmd(),
 		newTokenCmd(),
+		newNodeCredsCmd(),
 		newDiffCmd(),
 		newHistoryCmd(),
 	)

@@ -10,6 +10,11 @@ const (
 	// NATS connection purges what a message names.
 	CachePurgeSubject = "sluice.cache.purge"
 
+	// DecisionSubjectPrefix: a node publishes its policy decisions on
+	// DecisionSubjectPrefix + its node ID, and may publish on no other
+	// node's.
+	DecisionSubjectPrefix = "sluice.decisions."
+
 	// HistoryStream is the publisher's durable history and audit.
 	HistoryStream = "SLUICE_HISTORY"
 	// HistorySubject prefixes each history entry's subject; the action

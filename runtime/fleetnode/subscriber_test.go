@@ -163,7 +163,7 @@ func TestBootRefusesLastGoodSignedByAnotherKey(t *testing.T) {
 func TestNodeReconnectsAfterNATSRestart(t *testing.T) {
 	addr := fleettest.DeadAddr(t)
 	store := t.TempDir()
-	ns, err := fleet.StartEmbeddedNATS(addr, store)
+	ns, err := fleet.StartEmbeddedNATS(addr, store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestNodeReconnectsAfterNATSRestart(t *testing.T) {
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	ns, err = fleet.StartEmbeddedNATS(addr, store)
+	ns, err = fleet.StartEmbeddedNATS(addr, store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func StartNATS(t testing.TB) string {
 // numbers (Varz).
 func StartNATSServer(t testing.TB) *server.Server {
 	t.Helper()
-	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
+	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +89,21 @@ type Publisher struct {
 // canary watch; opts are its NATS connect options (credentials).
 func StartPublisher(t testing.TB, natsURL string, opts ...nats.Option) *Publisher {
 	t.Helper()
+	return startPublisher(t, natsURL, nil, opts...)
+}
+
+// StartSigningPublisher is StartPublisher connected as auth's publisher
+// user, signing nodes' credentials with auth's account.
+func StartSigningPublisher(t testing.TB, natsURL string, auth *fleet.NATSAuth) *Publisher {
+	t.Helper()
+	return startPublisher(t, natsURL, auth, nats.UserCredentials(auth.PublisherFile))
+}
+
+func startPublisher(t testing.TB, natsURL string, auth *fleet.NATSAuth, opts ...nats.Option) *Publisher {
+	t.Helper()
 	_, js := Connect(t, natsURL, opts...)
 	dir := t.TempDir()
-	p, err := publisher.New(context.Background(), publisher.Options{DataDir: dir, JS: js, Logger: Quiet})
+	p, err := publisher.New(context.Background(), publisher.Options{DataDir: dir, JS: js, Logger: Quiet, NATSAuth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ const (
 	ActionRollback    = "rollback"
 	ActionTokenCreate = "token-create"
 	ActionTokenRevoke = "token-revoke"
+	ActionNodeCreds   = "node-creds"
 )
 
 // Outcomes recorded in the history.
