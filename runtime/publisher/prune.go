@@ -25,6 +25,27 @@ const (
 	DefaultArtifactGrace = time.Hour
 )
 
+// pruneLater prunes once the publish that asks has returned and released
+// p.mu. Pruning reads every kept revision record and lists the Object
+// Store: at 500 nodes that was 1-4 s of round trips to a server busy
+// delivering the new snapshot, which every apply waited for
+// (BENCHMARKS.md). At most one prune waits: publishes meanwhile share it.
+func (p *Publisher) pruneLater() {
+	if !p.pruneQueued.CompareAndSwap(false, true) {
+		return
+	}
+	p.pruning.Add(1)
+	go func() {
+		defer p.pruning.Done()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.pruneQueued.Store(false)
+		ctx, cancel := context.WithTimeout(p.bg, time.Minute)
+		defer cancel()
+		p.prune(ctx)
+	}()
+}
+
 // prune removes revision records past the retention count and artifacts no
 // kept revision uses. Errors are logged: a failed prune is retried by the
 // next publish. p.mu is held.

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,6 +45,12 @@ type Publisher struct {
 	lastRev int64
 	keep    int           // revision records kept (besides stable and canary)
 	grace   time.Duration // unused artifacts younger than this are kept
+
+	// Pruning runs after a publish, in the background (pruneLater).
+	pruneQueued atomic.Bool
+	pruning     sync.WaitGroup
+	bg          context.Context // ends at Close
+	stopBG      context.CancelFunc
 
 	wasmOnce sync.Once
 	wasm     *filter.Runtime
@@ -118,6 +125,7 @@ func New(ctx context.Context, opts Options) (*Publisher, error) {
 		// Its own cache, apart from a node's that may share the data dir
 		// (sluice dev): nodes prune theirs to what they run.
 		cache: &artifacts.Cache{Dir: artifacts.CacheDir(filepath.Join(opts.DataDir, "publisher")), Store: b.Artifacts}}
+	p.bg, p.stopBG = context.WithCancel(context.Background())
 	revs, err := p.Revisions(ctx)
 	if err != nil {
 		return nil, err
@@ -136,6 +144,8 @@ func (p *Publisher) Buckets() *fleet.Buckets { return p.b }
 
 // Close releases the wasm runtime used for validation.
 func (p *Publisher) Close() {
+	p.stopBG()
+	p.pruning.Wait()
 	if p.wasm != nil {
 		_ = p.wasm.Close(context.Background())
 	}
@@ -293,7 +303,7 @@ func (p *Publisher) publish(ctx context.Context, doc *fleet.Document, selector s
 		return nil, fmt.Errorf("revision %d: publish canary: %w", rec.Revision, err)
 	}
 	p.log.Info("published", "revision", rec.Revision, "digest", env.Digest, "selector", selector, "author", doc.Author)
-	p.prune(ctx)
+	p.pruneLater()
 	return rec, nil
 }
 
