@@ -40,10 +40,36 @@ func (p *Publisher) pruneLater() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.pruneQueued.Store(false)
+		if p.waiting.Load() > 0 {
+			return // a publish goes first and queues the next prune
+		}
 		ctx, cancel := context.WithTimeout(p.bg, time.Minute)
-		defer cancel()
+		p.pruneMu.Lock()
+		p.pruneStop = cancel
+		p.pruneMu.Unlock()
+		defer func() {
+			p.pruneMu.Lock()
+			p.pruneStop = nil
+			p.pruneMu.Unlock()
+			cancel()
+		}()
 		p.prune(ctx)
 	}()
+}
+
+// lock takes p.mu for a publish, promotion, abort or rollback. They go
+// before pruning: a prune in progress is cancelled (the next publish
+// queues another), so an apply never waits out a prune stuck on a NATS
+// failover (TestClusterServerLossLosesNoRevision).
+func (p *Publisher) lock() {
+	p.waiting.Add(1)
+	p.pruneMu.Lock()
+	if p.pruneStop != nil {
+		p.pruneStop()
+	}
+	p.pruneMu.Unlock()
+	p.mu.Lock()
+	p.waiting.Add(-1)
 }
 
 // prune removes revision records past the retention count and artifacts no

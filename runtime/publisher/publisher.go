@@ -49,6 +49,9 @@ type Publisher struct {
 	// Pruning runs after a publish, in the background (pruneLater).
 	pruneQueued atomic.Bool
 	pruning     sync.WaitGroup
+	waiting     atomic.Int32 // callers of lock not yet holding p.mu
+	pruneMu     sync.Mutex
+	pruneStop   context.CancelFunc // the running prune's; nil when none
 	bg          context.Context // ends at Close
 	stopBG      context.CancelFunc
 
@@ -260,7 +263,7 @@ func (p *Publisher) ApplyGated(ctx context.Context, doc *fleet.Document, canary 
 	if err := p.Validate(ctx, doc); err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	if canary != "" {
 		if _, err := p.envelope(ctx, fleet.StableKey); errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -354,7 +357,7 @@ func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
 
 // promoteRevision promotes the canary if it is revision rev (0: any).
 func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, fleet.CanaryKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -398,14 +401,14 @@ func (p *Publisher) Abort(ctx context.Context, reason string) (int64, error) {
 
 // AbortCanary is Abort, returning the aborted revision's record.
 func (p *Publisher) AbortCanary(ctx context.Context, reason string) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	return p.abort(ctx, reason)
 }
 
 // abortRevision aborts the canary if it is revision rev.
 func (p *Publisher) abortRevision(ctx context.Context, rev int64, reason string) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, fleet.CanaryKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -443,7 +446,7 @@ func (p *Publisher) abort(ctx context.Context, reason string) (*Revision, error)
 // Rollback republishes an earlier revision's document as a new stable
 // revision. rev 0 means the stable revision before the current one.
 func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	revs, err := p.Revisions(ctx)
 	if err != nil {
@@ -510,7 +513,7 @@ func (p *Publisher) Revisions(ctx context.Context) ([]*Revision, error) {
 // ever published. Numbers lost to a race between publishers leave gaps,
 // which are skipped.
 func (p *Publisher) RecentRevisions(ctx context.Context, newest int64, n int) ([]*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	newest = max(newest, p.lastRev)
 	p.mu.Unlock()
 	out := []*Revision{}
@@ -594,7 +597,7 @@ func (p *Publisher) WatchCanary(ctx context.Context) error {
 }
 
 func (p *Publisher) abortIfCanary(ctx context.Context, st fleet.NodeStatus) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, fleet.CanaryKey)
 	if err != nil || canary.Revision != st.Wanted {
