@@ -52,7 +52,7 @@ type Publisher struct {
 	waiting     atomic.Int32 // callers of lock not yet holding p.mu
 	pruneMu     sync.Mutex
 	pruneStop   context.CancelFunc // the running prune's; nil when none
-	bg          context.Context // ends at Close
+	bg          context.Context    // ends at Close
 	stopBG      context.CancelFunc
 
 	wasmOnce sync.Once
