@@ -50,6 +50,6 @@ func newAnnounceCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS URL (default $NATS_URL, then nats://"+fleet.DefaultNATSListen+")")
-	cmd.Flags().StringVar(&credsFile, "nats-creds", "", "NATS credentials file (the publisher's node.creds)")
+	cmd.Flags().StringVar(&credsFile, "nats-creds", "", "NATS credentials file (sluice node-creds ID --announce SERVICE writes it)")
 	return cmd
 }

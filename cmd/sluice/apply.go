@@ -23,6 +23,7 @@ func newApplyCmd() *cobra.Command {
 		cf     clientFlags
 		file   string
 		canary string
+		note   string
 		wait   bool
 		gate   gateFlags
 	)
@@ -39,7 +40,7 @@ func newApplyCmd() *cobra.Command {
 					return fmt.Errorf("apply: --canary: %w", err)
 				}
 			}
-			req := publisher.ApplyRequest{Canary: canary}
+			req := publisher.ApplyRequest{Canary: canary, Note: note}
 			if err := gate.set(cmd, &req); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
@@ -52,6 +53,7 @@ func newApplyCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "config file")
 	cmd.Flags().StringVar(&canary, "canary", "", "publish as a canary to the nodes matching SELECTOR (region=eu, or 10%)")
+	cmd.Flags().StringVar(&note, "note", "", "why, in one line: signed into the revision and shown by `sluice history`")
 	cmd.Flags().BoolVar(&wait, "wait", false, "show progress until every live node runs the revision (exit 1 if one reports an error)")
 	cmd.Flags().DurationVar(&gate.bake, "bake", 0, "with --canary: the publisher promotes the canary after this long (5m), or aborts it as soon as a bound is crossed")
 	cmd.Flags().Float64Var(&gate.maxErrorRate, "max-error-rate", publisher.DefaultMaxErrorRate, "with --bake: abort when the canary nodes' share of 5xx exceeds this percentage")

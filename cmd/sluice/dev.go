@@ -132,7 +132,17 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	}
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
-	creds, err := natsCreds(pub.NodeCreds)
+	// The node's own NATS identity, minted in this process: its seed is
+	// never sent anywhere.
+	credsFile := filepath.Join(f.data, "dev-node.creds")
+	nodeCreds, err := pub.Auth.NodeCreds("dev", nil)
+	if err == nil {
+		err = fleet.WriteAtomic(credsFile, nodeCreds)
+	}
+	if err != nil {
+		return fmt.Errorf("dev: node credentials: %w", err)
+	}
+	creds, err := natsCreds(credsFile)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -141,9 +151,9 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 		return fmt.Errorf("dev: %w", err)
 	}
 	defer nc.Close()
-	disc := discovery.NewDiscovery(log)
+	disc := discovery.New(log)
 	node := edge.NewNode(edge.Options{NodeID: "dev", DataDir: f.data, Logger: log, AccessLog: access, PrepareSnapshot: disc.Prepare, NATS: nc})
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
+	sub, err := fleetnode.New(fleetnode.Options{Conn: nc, NATSURL: pub.NATSURL, Node: node, NodeID: "dev",
 		Labels: map[string]string{"env": "dev"}, Trust: pub.Identity().Public, DataDir: f.data, Logger: log, Discovery: disc})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -211,7 +221,8 @@ func printDevBanner(out io.Writer, ls edge.Listeners, httpsAddr, cfgPath string,
   services  users %[3]s, billing %[4]s, auth %[5]s, gRPC %[10]s
   publisher %[7]s   (API token in %[9]s/token)
   dashboard %[7]s/ui#token=%[11]s   (the fleet: nodes, revisions, traffic, policy decisions)
-  nats      %[8]s   (more nodes: sluice edge --nats %[8]s --trust %[9]s/signing.pub --nats-creds %[9]s/node.creds)
+  nats      %[8]s   (more nodes: sluice node-creds edge-2 --data %[9]s --publisher %[7]s, then
+            sluice edge --nats %[8]s --trust %[9]s/signing.pub --nats-creds edge-2.creds --listen :8081 --data edge-2)
   config    %[6]s   (edit, then: sluice apply -f %[6]s --data %[9]s --publisher %[7]s)
 `, gw, admin, demo.Addrs["users"], demo.Addrs["billing"], demo.Addrs["auth"], cfgPath, pub.URL, pub.NATSURL, data, demo.Addrs["grpc"], pub.Identity().Token)
 	if traces != "" {

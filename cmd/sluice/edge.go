@@ -46,7 +46,7 @@ func newEdgeCmd() *cobra.Command {
 	fl.StringVar(&f.admin, "admin", "", "admin listener address (/healthz, /readyz, /config, /metrics); empty: off")
 	fl.StringVar(&f.data, "data", ".sluice", "data directory")
 	fl.StringVar(&f.trust, "trust", "", "publisher public key file for snapshot signatures")
-	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for this node (the publisher's node.creds)")
+	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for this node (sluice node-creds NODE-ID writes it; the node ID comes from it)")
 	fl.StringVar(&f.engine, "http1-engine", string(edge.EngineFast), "what serves HTTP/1.1: fasthttp or net/http (HTTP/2 is always net/http)")
 	return cmd
 }
@@ -71,9 +71,9 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 	if err != nil {
 		return fmt.Errorf("edge: --http1-engine: %w", err)
 	}
-	nodeID := f.node
-	if nodeID == "" {
-		nodeID, _ = os.Hostname()
+	nodeID, err := edgeNodeID(f.node, f.natsCreds)
+	if err != nil {
+		return fmt.Errorf("edge: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if err := f.tls.load(ctx, log, f.listen, f.data); err != nil {
@@ -95,7 +95,7 @@ func runEdge(ctx context.Context, f edgeFlags) error {
 		}
 		defer nc.Close()
 		opts.NATS = nc // fleet-scope rate limits and cache purges ride on it too
-		disc := discovery.NewDiscovery(log)
+		disc := discovery.New(log)
 		opts.PrepareSnapshot = disc.Prepare
 		node := edge.NewNode(opts)
 		if err := serveFromFleet(ctx, node, nc, log, nodeID, labels, disc, f); err != nil {
@@ -147,4 +147,28 @@ func parseLabels(s string) (map[string]string, error) {
 		labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return labels, nil
+}
+
+// edgeNodeID is the node's ID: --node, else the name in its NATS
+// credentials (sluice node-creds), else the host name. --node and the
+// credentials must agree: the credentials let the node write only its own
+// status key, so another ID would leave it unable to report.
+func edgeNodeID(flag, credsFile string) (string, error) {
+	var named string
+	if credsFile != "" {
+		var err error
+		if named, err = fleet.CredsName(credsFile); err != nil {
+			return "", fmt.Errorf("--nats-creds: %w", err)
+		}
+	}
+	switch {
+	case flag != "" && named != "" && flag != named:
+		return "", fmt.Errorf("--node %s, but --nats-creds %s are node %s's", flag, credsFile, named)
+	case flag != "":
+		return flag, nil
+	case named != "":
+		return named, nil
+	}
+	host, _ := os.Hostname()
+	return host, nil
 }

@@ -35,7 +35,7 @@ func serveFromFleet(ctx context.Context, node *edge.Node, nc *nats.Conn, log *sl
 	if err != nil {
 		return fmt.Errorf("--trust: %w", err)
 	}
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{
+	sub, err := fleetnode.New(fleetnode.Options{
 		Conn: nc, NATSURL: f.nats, Node: node, NodeID: nodeID, Labels: labels, Trust: trust, DataDir: f.data, Logger: log, Discovery: disc,
 	})
 	if err != nil {

@@ -67,7 +67,7 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	api, natsAddr := freeAddr(t), freeAddr(t)
 	startProcess(t, "publisher", "--embedded-nats", "--nats-listen", natsAddr, "--listen", api, "--data", data)
 	waitHTTP(t, "http://"+api+"/ui")
-	for _, f := range []string{"token", "signing.key", "signing.pub", "publisher.creds", "node.creds"} {
+	for _, f := range []string{"token", "signing.key", "signing.pub", "publisher.creds", "nats-operator.nk", "nats-system.nk", "nats-account.nk"} {
 		if info, err := os.Stat(filepath.Join(data, f)); err != nil || info.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -78,7 +78,7 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	var edges []string
 	for i, region := range []string{"eu", "us", "us"} {
 		listen := freeAddr(t)
-		startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", filepath.Join(data, "node.creds"),
+		startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", nodeCreds(t, env, data, fmt.Sprintf("edge-%d", i)),
 			"--node", fmt.Sprintf("edge-%d", i), "--labels", "region="+region, "--listen", listen, "--data", t.TempDir())
 		edges = append(edges, "http://"+listen)
 	}
@@ -185,7 +185,7 @@ func TestFleetThroughTheCLI(t *testing.T) {
 	if out, code := sluiceRun(t, env, append([]string{"apply", "-f", disc, "--wait"}, pubFlags...)...); code != 0 {
 		t.Fatalf("apply of a discovery config: %d %s", code, out)
 	}
-	announcer := startProcess(t, "announce", "billing", startEcho(t, "announced"), "--nats", "nats://"+natsAddr, "--nats-creds", filepath.Join(data, "node.creds"))
+	announcer := startProcess(t, "announce", "billing", startEcho(t, "announced"), "--nats", "nats://"+natsAddr, "--nats-creds", nodeCreds(t, env, data, "announcer", "--announce", "billing"))
 	for _, e := range edges {
 		testkit.WaitFor(t, 10*time.Second, e+" using the announced instance", func() bool { return strings.HasPrefix(body(e+"/api/x"), "announced ") })
 	}
@@ -226,9 +226,9 @@ func TestApplyWaitExitsOneWhenANodeRefuses(t *testing.T) {
 	// This node cannot keep artifacts: a file sits where its cache goes.
 	nodeData := t.TempDir()
 	os.WriteFile(filepath.Join(nodeData, "artifacts"), []byte("not a directory"), 0o644)
-	startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", filepath.Join(data, "node.creds"),
-		"--node", "broken-disk", "--listen", freeAddr(t), "--data", nodeData)
 	env := []string{"SLUICE_PUBLISHER=http://" + api, "SLUICE_TOKEN="}
+	startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", nodeCreds(t, env, data, "broken-disk"),
+		"--listen", freeAddr(t), "--data", nodeData)
 	testkit.Eventually(t, 20*time.Second, "the node in status", func() (bool, string) {
 		out, code := sluiceRun(t, env, "status", "--data", data)
 		return code == 0 && strings.Contains(out, "broken-disk"), out
@@ -308,4 +308,16 @@ func TestPublisherOnAnExistingNATSContinuesTheRevisions(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "revision 2 published") {
 		t.Fatalf("apply through B on the same NATS: %d %s", code, out)
 	}
+}
+
+// nodeCreds runs `sluice node-creds ID` against the publisher in env and
+// returns the credentials file it wrote.
+func nodeCreds(t *testing.T, env []string, data, id string, extra ...string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), id+".creds")
+	args := append([]string{"node-creds", id, "-o", file, "--data", data}, extra...)
+	if out, code := sluiceRun(t, env, args...); code != 0 {
+		t.Fatalf("node-creds %s: %d %s", id, code, out)
+	}
+	return file
 }

@@ -28,7 +28,7 @@ func TestGatedCanaryThroughTheCLIIsAbortedByThePublisher(t *testing.T) {
 	var edges []string
 	for i, region := range []string{"eu", "us"} {
 		listen := freeAddr(t)
-		startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", filepath.Join(data, "node.creds"),
+		startProcess(t, "edge", "--nats", "nats://"+natsAddr, "--trust", filepath.Join(data, "signing.pub"), "--nats-creds", nodeCreds(t, env, data, fmt.Sprintf("edge-%d", i)),
 			"--node", fmt.Sprintf("edge-%d", i), "--labels", "region="+region, "--listen", listen, "--data", t.TempDir())
 		edges = append(edges, "http://"+listen)
 	}

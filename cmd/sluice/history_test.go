@@ -27,7 +27,7 @@ func TestHistoryThroughTheCLISurvivesAPublisherRestart(t *testing.T) {
 		t.Fatalf("apply: %d %s", code, out)
 	}
 	write("http://127.0.0.1:2")
-	if out, code := sluiceRun(t, env, "apply", "-f", cfg, "--data", data); code != 0 {
+	if out, code := sluiceRun(t, env, "apply", "-f", cfg, "--note", "move u to port 2", "--data", data); code != 0 {
 		t.Fatalf("apply: %d %s", code, out)
 	}
 	if out, code := sluiceRun(t, env, "rollback", "--data", data); code != 0 {
@@ -46,7 +46,7 @@ func TestHistoryThroughTheCLISurvivesAPublisherRestart(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "SEQ") ||
 		!regexpMatch(`^3\s.*\sbootstrap \(carol\)\s+rollback\s+3\s+sha256:\S{12}\s+published\s+rollback to 1$`, lines[1]) ||
-		!regexpMatch(`^2\s.*\sbootstrap \(carol\)\s+apply\s+2\s+sha256:\S{12}\s+published\s+1 change\(s\)$`, lines[2]) ||
+		!regexpMatch(`^2\s.*\sbootstrap \(carol\)\s+apply\s+2\s+sha256:\S{12}\s+published\s+move u to port 2; 1 change\(s\)$`, lines[2]) ||
 		!regexpMatch(`^1\s.*\sapply\s+1\s.*published\s+2 change\(s\)$`, lines[3]) {
 		t.Fatalf("history after a restart: %d\n%s", code, out)
 	}
@@ -70,6 +70,9 @@ func TestHistoryThroughTheCLISurvivesAPublisherRestart(t *testing.T) {
 	out, code = sluiceRun(t, env, "history", "--before", "2", "--data", data)
 	if code != 0 || !regexpMatch(`(?m)^1\s`, out) || regexpMatch(`(?m)^[23]\s`, out) {
 		t.Fatalf("history --before 2: %d\n%s", code, out)
+	}
+	if out, code := sluiceRun(t, env, "apply", "-f", cfg, "--note", "two\nlines", "--data", data); code != 1 || !strings.Contains(out, "one line of printable text") {
+		t.Fatalf("apply --note with a newline: %d %s", code, out)
 	}
 	if out, code := sluiceRun(t, env, "history", "--limit", "0", "--data", data); code != 1 || !strings.HasPrefix(out, "sluice: history: --limit 0") {
 		t.Fatalf("history --limit 0: %d %s", code, out)

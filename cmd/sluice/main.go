@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newAnnounceCmd(),
 		newVersionCmd(),
 		newTokenCmd(),
+		newNodeCredsCmd(),
 		newDiffCmd(),
 		newHistoryCmd(),
 		newGRPCHealthCmd(),

@@ -48,9 +48,7 @@ func newPublisherCmd() *cobra.Command {
 				"token", filepath.Join(f.data, fleet.TokenFile), "trust", filepath.Join(f.data, fleet.SigningPubFile))
 			fmt.Fprintf(cmd.OutOrStdout(), "publisher on %s (fleet page %s/ui), NATS %s\nedge nodes trust %s\n",
 				p.URL, p.URL, p.NATSURL, filepath.Join(f.data, fleet.SigningPubFile))
-			if f.embedded {
-				fmt.Fprintf(cmd.OutOrStdout(), "edge nodes connect with --nats-creds %s\n", p.NodeCreds)
-			}
+			fmt.Fprintf(cmd.OutOrStdout(), "each edge node connects with its own credentials: sluice node-creds NODE-ID, then sluice edge --nats-creds NODE-ID.creds\n")
 			<-ctx.Done()
 			return nil
 		},
@@ -71,10 +69,10 @@ func newPublisherCmd() *cobra.Command {
 type runningPublisher struct {
 	*publisher.Publisher
 	URL, NATSURL string
-	// NodeCreds is the credentials file nodes connect with (node.creds in
-	// the data dir); only an embedded server requires it.
-	NodeCreds string
-	close     []func()
+	// Auth is the NATS operator and account in the data dir: it signs the
+	// nodes' credentials; an embedded server trusts it.
+	Auth  *fleet.NATSAuth
+	close []func()
 }
 
 // Close stops the API, the canary watch, the NATS connection and the
@@ -104,31 +102,25 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 			r.Close()
 		}
 	}()
-	// The NATS users: created in --data at the first start, required by
-	// the embedded server; nats-auth.conf configures an external one.
-	creds, err := fleet.LoadOrCreateNATSCreds(f.data)
+	// The NATS operator and account: created in --data at the first
+	// start, trusted by the embedded server; nats-auth.conf configures an
+	// external one.
+	auth, err := fleet.LoadOrCreateNATSAuth(f.data)
 	if err != nil {
 		return nil, fmt.Errorf("NATS credentials: %w", err)
 	}
-	r.NodeCreds = creds.NodeFile
+	r.Auth = auth
 	credsFile := f.natsCreds
 	if f.embedded {
-		ns, err := fleet.StartEmbeddedNATS(f.natsListen, filepath.Join(f.data, "jetstream"), creds.Users()...)
+		ns, err := fleet.StartEmbeddedNATS(f.natsListen, filepath.Join(f.data, "jetstream"), auth)
 		if err != nil {
 			return nil, err
 		}
 		r.close = append(r.close, func() { ns.Shutdown(); ns.WaitForShutdown() })
 		r.NATSURL = clientURL(ns)
-		credsFile = creds.PublisherFile
+		credsFile = auth.PublisherFile
 	}
-	reconnected := make(chan struct{}, 1)
-	opts := []nats.Option{nats.Name("sluice-publisher"), nats.MaxReconnects(-1),
-		nats.ReconnectHandler(func(*nats.Conn) {
-			select {
-			case reconnected <- struct{}{}:
-			default:
-			}
-		})}
+	opts := []nats.Option{nats.Name("sluice-publisher"), nats.MaxReconnects(-1)}
 	if credsFile != "" {
 		opt, err := fleet.CredsOption(credsFile)
 		if err != nil {
@@ -147,7 +139,7 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p, err := publisher.NewPublisher(openCtx, publisher.PublisherOptions{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas})
+	p, err := publisher.New(openCtx, publisher.Options{DataDir: f.data, JS: js, Logger: log, Replicas: f.replicas, NATSAuth: auth})
 	if err != nil {
 		// A request the server denied only times out; its reason comes
 		// apart, as the connection's last error.
@@ -167,17 +159,10 @@ func startPublisher(ctx context.Context, f publisherFlags, log *slog.Logger) (_ 
 	go func() {
 		defer close(watched)
 		for watchCtx.Err() == nil {
-			wctx, cancel := context.WithCancel(watchCtx)
-			go func() {
-				select {
-				case <-reconnected:
-					cancel()
-				case <-wctx.Done():
-				}
-			}()
+			wctx, cancel := fleet.UntilReconnect(watchCtx, nc)
 			err := p.WatchCanary(wctx)
 			cancel()
-			if err != nil {
+			if err != nil && !errors.Is(context.Cause(wctx), fleet.ErrReconnected) {
 				log.Warn("canary watch failed; retrying", "error", err)
 				select {
 				case <-watchCtx.Done():

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -35,13 +34,11 @@ type Announcement struct {
 	Announce time.Time `json:"announced"`
 }
 
-var serviceRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
 // InstanceKey is the services bucket key of one instance: the service, a
 // dot, and a short hash of the URL (a URL cannot be a key token: it has
 // dots), so announcing the same URL twice is one instance.
 func InstanceKey(service, url string) (string, error) {
-	if !serviceRe.MatchString(service) {
+	if !fleet.ValidService(service) {
 		return "", fmt.Errorf("service %q: use letters, digits, - and _", service)
 	}
 	sum := sha256.Sum256([]byte(url))
@@ -59,9 +56,9 @@ type Discovery struct {
 	latest    *edge.Snapshot               // the last snapshot prepared (running, or about to)
 }
 
-// NewDiscovery returns an empty discovery; pass its Prepare as the node's
-// edge.Options.PrepareSnapshot and it to SubscriberOptions.Discovery.
-func NewDiscovery(log *slog.Logger) *Discovery {
+// New returns an empty discovery; pass its Prepare as the node's
+// edge.Options.PrepareSnapshot and it to fleetnode.Options.Discovery.
+func New(log *slog.Logger) *Discovery {
 	if log == nil {
 		log = slog.Default()
 	}

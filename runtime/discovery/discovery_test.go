@@ -100,7 +100,7 @@ func TestUnrefreshedInstanceExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := discovery.NewDiscovery(fleettest.Quiet)
+	d := discovery.New(fleettest.Quiet)
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); d.Follow(fctx, kv) }()

@@ -6,12 +6,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/traffic"
 )
-
-// purgeSubject carries fleet-wide cache purges: every node with a NATS
-// connection purges what a message names.
-const purgeSubject = "sluice.cache.purge"
 
 type purgeRequest struct {
 	Route string `json:"route"`
@@ -33,7 +30,7 @@ func (n *Node) purgeCache(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "route is required"})
 		return
 	}
-	fleet := false
+	fleetWide := false
 	switch r.URL.Query().Get("scope") {
 	case "", "node":
 	case "fleet":
@@ -41,7 +38,7 @@ func (n *Node) purgeCache(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "scope=fleet needs a NATS connection"})
 			return
 		}
-		fleet = true
+		fleetWide = true
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "scope is node or fleet"})
 		return
@@ -51,14 +48,14 @@ func (n *Node) purgeCache(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, map[string]string{"error": reason})
 		return
 	}
-	if fleet {
+	if fleetWide {
 		b, _ := json.Marshal(req)
-		if err := n.opts.NATS.Publish(purgeSubject, b); err != nil {
+		if err := n.opts.NATS.Publish(fleet.CachePurgeSubject, b); err != nil {
 			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "publish purge: " + err.Error()})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"route": req.Route, "purged": purged, "fleet": fleet})
+	writeJSON(w, http.StatusOK, map[string]any{"route": req.Route, "purged": purged, "fleet": fleetWide})
 }
 
 // purge drops req's keys from the running snapshot's cache of the route.
@@ -94,7 +91,7 @@ func (s *Snapshot) routeCache(name string) (*traffic.Cache, bool) {
 // subscribePurges makes the node apply fleet-wide purges published by any
 // node's admin API (its own included: purging twice is harmless).
 func (n *Node) subscribePurges() {
-	sub, err := n.opts.NATS.Subscribe(purgeSubject, func(m *nats.Msg) {
+	sub, err := n.opts.NATS.Subscribe(fleet.CachePurgeSubject, func(m *nats.Msg) {
 		var req purgeRequest
 		if err := json.Unmarshal(m.Data, &req); err != nil || req.Route == "" {
 			n.log.Warn("cache purge: malformed message ignored", "bytes", len(m.Data))

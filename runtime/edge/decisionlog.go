@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/policy"
 )
 
@@ -20,11 +20,6 @@ import (
 // on every response of a route with a policy; the access log and the
 // published decision carry the same id.
 const DecisionHeader = "X-Sluice-Decision-Id"
-
-// DecisionSubjectPrefix is where a node publishes the decisions its
-// policies log: DecisionSubjectPrefix + the node id as one subject token
-// (DecisionSubject). The publisher's SLUICE_DECISIONS stream keeps them.
-const DecisionSubjectPrefix = "sluice.decisions."
 
 // decisionQueueSize bounds the decisions waiting to be published: past it
 // a decision is dropped and counted, never waited for (about 4 MiB of
@@ -56,22 +51,6 @@ type DecisionRecord struct {
 	Result json.RawMessage `json:"result"`
 }
 
-// DecisionSubject is the subject node publishes its decisions on. A node
-// id may hold what a subject token cannot (a host name's dots): those
-// become "_".
-func DecisionSubject(node string) string {
-	token := strings.Map(func(r rune) rune {
-		if r == '.' || r == '*' || r == '>' || r <= ' ' || r == 0x7f {
-			return '_'
-		}
-		return r
-	}, node)
-	if token == "" {
-		token = "_"
-	}
-	return DecisionSubjectPrefix + token
-}
-
 // decisionLog publishes logged decisions over NATS from a goroutine of its
 // own: a request only offers its decision to a bounded queue; the
 // goroutine turns it into JSON and publishes it. A full queue, a NATS connection that is down or closed, or a
@@ -96,7 +75,7 @@ func newDecisionLog(nc *nats.Conn, node string, reg *prometheus.Registry, log *s
 
 func newDecisionLogSized(nc *nats.Conn, node string, reg *prometheus.Registry, log *slog.Logger, size int) *decisionLog {
 	l := &decisionLog{
-		nc: nc, subject: DecisionSubject(node), log: log,
+		nc: nc, subject: fleet.DecisionSubject(node), log: log,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_decision_logs_published_total",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/testkit"
 	"github.com/sluicegw/sluice/runtime/testkit/natstest"
 )
@@ -178,7 +179,7 @@ func TestDecisionQueueIsBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	// A log whose publishing goroutine is not running: nothing drains it.
-	l := &decisionLog{nc: nc, subject: DecisionSubject("n"), log: log, queue: make(chan *pendingDecision, 2),
+	l := &decisionLog{nc: nc, subject: fleet.DecisionSubject("n"), log: log, queue: make(chan *pendingDecision, 2),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "p"}), dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}
 	reg.MustRegister(l.published, l.dropped)
 	start := time.Now()

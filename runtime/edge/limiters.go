@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicegw/sluice/runtime/config"
+	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/traffic"
 )
 
@@ -70,7 +71,7 @@ func (s *limiterSet) get(r *config.Route) (traffic.Checker, error) {
 // on an older config never mix their counts with the new limit's.
 func fleetSubject(id limiterID) string {
 	spec := fmt.Sprintf("%s|%d|%d|%d|%s", id.route, id.spec.Requests, id.spec.Per.D(), id.spec.Burst, id.spec.Key)
-	return traffic.FleetSubjectPrefix + strconv.FormatUint(traffic.HashKey(spec), 16)
+	return fleet.RateLimitSubjectPrefix + strconv.FormatUint(traffic.HashKey(spec), 16)
 }
 
 // retain closes and forgets the limiters cfg no longer uses; call it once

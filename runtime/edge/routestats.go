@@ -7,22 +7,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
 // maxRouteStats bounds how many routes a status report carries (the
 // busiest): a report is one NATS message.
 const maxRouteStats = 200
 
-// RouteStats are one route's totals since the node started: requests, 5xx,
-// and the latency histogram as Prometheus keeps it (cumulative counts per
-// upper bound in seconds, ascending, +Inf left out).
-type RouteStats struct {
-	Requests      int64     `json:"requests"`
-	Errors5xx     int64     `json:"errors_5xx"`
-	LatencyBounds []float64 `json:"latency_bounds"`
-	LatencyCounts []uint64  `json:"latency_counts"`
-	LatencyCount  uint64    `json:"latency_count"`
-}
+// RouteStats are one route's totals, as status reports carry them.
+type RouteStats = fleet.RouteStats
 
 // RouteStats returns each route's totals (route "" is requests no route
 // matched), for the fleet's status reports and its dashboard. It reads the

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,3 +199,9 @@ func ReplicasOf(ctx context.Context, js jetstream.JetStream, stream string, want
 
 // RevisionKey is the config-bucket key of a published revision.
 func RevisionKey(rev int64) string { return RevisionPrefix + strconv.FormatInt(rev, 10) }
+
+var serviceRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ValidService reports whether name can name a service in the services
+// bucket (the first token of its keys, SERVICE.INSTANCE).
+func ValidService(name string) bool { return serviceRe.MatchString(name) }

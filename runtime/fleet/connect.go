@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,4 +34,40 @@ func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 func isAuthError(err error) bool {
 	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
 		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
+}
+
+// ErrReconnected ends a context made by UntilReconnect.
+var ErrReconnected = errors.New("reconnected to NATS")
+
+// reconnectPoll is how often UntilReconnect checks the connection's
+// reconnect counter. Polling it, rather than installing a reconnect
+// handler, leaves the handlers of a shared connection to its owner.
+const reconnectPoll = 100 * time.Millisecond
+
+// UntilReconnect returns a context that also ends, with the cause
+// ErrReconnected, once nc has been re-established. Whatever follows
+// JetStream over nc (a node's session, the publisher's canary watch) runs
+// under it and starts over then: a KV watch is an ordered consumer that the
+// server may have lost meanwhile, and starting over replays the current
+// keys, so nothing written during the outage is missed. It is the one way
+// fleet processes notice a reconnect.
+func UntilReconnect(ctx context.Context, nc *nats.Conn) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	since := nc.Stats().Reconnects
+	go func() {
+		tick := time.NewTicker(reconnectPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if nc.Stats().Reconnects != since {
+					cancel(ErrReconnected)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
 }

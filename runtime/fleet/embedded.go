@@ -14,10 +14,11 @@ const DefaultNATSListen = "127.0.0.1:4222"
 
 // StartEmbeddedNATS runs a NATS server with JetStream stored on disk in
 // storeDir, listening on addr ("host:port"; port 0 or -1 picks a free one).
-// With users (NATSCreds.Users), only they may connect, each with its
-// permissions; without, anyone may (tests of what needs no auth).
+// With auth, only users whose JWT its account signed may connect, each
+// with the permissions in it; with nil, anyone may (tests of what needs no
+// auth).
 // Shut it down with Shutdown then WaitForShutdown.
-func StartEmbeddedNATS(addr, storeDir string, users ...*server.NkeyUser) (*server.Server, error) {
+func StartEmbeddedNATS(addr, storeDir string, auth *NATSAuth) (*server.Server, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("nats listen %q: %w", addr, err)
@@ -32,7 +33,7 @@ func StartEmbeddedNATS(addr, storeDir string, users ...*server.NkeyUser) (*serve
 	if host == "" {
 		host = "0.0.0.0"
 	}
-	ns, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName: "sluice",
 		Host:       host,
 		Port:       port,
@@ -40,8 +41,13 @@ func StartEmbeddedNATS(addr, storeDir string, users ...*server.NkeyUser) (*serve
 		StoreDir:   storeDir,
 		NoSigs:     true,
 		NoLog:      true,
-		Nkeys:      users,
-	})
+	}
+	if auth != nil {
+		if err := auth.Configure(opts); err != nil {
+			return nil, fmt.Errorf("nats auth: %w", err)
+		}
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
 	}

@@ -1,11 +1,8 @@
 package fleet
 
 import (
-	"log/slog"
 	"math"
 	"testing"
-
-	"github.com/sluicegw/sluice/runtime/edge"
 )
 
 func TestLatencyQuantileAndDifference(t *testing.T) {
@@ -31,18 +28,5 @@ func TestLatencyQuantileAndDifference(t *testing.T) {
 	sum.Add(d)
 	if sum.Count != 200 || sum.Counts[2] != 200 || d.Count != 100 {
 		t.Fatalf("sum: %+v, d: %+v", sum, d)
-	}
-}
-
-// BenchmarkReadLatency is what a status report pays to gather the node's
-// latency histogram from its /metrics.
-func BenchmarkReadLatency(b *testing.B) {
-	node := edge.NewNode(edge.Options{NodeID: "bench", DataDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	defer node.Close()
-	admin := node.AdminHandler()
-	for b.Loop() {
-		if _, err := ReadLatency(admin); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

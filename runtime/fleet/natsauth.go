@@ -6,100 +6,244 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 )
 
-// NATS credentials a publisher keeps in its data dir, created on its first
-// start (mode 0600) and never overwritten. Each holds one NATS user nkey
-// seed in the decorated form nats-server tools write ("-----BEGIN USER NKEY
-// SEED-----"); a client loads it with nats.NkeyOptionFromSeed (CredsOption
-// here, `nats --nkey FILE` for the nats CLI). They are not JWT .creds files:
-// nats.UserCredentials cannot read them.
+// NATS decentralized auth (RATIONALE.md, "Fleet: a NATS identity per
+// node"). The publisher's data dir holds an operator, a system account and
+// the fleet's account, each an nkey seed created on the first start (mode
+// 0600, never overwritten). Servers trust the operator (NATSAuthFile); the
+// account key signs user JWTs: the publisher's own, with every right, and
+// one per node, naming the node and allowing only its own keys and
+// subjects. A node's JWT is minted when asked (`sluice node-creds`), so
+// neither the embedded server nor an external cluster restarts for a new
+// node.
 const (
-	// PublisherCredsFile may do anything on the server.
+	// PublisherCredsFile is the publisher's user: a JWT .creds file.
 	PublisherCredsFile = "publisher.creds"
-	// NodeCredsFile is what edge nodes (sluice edge --nats-creds) and
-	// announcers (sluice announce --nats-creds) connect with; every node
-	// shares it. See NodePermissions for what it allows.
-	NodeCredsFile = "node.creds"
-	// NATSAuthFile is the nats-server authorization block for both users
-	// (public keys and permissions only: nothing secret), for an external
-	// cluster's config (`include`).
+	// NATSAuthFile is the server side for an external cluster's config
+	// (`include`): the operator JWT, the system account and the fleet's
+	// account JWTs in a memory resolver. Public keys and JWTs only.
 	NATSAuthFile = "nats-auth.conf"
+
+	operatorSeedFile = "nats-operator.nk"
+	systemSeedFile   = "nats-system.nk"
+	accountSeedFile  = "nats-account.nk"
 )
 
-// NATSCreds are the paths and public keys of a publisher's NATS users.
-type NATSCreds struct {
-	PublisherFile, NodeFile string
-	Publisher, Node         string // public user nkeys (U...)
+// NATSAuth is a publisher's NATS operator and accounts.
+type NATSAuth struct {
+	// PublisherFile is the publisher's credentials file.
+	PublisherFile string
+	// Account is the public key of the fleet's account (A...); System
+	// that of the system account.
+	Account, System string
+
+	account                            nkeys.KeyPair
+	operatorJWT, systemJWT, accountJWT string
 }
 
-// LoadOrCreateNATSCreds reads the publisher's and the nodes' NATS
-// credentials from dir, creating any that are missing, and (re)writes
-// NATSAuthFile from them.
-func LoadOrCreateNATSCreds(dir string) (*NATSCreds, error) {
+// LoadOrCreateNATSAuth reads the operator and account keys from dir,
+// creating any that are missing, and (re)writes the publisher's
+// credentials and NATSAuthFile from them.
+func LoadOrCreateNATSAuth(dir string) (*NATSAuth, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	c := &NATSCreds{PublisherFile: filepath.Join(dir, PublisherCredsFile), NodeFile: filepath.Join(dir, NodeCredsFile)}
-	var err error
-	if c.Publisher, err = loadOrCreateUserSeed(c.PublisherFile); err != nil {
+	op, err := loadOrCreateSeed(filepath.Join(dir, operatorSeedFile), nkeys.PrefixByteOperator)
+	if err != nil {
 		return nil, err
 	}
-	if c.Node, err = loadOrCreateUserSeed(c.NodeFile); err != nil {
+	sys, err := loadOrCreateSeed(filepath.Join(dir, systemSeedFile), nkeys.PrefixByteAccount)
+	if err != nil {
 		return nil, err
 	}
-	if c.Publisher == c.Node {
-		return nil, fmt.Errorf("%s and %s hold the same key: the nodes would have the publisher's rights", c.PublisherFile, c.NodeFile)
+	acc, err := loadOrCreateSeed(filepath.Join(dir, accountSeedFile), nkeys.PrefixByteAccount)
+	if err != nil {
+		return nil, err
 	}
-	if err := WriteAtomic(filepath.Join(dir, NATSAuthFile), []byte(c.ServerConfig())); err != nil {
+	a := &NATSAuth{PublisherFile: filepath.Join(dir, PublisherCredsFile), account: acc}
+	a.System, _ = sys.PublicKey()
+	a.Account, _ = acc.PublicKey()
+	opPub, _ := op.PublicKey()
+
+	oc := jwt.NewOperatorClaims(opPub)
+	oc.Name = "sluice"
+	oc.SystemAccount = a.System
+	if a.operatorJWT, err = oc.Encode(op); err != nil {
+		return nil, fmt.Errorf("operator JWT: %w", err)
+	}
+	sc := jwt.NewAccountClaims(a.System)
+	sc.Name = "SYS"
+	if a.systemJWT, err = sc.Encode(op); err != nil {
+		return nil, fmt.Errorf("system account JWT: %w", err)
+	}
+	ac := jwt.NewAccountClaims(a.Account)
+	ac.Name = "sluice"
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	if a.accountJWT, err = ac.Encode(op); err != nil {
+		return nil, fmt.Errorf("account JWT: %w", err)
+	}
+	// The publisher's user is new at each start: its seed never leaves
+	// this file, and an old file is simply replaced.
+	creds, err := a.userCreds("publisher", nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteAtomic(a.PublisherFile, creds); err != nil { // mode 0600
+		return nil, fmt.Errorf("%s: %w", PublisherCredsFile, err)
+	}
+	if err := WriteAtomic(filepath.Join(dir, NATSAuthFile), []byte(a.ServerConfig())); err != nil {
 		return nil, fmt.Errorf("%s: %w", NATSAuthFile, err)
 	}
-	return c, nil
+	return a, nil
 }
 
-// loadOrCreateUserSeed returns the public key of the user seed in path,
-// creating the file with a new seed if it does not exist.
-func loadOrCreateUserSeed(path string) (string, error) {
+// loadOrCreateSeed returns the key pair in path, creating the file with a
+// new seed of the kind prefix if it does not exist.
+func loadOrCreateSeed(path string, prefix nkeys.PrefixByte) (nkeys.KeyPair, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		kp, err := nkeys.CreateUser()
+		kp, err := nkeys.CreatePair(prefix)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		seed, err := kp.Seed()
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", path, err)
+		seed, _ := kp.Seed()
+		if err := writeNew(path, append(seed, '\n')); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		text := fmt.Sprintf("-----BEGIN USER NKEY SEED-----\n%s\n------END USER NKEY SEED------\n", seed)
-		if err := writeNew(path, []byte(text)); err != nil {
-			return "", fmt.Errorf("%s: %w", path, err)
-		}
-		return kp.PublicKey()
+		return kp, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	kp, err := nkeys.ParseDecoratedNKey(data)
+	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(data))))
 	if err != nil {
-		return "", fmt.Errorf("%s: not a NATS user nkey seed: %w", path, err)
+		return nil, fmt.Errorf("%s: not an nkey seed: %w", path, err)
 	}
-	pub, err := kp.PublicKey()
-	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
-		return "", fmt.Errorf("%s: not a NATS user nkey seed", path)
+	if got, _ := kp.PublicKey(); nkeys.Prefix(got) != prefix {
+		return nil, fmt.Errorf("%s: a %s seed, want a %s one", path, nkeys.Prefix(got), prefix)
 	}
-	return pub, nil
+	return kp, nil
 }
 
-// CredsOption is the connect option for a credentials file: an nkey seed
-// as LoadOrCreateNATSCreds writes, or a JWT .creds file (a user JWT and its
-// seed, from nsc) for a cluster with decentralized auth. The file is read
-// now, so a missing or malformed one fails at start, and again at each
-// (re)connect.
+// nodeIDRe: a node ID is one NATS subject token (it names the node's
+// status key and decision subject) and a readable name.
+var nodeIDRe = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidNodeID reports whether id can name a node: letters, digits, _ - and
+// dots (not first), no NATS wildcards or spaces.
+func ValidNodeID(id string) bool {
+	return nodeIDRe.MatchString(id) && !strings.Contains(id, "..") && !strings.HasSuffix(id, ".")
+}
+
+// NodeUserJWT signs a user JWT for node id's public user key (U...): it
+// may do what NodePermissions allows that node. announce lists the
+// services it may announce instances of.
+func (a *NATSAuth) NodeUserJWT(id, userKey string, announce []string) (string, error) {
+	if !ValidNodeID(id) {
+		return "", fmt.Errorf("node id %q: letters, digits, _ - and inner dots: %w", id, ErrBadRequest)
+	}
+	if !nkeys.IsValidPublicUserKey(userKey) {
+		return "", fmt.Errorf("%q is not a NATS user public key (U...): %w", userKey, ErrBadRequest)
+	}
+	for _, s := range announce {
+		if !ValidService(s) {
+			return "", fmt.Errorf("service %q: letters, digits, _ and -: %w", s, ErrBadRequest)
+		}
+	}
+	pub, sub := NodePermissions(id, announce)
+	uc := jwt.NewUserClaims(userKey)
+	uc.Name = id
+	uc.Pub.Allow.Add(pub...)
+	uc.Sub.Allow.Add(sub...)
+	return uc.Encode(a.account)
+}
+
+// NodeCreds makes a whole credentials file for node id, its user key
+// generated here: for a node in the publisher's own process (`sluice
+// dev`) and for tests. Remote nodes use NodeUserJWT, so their seed never
+// leaves their machine.
+func (a *NATSAuth) NodeCreds(id string, announce []string) ([]byte, error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := kp.PublicKey()
+	token, err := a.NodeUserJWT(id, pub, announce)
+	if err != nil {
+		return nil, err
+	}
+	seed, _ := kp.Seed()
+	return jwt.FormatUserConfig(token, seed)
+}
+
+// userCreds is a credentials file for a new user named name, with the
+// given permissions (nil: every right).
+func (a *NATSAuth) userCreds(name string, perms *jwt.Permissions) ([]byte, error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := kp.PublicKey()
+	uc := jwt.NewUserClaims(pub)
+	uc.Name = name
+	if perms != nil {
+		uc.Permissions = *perms
+	}
+	token, err := uc.Encode(a.account)
+	if err != nil {
+		return nil, err
+	}
+	seed, _ := kp.Seed()
+	return jwt.FormatUserConfig(token, seed)
+}
+
+// Configure makes o trust the operator, with both accounts in a memory
+// resolver: what an embedded server runs with.
+func (a *NATSAuth) Configure(o *server.Options) error {
+	oc, err := jwt.DecodeOperatorClaims(a.operatorJWT)
+	if err != nil {
+		return err
+	}
+	r := &server.MemAccResolver{}
+	if err := r.Store(a.System, a.systemJWT); err != nil {
+		return err
+	}
+	if err := r.Store(a.Account, a.accountJWT); err != nil {
+		return err
+	}
+	o.TrustedOperators = []*jwt.OperatorClaims{oc}
+	o.SystemAccount = a.System
+	o.AccountResolver = r
+	return nil
+}
+
+// ServerConfig renders the operator and accounts as nats-server config.
+func (a *NATSAuth) ServerConfig() string {
+	var b strings.Builder
+	b.WriteString("# Written by the sluice publisher from its data dir: public keys and JWTs only.\n")
+	b.WriteString("# Include it in every server's config of the cluster: include \"" + NATSAuthFile + "\"\n")
+	b.WriteString("# Node users are JWTs signed by the account below (sluice node-creds); no server change per node.\n")
+	fmt.Fprintf(&b, "operator: %q\n", a.operatorJWT)
+	fmt.Fprintf(&b, "system_account: %q\n", a.System)
+	b.WriteString("resolver: MEMORY\nresolver_preload: {\n")
+	fmt.Fprintf(&b, "  %s: %q\n", a.System, a.systemJWT)
+	fmt.Fprintf(&b, "  %s: %q\n", a.Account, a.accountJWT)
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// CredsOption is the connect option for a credentials file: a JWT .creds
+// file (a user JWT and its seed: ours, or nsc's) or a bare user nkey seed
+// for a cluster configured with nkey users. The file is read now, so a
+// missing or malformed one fails at start, and again at each (re)connect.
 func CredsOption(path string) (nats.Option, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -118,34 +262,39 @@ func CredsOption(path string) (nats.Option, error) {
 	return opt, nil
 }
 
-// Users are the server's users for these credentials: the publisher with
-// every right, the nodes with NodePermissions.
-func (c *NATSCreds) Users() []*server.NkeyUser {
-	return []*server.NkeyUser{
-		{Nkey: c.Publisher},
-		{Nkey: c.Node, Permissions: NodePermissions()},
+// CredsName is the name in a JWT .creds file's user JWT: a node's ID in
+// the credentials `sluice node-creds` writes; "" for a bare seed.
+func CredsName(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("NATS credentials %s: %w", path, err)
 	}
+	if !strings.Contains(string(data), "BEGIN NATS USER JWT") {
+		return "", nil
+	}
+	token, err := jwt.ParseDecoratedJWT(data)
+	if err != nil {
+		return "", fmt.Errorf("NATS credentials %s: %w", path, err)
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		return "", fmt.Errorf("NATS credentials %s: %w", path, err)
+	}
+	return uc.Name, nil
 }
 
-// The subjects edge nodes use outside JetStream; runtime/edge and
-// runtime/traffic define them, the node's permissions must allow them.
-const (
-	RateLimitSubjects = "sluice.ratelimit.>"
-	CachePurgeSubject = "sluice.cache.purge"
-	// DecisionSubjects: edge.DecisionSubjectPrefix, where nodes publish
-	// the decisions their policies log (into the SLUICE_DECISIONS stream).
-	DecisionSubjects = "sluice.decisions.>"
-)
-
-// NodePermissions is what the shared node credentials allow, by NATS
-// subject; everything not listed is denied. A node may:
+// NodePermissions is what node id's credentials allow, by NATS subject;
+// everything not listed is denied. A node may:
 //   - read the config bucket (watch and get the snapshot keys) and the
 //     artifacts Object Store: stream info, direct and message gets, and
 //     the ephemeral ordered consumers a watch and an object read create;
-//   - write and delete keys of the node-status bucket and the services
-//     bucket (status reports; `sluice announce`), watch the services
-//     bucket (discovery), and create either bucket when it is missing
-//     (they are kept in memory: a restart of every server loses them);
+//   - write and delete its own key of the node-status bucket, and none
+//     other; watch the services bucket (discovery) and write the keys of
+//     the services in announce (`sluice announce`); create either
+//     bucket when it is missing (they are kept in memory: a restart of
+//     every server loses them);
+//   - publish its policy decisions on sluice.decisions.ID, and nowhere
+//     else under sluice.decisions;
 //   - publish and subscribe on the fleet rate-limit and cache-purge
 //     subjects;
 //   - publish decision logs on sluice.decisions.> (any node's subject:
@@ -153,10 +302,8 @@ const (
 //
 // It cannot write the config bucket (publish a snapshot) or the Object
 // Store (an artifact), create, update, purge or delete any stream, or
-// write the history stream. All nodes share one user, so a node can write
-// any node's status key, not only its own (RATIONALE.md).
-func NodePermissions() *server.Permissions {
-	var pub []string
+// write the history stream.
+func NodePermissions(id string, announce []string) (pub, sub []string) {
 	for _, stream := range []string{"KV_" + ConfigBucket, "OBJ_" + ArtifactsBucket, "KV_" + NodesBucket, "KV_" + ServicesBucket} {
 		pub = append(pub,
 			"$JS.API.STREAM.INFO."+stream,
@@ -176,39 +323,14 @@ func NodePermissions() *server.Permissions {
 		"$JS.API.INFO",
 		"$JS.API.STREAM.CREATE.KV_"+NodesBucket,
 		"$JS.API.STREAM.CREATE.KV_"+ServicesBucket,
-		"$KV."+NodesBucket+".>",
-		"$KV."+ServicesBucket+".>",
-		RateLimitSubjects,
+		"$KV."+NodesBucket+"."+id,
+		DecisionSubject(id),
+		RateLimitSubjectPrefix+">",
 		CachePurgeSubject,
-		DecisionSubjects,
 	)
-	return &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: pub},
-		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", RateLimitSubjects, CachePurgeSubject}},
+	for _, s := range announce {
+		pub = append(pub, "$KV."+ServicesBucket+"."+s+".>")
 	}
-}
-
-// ServerConfig renders the users as a nats-server authorization block.
-func (c *NATSCreds) ServerConfig() string {
-	var b strings.Builder
-	b.WriteString("# Written by the sluice publisher from " + PublisherCredsFile + " and " + NodeCredsFile + ": public keys only.\n")
-	b.WriteString("# Include it in every server's config of the cluster: include \"" + NATSAuthFile + "\"\n")
-	b.WriteString("authorization {\n  users = [\n")
-	b.WriteString("    # the publisher: every right\n")
-	fmt.Fprintf(&b, "    {nkey: %q}\n", c.Publisher)
-	b.WriteString("    # edge nodes and announcers (" + NodeCredsFile + ")\n")
-	p := NodePermissions()
-	fmt.Fprintf(&b, "    {nkey: %q, permissions: {\n", c.Node)
-	fmt.Fprintf(&b, "      publish: {allow: %s}\n", quoteList(p.Publish.Allow))
-	fmt.Fprintf(&b, "      subscribe: {allow: %s}\n", quoteList(p.Subscribe.Allow))
-	b.WriteString("    }}\n  ]\n}\n")
-	return b.String()
-}
-
-func quoteList(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = fmt.Sprintf("%q", s)
-	}
-	return "[\n        " + strings.Join(q, ",\n        ") + "\n      ]"
+	sub = []string{"_INBOX.>", RateLimitSubjectPrefix + ">", CachePurgeSubject}
+	return pub, sub
 }

@@ -10,37 +10,52 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/fleet"
+	"github.com/sluicegw/sluice/runtime/fleetclient"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
 	"github.com/sluicegw/sluice/runtime/testkit"
-	ratelimit "github.com/sluicegw/sluice/runtime/traffic"
 )
 
-// startAuthNATS runs a real embedded NATS server that admits only the
-// users of credentials created in a fresh data dir.
-func startAuthNATS(t testing.TB) (string, *fleet.NATSCreds) {
+// startAuthNATS runs a real embedded NATS server that admits only users
+// signed by the account of a fresh data dir.
+func startAuthNATS(t testing.TB) (string, *fleet.NATSAuth) {
 	t.Helper()
-	creds, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
+	auth, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), creds.Users()...)
+	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL(), creds
+	return ns.ClientURL(), auth
+}
+
+// nodeCreds writes node id's credentials, as `sluice node-creds` does.
+func nodeCreds(t testing.TB, auth *fleet.NATSAuth, id string, announce ...string) string {
+	t.Helper()
+	data, err := auth.NodeCreds(id, announce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), id+".creds")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func credsOpt(t testing.TB, path string) nats.Option {
@@ -52,12 +67,12 @@ func credsOpt(t testing.TB, path string) nats.Option {
 	return opt
 }
 
-// violations connects with the node credentials and collects the
+// nodeConn connects with a node's credentials and collects the
 // permission errors the server reports for that connection.
-func nodeConn(t testing.TB, url string, creds *fleet.NATSCreds) (*nats.Conn, jetstream.JetStream, chan error) {
+func nodeConn(t testing.TB, url, credsFile string) (*nats.Conn, jetstream.JetStream, chan error) {
 	t.Helper()
 	errs := make(chan error, 16)
-	nc, js := fleettest.Connect(t, url, credsOpt(t, creds.NodeFile), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, js := fleettest.Connect(t, url, credsOpt(t, credsFile), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		select {
 		case errs <- err:
 		default:
@@ -74,7 +89,7 @@ func denied(t *testing.T, errs chan error, subject string, op func(ctx context.C
 	defer cancel()
 	opErr := op(ctx)
 	if opErr == nil {
-		t.Fatalf("publish to %s: succeeded with the node credentials", subject)
+		t.Fatalf("publish to %s: succeeded with a node's credentials", subject)
 	}
 	want := fmt.Sprintf("Permissions Violation for Publish to %q", subject)
 	deadline := time.After(5 * time.Second)
@@ -92,23 +107,27 @@ func denied(t *testing.T, errs chan error, subject string, op func(ctx context.C
 	}
 }
 
-func TestNATSCredsCreatedOnceAndPrivate(t *testing.T) {
+func TestNATSAuthCreatedOnceAndPrivate(t *testing.T) {
 	dir := t.TempDir()
-	c1, err := fleet.LoadOrCreateNATSCreds(dir)
+	a1, err := fleet.LoadOrCreateNATSAuth(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := fleet.LoadOrCreateNATSCreds(dir)
+	a2, err := fleet.LoadOrCreateNATSAuth(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c1.Publisher != c2.Publisher || c1.Node != c2.Node {
-		t.Fatalf("keys changed on the second start: %+v, then %+v", c1, c2)
+	if a1.Account != a2.Account || a1.System != a2.System || a1.Account == a1.System {
+		t.Fatalf("accounts on the first and second start: %s %s, then %s %s", a1.Account, a1.System, a2.Account, a2.System)
 	}
-	if c1.Publisher == c1.Node {
-		t.Fatal("the publisher and the nodes share a key")
+	conf, err := os.ReadFile(filepath.Join(dir, fleet.NATSAuthFile))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range []string{fleet.PublisherCredsFile, fleet.NodeCredsFile} {
+	if !strings.Contains(string(conf), a1.Account) || !strings.Contains(string(conf), a1.System) {
+		t.Fatalf("%s lacks an account:\n%s", fleet.NATSAuthFile, conf)
+	}
+	for _, f := range []string{"nats-operator.nk", "nats-system.nk", "nats-account.nk", fleet.PublisherCredsFile} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -116,24 +135,25 @@ func TestNATSCredsCreatedOnceAndPrivate(t *testing.T) {
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", f, fi.Mode().Perm())
 		}
-	}
-	conf, err := os.ReadFile(filepath.Join(dir, fleet.NATSAuthFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(conf), c1.Publisher) || !strings.Contains(string(conf), c1.Node) {
-		t.Fatalf("%s lacks a public key:\n%s", fleet.NATSAuthFile, conf)
-	}
-	for _, f := range []string{fleet.PublisherCredsFile, fleet.NodeCredsFile} {
-		seed, _ := os.ReadFile(filepath.Join(dir, f))
-		line := strings.Split(string(seed), "\n")[1]
-		if !strings.HasPrefix(line, "SU") || strings.Contains(string(conf), line) {
-			t.Fatalf("%s: seed line %.4s...; %s must not hold it", f, line, fleet.NATSAuthFile)
+		data, _ := os.ReadFile(filepath.Join(dir, f))
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "S") && len(line) > 50 && strings.Contains(string(conf), line) {
+				t.Fatalf("%s holds the seed of %s", fleet.NATSAuthFile, f)
+			}
 		}
 	}
-	os.WriteFile(filepath.Join(dir, fleet.NodeCredsFile), []byte("not a seed\n"), 0o600)
-	if _, err := fleet.LoadOrCreateNATSCreds(dir); err == nil || !strings.Contains(err.Error(), fleet.NodeCredsFile+": not a NATS user nkey seed") {
-		t.Fatalf("a damaged node.creds: %v", err)
+	os.WriteFile(filepath.Join(dir, "nats-account.nk"), []byte("not a seed\n"), 0o600)
+	if _, err := fleet.LoadOrCreateNATSAuth(dir); err == nil || !strings.Contains(err.Error(), "nats-account.nk: not an nkey seed") {
+		t.Fatalf("a damaged account seed: %v", err)
+	}
+}
+
+func TestValidNodeID(t *testing.T) {
+	for id, want := range map[string]bool{"edge-1": true, "ip-10-0-0-1.ec2.internal": true, "a_b": true,
+		"": false, "a b": false, "a.*": false, "a.>": false, ".a": false, "a.": false, "a..b": false, strings.Repeat("a", 129): false} {
+		if got := fleet.ValidNodeID(id); got != want {
+			t.Errorf("ValidNodeID(%q) = %v, want %v", id, got, want)
+		}
 	}
 }
 
@@ -146,24 +166,25 @@ func TestEmbeddedNATSRefusesAnonymousAndUnknownUsers(t *testing.T) {
 	if _, err := fleet.Connect(url, "anonymous"); !errors.Is(err, nats.ErrAuthorization) {
 		t.Fatalf("fleet connect without credentials: %v, want %v", err, nats.ErrAuthorization)
 	}
-	stranger, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
+	stranger, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fleet.Connect(url, "stranger", credsOpt(t, stranger.NodeFile)); !errors.Is(err, nats.ErrAuthorization) {
-		t.Fatalf("connect with another publisher's node.creds: %v, want %v", err, nats.ErrAuthorization)
+	if _, err := fleet.Connect(url, "stranger", credsOpt(t, nodeCreds(t, stranger, "edge-a"))); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("connect with a node's credentials from another publisher: %v, want %v", err, nats.ErrAuthorization)
 	}
 	if _, err := fleet.CredsOption(filepath.Join(t.TempDir(), "missing.creds")); err == nil || !strings.Contains(err.Error(), "missing.creds") {
 		t.Fatalf("a missing credentials file: %v", err)
 	}
 }
 
-// A node with node.creds follows the fleet as before: snapshot, artifact
-// (a wasm filter), status, discovery, and an announcer with the same file.
-func TestNodeWithNodeCredsConvergesAndServes(t *testing.T) {
-	url, creds := startAuthNATS(t)
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, creds.PublisherFile))
-	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: creds.NodeFile, Discovery: true})
+// A node with its own credentials follows the fleet as before: snapshot,
+// artifact (a wasm filter), status, discovery, and an announcer with
+// credentials that allow the service.
+func TestNodeWithItsCredsConvergesAndServes(t *testing.T) {
+	url, auth := startAuthNATS(t)
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a"), Discovery: true})
 	dir := t.TempDir()
 	wasm := fleettest.WatGuest(t, dir, "answer")
 	rev := pub.MustApply(t, fmt.Sprintf(`filters: {answer: {module: %s}}
@@ -184,20 +205,20 @@ routes:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- discovery.Announce(ctx, url, "svc", fleettest.Upstream(t, "svc"), 100*time.Millisecond, fleettest.Quiet, credsOpt(t, creds.NodeFile))
+		done <- discovery.Announce(ctx, url, "svc", fleettest.Upstream(t, "svc"), 100*time.Millisecond, fleettest.Quiet, credsOpt(t, nodeCreds(t, auth, "announcer", "svc")))
 	}()
 	fleettest.Eventually(t, 10*time.Second, "the announced instance served", fleettest.Serves(t, e, "/svc", "svc:"))
 	cancel()
 	if err := <-done; err != nil {
-		t.Fatalf("announce with node.creds: %v", err)
+		t.Fatalf("announce: %v", err)
 	}
 }
 
 func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
-	url, creds := startAuthNATS(t)
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, creds.PublisherFile))
+	url, auth := startAuthNATS(t)
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
-	_, js, errs := nodeConn(t, url, creds)
+	nc, js, errs := nodeConn(t, url, nodeCreds(t, auth, "edge-a", "users"))
 	b, err := fleet.BindBuckets(context.Background(), js)
 	if err != nil {
 		t.Fatalf("bind with node.creds: %v", err)
@@ -251,10 +272,58 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 		_, err := b.Artifacts.PutBytes(ctx, digest, []byte("evil"))
 		return err
 	})
-	denied(t, errs, publisher.HistorySubject+"apply", func(ctx context.Context) error {
-		_, err := js.Publish(ctx, publisher.HistorySubject+"apply", []byte(`{}`))
+	denied(t, errs, fleet.HistorySubject+"apply", func(ctx context.Context) error {
+		_, err := js.Publish(ctx, fleet.HistorySubject+"apply", []byte(`{}`))
 		return err
 	})
+
+	// Its own status key, decisions and announced service; no other's.
+	ctx := context.Background()
+	if _, err := b.Nodes.Put(ctx, "edge-a", []byte(`{"id": "edge-a"}`)); err != nil {
+		t.Fatalf("a node writing its own status: %v", err)
+	}
+	pubNC, _ := fleettest.Connect(t, url, credsOpt(t, auth.PublisherFile))
+	decisions, err := pubNC.SubscribeSync(fleet.DecisionSubjectPrefix + ">")
+	if err != nil || pubNC.Flush() != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(fleet.DecisionSubjectPrefix+"edge-a", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := decisions.NextMsg(5 * time.Second); err != nil || m.Subject != fleet.DecisionSubjectPrefix+"edge-a" {
+		t.Fatalf("a node's own decision: %v %v", m, err)
+	}
+	if _, err := b.Services.Put(ctx, "users.abc", []byte(`{}`)); err != nil {
+		t.Fatalf("announcing a service the credentials allow: %v", err)
+	}
+	if _, err := pub.Buckets().Nodes.Put(ctx, "edge-b", []byte(`{"id": "edge-b", "revision": 7}`)); err != nil {
+		t.Fatal(err)
+	}
+	denied(t, errs, "$KV.sluice_nodes.edge-b", func(ctx context.Context) error {
+		_, err := b.Nodes.Put(ctx, "edge-b", []byte(`{"id": "edge-b", "revision": 999}`))
+		return err
+	})
+	denied(t, errs, "$KV.sluice_nodes.edge-b", func(ctx context.Context) error {
+		return b.Nodes.Delete(ctx, "edge-b")
+	})
+	// A plain publish fails only asynchronously: the server's report
+	// (checked by denied) and the subscriber that never sees it tell.
+	denied(t, errs, fleet.DecisionSubjectPrefix+"edge-b", func(ctx context.Context) error {
+		if err := nc.Publish(fleet.DecisionSubjectPrefix+"edge-b", []byte(`{}`)); err != nil {
+			return err
+		}
+		return errors.New("published; the server decides")
+	})
+	if m, err := decisions.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatalf("another node's decision subject reached subscribers: %s", m.Subject)
+	}
+	denied(t, errs, "$KV.sluice_services.billing.abc", func(ctx context.Context) error {
+		_, err := b.Services.Put(ctx, "billing.abc", []byte(`{}`))
+		return err
+	})
+	if e, err := pub.Buckets().Nodes.Get(ctx, "edge-b"); err != nil || !strings.Contains(string(e.Value()), `"revision": 7`) {
+		t.Fatalf("another node's status after the attempts: %v", err)
+	}
 
 	after, err := pub.Buckets().Config.Get(context.Background(), fleet.StableKey)
 	if err != nil || after.Revision() != stable.Revision() {
@@ -268,12 +337,9 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 // What a node must be able to do beyond the buckets: the fleet rate-limit
 // and cache-purge subjects, both ways.
 func TestNodeCredsUseRateLimitAndPurgeSubjects(t *testing.T) {
-	if fleet.RateLimitSubjects != ratelimit.FleetSubjectPrefix+">" {
-		t.Fatalf("node permissions allow %q, the rate limiter uses %q", fleet.RateLimitSubjects, ratelimit.FleetSubjectPrefix)
-	}
-	url, creds := startAuthNATS(t)
-	nc, _, errs := nodeConn(t, url, creds)
-	for _, subject := range []string{ratelimit.FleetSubjectPrefix + "route.key", fleet.CachePurgeSubject} {
+	url, auth := startAuthNATS(t)
+	nc, _, errs := nodeConn(t, url, nodeCreds(t, auth, "edge-a"))
+	for _, subject := range []string{fleet.RateLimitSubjectPrefix + "route.key", fleet.CachePurgeSubject} {
 		sub, err := nc.SubscribeSync(subject)
 		if err != nil {
 			t.Fatal(err)
@@ -299,27 +365,27 @@ func encodeObjectName(name string) string {
 }
 
 // The status bucket lives in memory: when the only server restarts it is
-// gone, and a node with node.creds (which may not update streams) creates
-// it again and reports into it.
-func TestNodeWithNodeCredsReportsAfterNATSRestart(t *testing.T) {
-	creds, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
+// gone, and a node with its credentials (which may not update streams)
+// creates it again and reports into it.
+func TestNodeWithItsCredsReportsAfterNATSRestart(t *testing.T) {
+	auth, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr, store := fleettest.DeadAddr(t), t.TempDir()
-	ns, err := fleet.StartEmbeddedNATS(addr, store, creds.Users()...)
+	ns, err := fleet.StartEmbeddedNATS(addr, store, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
 	url := ns.ClientURL()
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, creds.PublisherFile))
-	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: creds.NodeFile})
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a")})
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
 	fleettest.Eventually(t, 10*time.Second, "revision served", fleettest.Serves(t, e, "/users", "users:"))
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	ns, err = fleet.StartEmbeddedNATS(addr, store, creds.Users()...)
+	ns, err = fleet.StartEmbeddedNATS(addr, store, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,64 +396,78 @@ func TestNodeWithNodeCredsReportsAfterNATSRestart(t *testing.T) {
 	})
 }
 
-// --nats-creds reads either an nkey seed (ours) or a JWT .creds file (nsc).
+// --nats-creds reads a JWT .creds file (ours, or nsc's) or a bare nkey
+// seed (a cluster configured with nkey users); CredsName reads the node ID
+// from ours.
 func TestCredsOptionTellsSeedFromJWTCreds(t *testing.T) {
-	creds, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var o nats.Options
-	if err := credsOpt(t, creds.NodeFile)(&o); err != nil {
-		t.Fatal(err)
-	}
-	if o.Nkey != creds.Node || o.UserJWT != nil {
-		t.Fatalf("node.creds: nkey %q, JWT callback set %v; want nkey %q and no JWT", o.Nkey, o.UserJWT != nil, creds.Node)
-	}
-	seed, _ := os.ReadFile(creds.NodeFile)
-	jwtCreds := filepath.Join(t.TempDir(), "user.creds")
-	os.WriteFile(jwtCreds, append([]byte("-----BEGIN NATS USER JWT-----\neyJhbGciOiJlZDI1NTE5In0.e30.c2ln\n------END NATS USER JWT------\n\n"), seed...), 0o600)
-	o = nats.Options{}
-	if err := credsOpt(t, jwtCreds)(&o); err != nil {
+	_, auth := startAuthNATS(t)
+	creds := nodeCreds(t, auth, "edge-a")
+	o := nats.Options{}
+	if err := credsOpt(t, creds)(&o); err != nil {
 		t.Fatal(err)
 	}
 	if o.UserJWT == nil || o.Nkey != "" {
 		t.Fatalf("a JWT .creds file: JWT callback set %v, nkey %q; want the JWT", o.UserJWT != nil, o.Nkey)
 	}
+	if name, err := fleet.CredsName(creds); err != nil || name != "edge-a" {
+		t.Fatalf("CredsName: %q, %v; want edge-a", name, err)
+	}
+	kp, _ := nkeys.CreateUser()
+	seed, _ := kp.Seed()
+	pubKey, _ := kp.PublicKey()
+	seedFile := filepath.Join(t.TempDir(), "user.nk")
+	os.WriteFile(seedFile, []byte("-----BEGIN USER NKEY SEED-----\n"+string(seed)+"\n------END USER NKEY SEED------\n"), 0o600)
+	o = nats.Options{}
+	if err := credsOpt(t, seedFile)(&o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Nkey != pubKey || o.UserJWT != nil {
+		t.Fatalf("a seed file: nkey %q, JWT callback set %v; want nkey %q and no JWT", o.Nkey, o.UserJWT != nil, pubKey)
+	}
+	if name, err := fleet.CredsName(seedFile); err != nil || name != "" {
+		t.Fatalf("CredsName of a seed: %q, %v; want none", name, err)
+	}
 }
 
-// nats-auth.conf is what an external cluster includes: nats-server must
-// read it as the same users and permissions the embedded server gets.
+// nats-auth.conf is what an external cluster includes: nats-server started
+// from it admits the publisher's and the nodes' users and no one else.
 func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
 	dir := t.TempDir()
-	creds, err := fleet.LoadOrCreateNATSCreds(dir)
+	auth, err := fleet.LoadOrCreateNATSAuth(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "nats-server.conf")
-	os.WriteFile(conf, []byte("jetstream: {store_dir: \""+filepath.Join(dir, "js")+"\"}\ninclude \""+fleet.NATSAuthFile+"\"\n"), 0o600)
+	os.WriteFile(conf, []byte("listen: 127.0.0.1:-1\njetstream: {store_dir: \""+filepath.Join(dir, "js")+"\"}\ninclude \""+fleet.NATSAuthFile+"\"\n"), 0o600)
 	opts, err := server.ProcessConfigFile(conf)
 	if err != nil {
 		t.Fatalf("nats-server cannot read %s: %v", fleet.NATSAuthFile, err)
 	}
-	users := map[string]*server.Permissions{}
-	for _, u := range opts.Nkeys {
-		users[u.Nkey] = u.Permissions
+	opts.NoLog, opts.NoSigs = true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(users) != 2 || users[creds.Publisher] != nil {
-		t.Fatalf("users: %v; want the publisher without limits and the node", users)
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server from nats-auth.conf not ready")
 	}
-	got, want := users[creds.Node], fleet.NodePermissions()
-	if got == nil || !slices.Equal(got.Publish.Allow, want.Publish.Allow) || !slices.Equal(got.Subscribe.Allow, want.Subscribe.Allow) ||
-		len(got.Publish.Deny) != 0 || len(got.Subscribe.Deny) != 0 {
-		t.Fatalf("node permissions from %s:\n%+v\nwant\n%+v", fleet.NATSAuthFile, got, want)
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	url := ns.ClientURL()
+	if _, err := nats.Connect(url); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("anonymous connect: %v, want %v", err, nats.ErrAuthorization)
 	}
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a")})
+	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
+	fleettest.Eventually(t, 20*time.Second, "the node serving", fleettest.Serves(t, e, "/users", "users:"))
 }
 
 // A node no longer creates the config bucket: started before any publisher
 // it waits, says so once however often it retries, and follows once the
 // buckets exist.
 func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
-	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
+	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,5 +497,50 @@ func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "fleet session ended") {
 		t.Fatalf("waiting for the buckets logged as a failed session:\n%s", logs.String())
+	}
+}
+
+// An admin has the publisher sign a node's user for a key made elsewhere:
+// the JWT names the node, and the node it lets in may write its own status.
+func TestNodeCredsThroughTheAPI(t *testing.T) {
+	url, auth := startAuthNATS(t)
+	pub := fleettest.StartSigningPublisher(t, url, auth)
+	ctx := context.Background()
+	kp, _ := nkeys.CreateUser()
+	userKey, _ := kp.PublicKey()
+	for _, bad := range []struct{ id, key, want string }{
+		{"edge-a", "not-a-key", "not a NATS user public key"},
+		{"edge.*", userKey, "node id"},
+		{"edge-a", auth.Account, "not a NATS user public key"}, // an account key is no user's
+	} {
+		_, err := pub.Client.NodeCreds(ctx, bad.id, bad.key, nil)
+		var ae *fleetclient.APIError
+		if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, bad.want) {
+			t.Fatalf("node-creds %q %q: %v, want a 400 saying %q", bad.id, bad.key, err, bad.want)
+		}
+	}
+	signed, err := pub.Client.NodeCreds(ctx, "edge-a", userKey, []string{"billing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := jwt.DecodeUserClaims(signed.JWT)
+	if err != nil || claims.Name != "edge-a" || claims.Subject != userKey || claims.Issuer != auth.Account {
+		t.Fatalf("the signed JWT: %+v %v", claims, err)
+	}
+	seed, _ := kp.Seed()
+	creds, _ := jwt.FormatUserConfig(signed.JWT, seed)
+	file := filepath.Join(t.TempDir(), "edge-a.creds")
+	os.WriteFile(file, creds, 0o600)
+	_, js, _ := nodeConn(t, url, file)
+	b, err := fleet.BindBuckets(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Nodes.Put(ctx, "edge-a", []byte(`{"id": "edge-a"}`)); err != nil {
+		t.Fatalf("the node's own status with the signed credentials: %v", err)
+	}
+	page, err := pub.Client.History(ctx, 0, 10)
+	if err != nil || len(page.Entries) == 0 || page.Entries[0].Action != publisher.ActionNodeCreds || !strings.Contains(page.Entries[0].Detail, "edge-a") {
+		t.Fatalf("history after node-creds: %+v %v", page, err)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/sluicegw/sluice/runtime/edge"
 )
 
 // Node states reported in the node-status bucket.
@@ -31,7 +29,7 @@ type NodeStatus struct {
 	Wanted   int64             `json:"wanted,omitempty"` // the revision last tried
 	LastSeen time.Time         `json:"last_seen"`
 	// Stats are the node's request totals since it started.
-	Stats edge.Stats `json:"stats"`
+	Stats NodeStats `json:"stats"`
 	// Latency is the node's request-latency histogram since it started;
 	// with Stats, the publisher judges a gated canary on the difference
 	// between two reports.
@@ -39,7 +37,7 @@ type NodeStatus struct {
 	// Routes are each route's totals and latency histogram since the node
 	// started; the publisher's dashboard charts the differences between
 	// reports.
-	Routes map[string]edge.RouteStats `json:"routes,omitempty"`
+	Routes map[string]RouteStats `json:"routes,omitempty"`
 }
 
 // ListNodes reads every live node's status (expired ones are gone), by id.
@@ -64,4 +62,23 @@ func ListNodes(ctx context.Context, b *Buckets) ([]NodeStatus, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// NodeStats are a node's request totals since it started (edge.Stats, as
+// reported).
+type NodeStats struct {
+	Requests        int64 `json:"requests"`
+	Errors5xx       int64 `json:"errors_5xx"`
+	OpenConnections int64 `json:"open_connections"`
+}
+
+// RouteStats are one route's totals since the node started: requests, 5xx,
+// and the latency histogram as Prometheus keeps it (cumulative counts per
+// upper bound in seconds, ascending, +Inf left out).
+type RouteStats struct {
+	Requests      int64     `json:"requests"`
+	Errors5xx     int64     `json:"errors_5xx"`
+	LatencyBounds []float64 `json:"latency_bounds"`
+	LatencyCounts []uint64  `json:"latency_counts"`
+	LatencyCount  uint64    `json:"latency_count"`
 }

@@ -182,3 +182,10 @@ func (c *Client) WhoAmI(ctx context.Context) (*publisher.TokenInfo, error) {
 	var out publisher.TokenInfo
 	return &out, c.do(ctx, http.MethodGet, "/v1/whoami", nil, &out)
 }
+
+// NodeCreds has the publisher sign node id's NATS user JWT for publicKey
+// (U...), allowed to announce the given services.
+func (c *Client) NodeCreds(ctx context.Context, id, publicKey string, announce []string) (*publisher.NodeCreds, error) {
+	var out publisher.NodeCreds
+	return &out, c.post(ctx, "/v1/nodes/"+url.PathEscape(id)+"/creds", publisher.NodeCredsRequest{PublicKey: publicKey, Announce: announce}, &out)
+}

@@ -2,15 +2,20 @@ package fleetnode_test
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/sluicegw/sluice/runtime/artifacts"
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
+	"github.com/sluicegw/sluice/runtime/publisher"
 )
 
 // startFleet runs a publisher and n edge nodes on one embedded NATS, all in
@@ -24,7 +29,7 @@ func startFleet(b *testing.B, natsURL string, pub *fleettest.Publisher, n int) (
 	}
 	up := fleettest.Upstream(b, "up")
 	rev := pub.MustApply(b, swapConfig(up, 0), "")
-	fleettest.Eventually(b, 60*time.Second, "every node on the first revision", allOn(edges, rev))
+	fleettest.Eventually(b, 60*time.Second+time.Duration(n)*100*time.Millisecond, "every node on the first revision", allOn(edges, rev))
 	return edges, up
 }
 
@@ -45,30 +50,68 @@ func allOn(edges []*fleettest.Edge, rev int64) func() bool {
 // status says ready on it, which it sets once the new snapshot is swapped
 // in), and from the apply call (adding the publisher's validation and
 // publishing). Reported: p50 and p99 of b.N applies (at 30 applies the
-// p99 is the slowest one).
+// p99 is the slowest one); the CPU the apply call's own thread used
+// (validation build, sealing, writing: the publisher's part, which cannot
+// be told apart from the nodes' by process CPU when all run in this
+// process); and the bytes the NATS server received and sent per apply
+// (its varz), which includes the status reports of every node meanwhile.
 //
 //	go test -run '^$' -bench FleetConvergence -benchtime=30x ./runtime/fleetnode
+//	FLEET_NODES=500,1000 go test -run '^$' -bench FleetConvergence -benchtime=10x -timeout 1h ./runtime/fleetnode
 func BenchmarkFleetConvergence(b *testing.B) {
-	for _, n := range []int{10, 50, 100} {
+	sizes := []int{10, 50, 100}
+	if env := os.Getenv("FLEET_NODES"); env != "" {
+		sizes = sizes[:0]
+		for _, s := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				b.Fatalf("FLEET_NODES=%s: want sizes like 500,1000", env)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	// The testing package calls each sub-benchmark once with b.N = 1
+	// before the measured run: the fleet is started once per size, under
+	// the parent, not twice.
+	type testFleet struct {
+		ns    *server.Server
+		pub   *fleettest.Publisher
+		edges []*fleettest.Edge
+		up    string
+		// applied numbers the configs, each unlike the one before
+		applied int
+	}
+	fleets := map[int]*testFleet{}
+	parent := b
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
-			natsURL := fleettest.StartNATS(b)
-			pub := fleettest.StartPublisher(b, natsURL)
-			edges, up := startFleet(b, natsURL, pub, n)
+			f := fleets[n]
+			if f == nil {
+				f = &testFleet{ns: fleettest.StartNATSServer(parent)}
+				f.pub = fleettest.StartPublisher(parent, f.ns.ClientURL())
+				f.edges, f.up = startFleet(parent, f.ns.ClientURL(), f.pub, n)
+				fleets[n] = f
+			}
+			ns, pub, edges, up := f.ns, f.pub, f.edges, f.up
 			// fromReturn is what the operator sees after `apply` answers;
 			// fromCall adds the publisher's validation and publishing, and
 			// bounds it: nodes can finish while apply is still returning.
 			fromReturn := make([]time.Duration, 0, b.N)
 			fromCall := make([]time.Duration, 0, b.N)
+			var applyCPU time.Duration
+			in0, out0 := natsBytes(b, ns)
 			b.ResetTimer()
-			for i := range b.N {
+			for range b.N {
 				b.StopTimer()
-				doc, _, err := artifacts.FromFile(fleettest.WriteConfig(b, b.TempDir(), swapConfig(up, i+1)))
+				f.applied++
+				doc, _, err := artifacts.FromFile(fleettest.WriteConfig(b, b.TempDir(), swapConfig(up, f.applied)))
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
 				called := time.Now()
-				rec, err := pub.Apply(b.Context(), doc, "")
+				rec, cpu, err := applyOnThisThread(b, pub, doc)
+				applyCPU += cpu
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -84,6 +127,7 @@ func BenchmarkFleetConvergence(b *testing.B) {
 				fromCall = append(fromCall, time.Since(called))
 			}
 			b.StopTimer()
+			in1, out1 := natsBytes(b, ns)
 			for _, times := range [][]time.Duration{fromReturn, fromCall} {
 				slices.Sort(times)
 			}
@@ -92,11 +136,42 @@ func BenchmarkFleetConvergence(b *testing.B) {
 			b.ReportMetric(ms(fromReturn[len(fromReturn)*99/100]), "p99-ms")
 			b.ReportMetric(ms(fromCall[len(fromCall)/2]), "p50-from-call-ms")
 			b.ReportMetric(ms(fromCall[len(fromCall)*99/100]), "p99-from-call-ms")
+			b.ReportMetric(ms(applyCPU)/float64(b.N), "apply-cpu-ms/op")
+			b.ReportMetric(float64(in1-in0)/float64(b.N)/1024, "nats-in-KiB/op")
+			b.ReportMetric(float64(out1-out0)/float64(b.N)/1024, "nats-out-KiB/op")
 		})
 	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// applyOnThisThread applies doc and returns the CPU time of the calling OS
+// thread meanwhile (RUSAGE_THREAD): the publisher's own work on the apply,
+// apart from the nodes sharing the process.
+func applyOnThisThread(b *testing.B, pub *fleettest.Publisher, doc *fleet.Document) (*publisher.Revision, time.Duration, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0 := threadCPU()
+	rec, err := pub.Apply(b.Context(), doc, "")
+	return rec, threadCPU() - c0, err
+}
+
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// natsBytes is what the server has received and sent since it started.
+func natsBytes(b *testing.B, ns *server.Server) (in, out int64) {
+	v, err := ns.Varz(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v.InBytes, v.OutBytes
+}
 
 // BenchmarkIdleNodes measures what idle nodes spend on following the
 // fleet: 100 nodes on the first revision, nothing applied, for one 30 s

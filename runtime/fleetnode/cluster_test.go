@@ -90,7 +90,7 @@ func TestClusterServerLossLosesNoRevision(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		p, err = publisher.NewPublisher(ctx, publisher.PublisherOptions{DataDir: dir, JS: js, Logger: fleettest.Quiet, Replicas: 3})
+		p, err = publisher.New(ctx, publisher.Options{DataDir: dir, JS: js, Logger: fleettest.Quiet, Replicas: 3})
 		return err == nil
 	})
 	t.Cleanup(p.Close)

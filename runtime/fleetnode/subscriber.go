@@ -28,8 +28,8 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 )
 
-// SubscriberOptions configure the fleet side of an edge node.
-type SubscriberOptions struct {
+// Options configure the fleet side of an edge node.
+type Options struct {
 	// Conn is the node's NATS connection (made with Connect, shared with
 	// the node); nil: the subscriber dials NATSURL itself.
 	Conn    *nats.Conn
@@ -67,7 +67,7 @@ const (
 // has the node build and swap the snapshot, and reports status. It keeps the
 // last good snapshot on disk to boot from when NATS is unreachable.
 type Subscriber struct {
-	opts  SubscriberOptions
+	opts  Options
 	log   *slog.Logger
 	state string // path of the last good snapshot file
 
@@ -94,8 +94,8 @@ type lastGood struct {
 	Floor    int64           `json:"floor"`
 }
 
-// NewSubscriber returns a subscriber; call Boot, then Run.
-func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
+// New returns a subscriber; call Boot, then Run.
+func New(opts Options) (*Subscriber, error) {
 	if len(opts.Trust) != ed25519.PublicKeySize {
 		return nil, errors.New("fleet: a trusted publisher key is required")
 	}
@@ -213,14 +213,6 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	return nil
 }
 
-// reconnectPoll is how often a session checks whether the connection was
-// re-established under it. Polling the connection's counter, rather than
-// installing a reconnect handler, leaves the handlers of a shared
-// connection to its owner.
-const reconnectPoll = 100 * time.Millisecond
-
-var errReconnected = errors.New("reconnected to NATS")
-
 // watchCheck is how often a session compares the snapshot keys with what
 // its watch has delivered. The watch is an ordered consumer living on the
 // bucket's stream leader; when a cluster loses that server, a node still
@@ -238,8 +230,7 @@ var errWatchStalled = errors.New("snapshot watch fell behind the bucket")
 // connection is re-established (the watch starts over, replaying the
 // current keys) or something fails.
 func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
-	reconnects := nc.Stats().Reconnects
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := fleet.UntilReconnect(ctx, nc)
 	defer cancel()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -278,8 +269,6 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 	// never come, a short timer stands in for it.
 	initialized := false
 	initTimeout := time.After(2 * time.Second)
-	poll := time.NewTicker(reconnectPoll)
-	defer poll.Stop()
 	check := time.NewTicker(watchCheck)
 	defer check.Stop()
 	seen := map[string]uint64{} // key: bucket revision the watch delivered last
@@ -287,17 +276,13 @@ func (s *Subscriber) session(ctx context.Context, nc *nats.Conn) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx) // fleet.ErrReconnected: start over
 		case <-initTimeout:
 			if !initialized {
 				initialized = true
 				if target := s.target(stable, canary); target != nil {
 					_ = s.apply(ctx, target, cache)
 				}
-			}
-		case <-poll.C:
-			if nc.Stats().Reconnects != reconnects {
-				return errReconnected
 			}
 		case <-check.C:
 			if target := s.target(stable, canary); initialized && target != nil && s.retryDue(target) {
@@ -554,7 +539,7 @@ func (s *Subscriber) report(ctx context.Context, nodes jetstream.KeyValue) {
 		st := s.Status()
 		st.LastSeen = time.Now().UTC()
 		if s.opts.Node != nil {
-			st.Stats = s.opts.Node.Stats()
+			st.Stats = fleet.NodeStats(s.opts.Node.Stats())
 			st.Routes = s.opts.Node.RouteStats()
 			if s.canaryLive.Load() {
 				lat, err := fleet.ReadLatency(admin)

@@ -151,7 +151,7 @@ func TestBootRefusesLastGoodSignedByAnotherKey(t *testing.T) {
 	first.Stop()
 
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{NodeID: "edge-a", Trust: other, DataDir: dataDir, Logger: fleettest.Quiet})
+	sub, err := fleetnode.New(fleetnode.Options{NodeID: "edge-a", Trust: other, DataDir: dataDir, Logger: fleettest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestBootRefusesLastGoodSignedByAnotherKey(t *testing.T) {
 func TestNodeReconnectsAfterNATSRestart(t *testing.T) {
 	addr := fleettest.DeadAddr(t)
 	store := t.TempDir()
-	ns, err := fleet.StartEmbeddedNATS(addr, store)
+	ns, err := fleet.StartEmbeddedNATS(addr, store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestNodeReconnectsAfterNATSRestart(t *testing.T) {
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	ns, err = fleet.StartEmbeddedNATS(addr, store)
+	ns, err = fleet.StartEmbeddedNATS(addr, store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,12 +49,19 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 // StartNATS runs a real embedded NATS server with JetStream on a free port.
 func StartNATS(t testing.TB) string {
 	t.Helper()
-	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir())
+	return StartNATSServer(t).ClientURL()
+}
+
+// StartNATSServer is StartNATS for a test that reads the server's own
+// numbers (Varz).
+func StartNATSServer(t testing.TB) *server.Server {
+	t.Helper()
+	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
+	return ns
 }
 
 func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
@@ -81,9 +89,21 @@ type Publisher struct {
 // canary watch; opts are its NATS connect options (credentials).
 func StartPublisher(t testing.TB, natsURL string, opts ...nats.Option) *Publisher {
 	t.Helper()
+	return startPublisher(t, natsURL, nil, opts...)
+}
+
+// StartSigningPublisher is StartPublisher connected as auth's publisher
+// user, signing nodes' credentials with auth's account.
+func StartSigningPublisher(t testing.TB, natsURL string, auth *fleet.NATSAuth) *Publisher {
+	t.Helper()
+	return startPublisher(t, natsURL, auth, nats.UserCredentials(auth.PublisherFile))
+}
+
+func startPublisher(t testing.TB, natsURL string, auth *fleet.NATSAuth, opts ...nats.Option) *Publisher {
+	t.Helper()
 	_, js := Connect(t, natsURL, opts...)
 	dir := t.TempDir()
-	p, err := publisher.NewPublisher(context.Background(), publisher.PublisherOptions{DataDir: dir, JS: js, Logger: Quiet})
+	p, err := publisher.New(context.Background(), publisher.Options{DataDir: dir, JS: js, Logger: Quiet, NATSAuth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +161,7 @@ func StartEdge(t testing.TB, natsURL string, spec EdgeSpec) *Edge {
 	opts := edge.Options{NodeID: spec.ID, DataDir: spec.DataDir, Logger: Quiet, ShutdownTimeout: 2 * time.Second}
 	var disc *discovery.Discovery
 	if spec.Discovery {
-		disc = discovery.NewDiscovery(Quiet)
+		disc = discovery.New(Quiet)
 		opts.PrepareSnapshot = disc.Prepare
 	}
 	node := edge.NewNode(opts)
@@ -151,7 +171,7 @@ func StartEdge(t testing.TB, natsURL string, spec EdgeSpec) *Edge {
 	if spec.Logger == nil {
 		spec.Logger = Quiet
 	}
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{NATSURL: natsURL, Node: node, NodeID: spec.ID, Labels: spec.Labels,
+	sub, err := fleetnode.New(fleetnode.Options{NATSURL: natsURL, Node: node, NodeID: spec.ID, Labels: spec.Labels,
 		Trust: spec.Trust, DataDir: spec.DataDir, Logger: spec.Logger, StatusInterval: spec.StatusInterval, Discovery: disc, RetryAfter: spec.RetryAfter, NATSCreds: spec.Creds})
 	if err != nil {
 		t.Fatal(err)

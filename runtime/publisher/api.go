@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicegw/sluice/runtime/artifacts"
@@ -38,6 +39,7 @@ import (
 //	POST   /v1/tokens             {"name", "role"}          → NewToken (201); 409 if the name is taken  admin
 //	GET    /v1/tokens                                       → {"tokens": [TokenInfo]}     admin
 //	DELETE /v1/tokens/{name}                                → 204; 404 unknown name       admin
+//	POST   /v1/nodes/{id}/creds   {"public_key", "announce"} → NodeCreds (201): the node's user JWT  admin
 //	GET    /ui                                              → the fleet page (asks for the token)
 
 // AuthorHeader carries who runs the CLI (the user name, as the CLI's
@@ -60,6 +62,39 @@ type ApplyRequest struct {
 	Bake           string   `json:"bake,omitempty"`
 	MaxErrorRate   *float64 `json:"max_error_rate,omitempty"`
 	MaxP99Increase *float64 `json:"max_p99_increase,omitempty"`
+	// Note says why, in a line (`sluice apply --note`); it is signed into
+	// the revision and shown by the history.
+	Note string `json:"note,omitempty"`
+}
+
+// NodeCredsRequest asks for a node's NATS user JWT: the node's public
+// user key (its seed stays where it was made) and the services it may
+// announce.
+type NodeCredsRequest struct {
+	PublicKey string   `json:"public_key"`
+	Announce  []string `json:"announce,omitempty"`
+}
+
+// NodeCreds is the signed user JWT; with the seed, a .creds file.
+type NodeCreds struct {
+	Node string `json:"node"`
+	JWT  string `json:"jwt"`
+}
+
+// MaxNote bounds an apply's note: a line of the history, not a document.
+const MaxNote = 200
+
+// note is the request's note, checked: one line of printable text.
+func (r *ApplyRequest) note() (string, error) {
+	if len(r.Note) > MaxNote {
+		return "", fmt.Errorf("--note is %d bytes, at most %d: %w", len(r.Note), MaxNote, fleet.ErrBadRequest)
+	}
+	for _, c := range r.Note {
+		if !unicode.IsPrint(c) {
+			return "", fmt.Errorf("--note holds %q: one line of printable text: %w", c, fleet.ErrBadRequest)
+		}
+	}
+	return r.Note, nil
 }
 
 // gate is the request's gate, nil without a bake.
@@ -150,7 +185,12 @@ func (p *Publisher) Handler() http.Handler {
 		}
 		req.Document.Author = caller(r).Name
 		req.Document.Created = time.Now().UTC()
-		gate, err := req.gate()
+		var err error
+		req.Document.Note, err = req.note()
+		var gate *Gate
+		if err == nil {
+			gate, err = req.gate()
+		}
 		var rec *Revision
 		if err == nil {
 			rec, err = p.ApplyGated(r.Context(), req.Document, req.Canary, gate)
@@ -282,6 +322,33 @@ func (p *Publisher) Handler() http.Handler {
 		reply(w, http.StatusOK, HistoryPage{Entries: entries, Next: next})
 	}))
 
+	mux.HandleFunc("POST /v1/nodes/{id}/creds", need(RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+		var req NodeCredsRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		id := r.PathValue("id")
+		var token string
+		err := fmt.Errorf("this publisher signs no NATS credentials: %w", fleet.ErrBadRequest)
+		if p.auth != nil {
+			token, err = p.auth.NodeUserJWT(id, req.PublicKey, req.Announce)
+		}
+		e := entry(r, ActionNodeCreds, nil, err)
+		e.Detail = fmt.Sprintf("node %q", clip(id))
+		if len(req.Announce) > 0 {
+			e.Detail += fmt.Sprintf(", announces %s", clip(strings.Join(req.Announce, ",")))
+		}
+		if err != nil {
+			e.Detail += ": " + err.Error()
+		}
+		p.audit(r.Context(), e)
+		if err != nil {
+			fail(w, statusOf(err), err)
+			return
+		}
+		p.log.Info("node credentials signed", "node", id, "by", caller(r).Name)
+		reply(w, http.StatusCreated, NodeCreds{Node: id, JWT: token})
+	}))
 	mux.HandleFunc("GET /v1/whoami", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, caller(r))
 	}))

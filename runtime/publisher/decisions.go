@@ -17,7 +17,7 @@ import (
 )
 
 // Decision logs: nodes publish the policy decisions their decision_log
-// keeps on edge.DecisionSubjectPrefix + NODE (runtime/edge/decisionlog.go);
+// keeps on fleet.DecisionSubjectPrefix + NODE (runtime/edge/decisionlog.go);
 // the publisher creates the stream that keeps them and serves them live to
 // `sluice decisions tail`.
 const (
@@ -41,7 +41,7 @@ func openDecisions(ctx context.Context, js jetstream.JetStream, replicas int) er
 	}
 	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: DecisionsStream, Description: "sluice policy decision logs, from every node",
-		Subjects: []string{edge.DecisionSubjectPrefix + ">"}, Storage: jetstream.FileStorage, Replicas: n,
+		Subjects: []string{fleet.DecisionSubjectPrefix + ">"}, Storage: jetstream.FileStorage, Replicas: n,
 		MaxAge: DecisionsMaxAge, MaxBytes: DecisionsMaxBytes, Discard: jetstream.DiscardOld,
 	})
 	if err != nil {

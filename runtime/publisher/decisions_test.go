@@ -23,19 +23,33 @@ import (
 )
 
 // startAuthNATS runs a real embedded NATS server that admits only the
-// users of credentials created in a fresh data dir.
-func startAuthNATS(t *testing.T) (string, *fleet.NATSCreds) {
+// users the fleet's account, made in a fresh data dir, signed.
+func startAuthNATS(t *testing.T) (string, *fleet.NATSAuth) {
 	t.Helper()
-	creds, err := fleet.LoadOrCreateNATSCreds(t.TempDir())
+	auth, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), creds.Users()...)
+	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL(), creds
+	return ns.ClientURL(), auth
+}
+
+// nodeCredsFile writes node id's credentials, as `sluice node-creds` does.
+func nodeCredsFile(t *testing.T, auth *fleet.NATSAuth, id string) string {
+	t.Helper()
+	data, err := auth.NodeCreds(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), id+".creds")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func credsOpt(t *testing.T, path string) nats.Option {
@@ -50,16 +64,16 @@ func credsOpt(t *testing.T, path string) nats.Option {
 // startNodeOnNATS runs a real edge node that, as `sluice edge --nats` does,
 // shares one NATS connection (made with the node credentials) between its
 // subscriber and the node: decisions, rate limits and purges ride on it.
-func startNodeOnNATS(t *testing.T, natsURL, id string, pub *fleettest.Publisher, creds *fleet.NATSCreds) string {
+func startNodeOnNATS(t *testing.T, natsURL, id string, pub *fleettest.Publisher, auth *fleet.NATSAuth) string {
 	t.Helper()
-	nc, err := fleet.Connect(natsURL, "sluice-edge "+id, credsOpt(t, creds.NodeFile))
+	nc, err := fleet.Connect(natsURL, "sluice-edge "+id, credsOpt(t, nodeCredsFile(t, auth, id)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
 	data := t.TempDir()
 	node := edge.NewNode(edge.Options{NodeID: id, DataDir: data, Logger: fleettest.Quiet, ShutdownTimeout: 2 * time.Second, NATS: nc})
-	sub, err := fleetnode.NewSubscriber(fleetnode.SubscriberOptions{Conn: nc, Node: node, NodeID: id, Trust: pub.Identity().Public, DataDir: data,
+	sub, err := fleetnode.New(fleetnode.Options{Conn: nc, Node: node, NodeID: id, Trust: pub.Identity().Public, DataDir: data,
 		Logger: fleettest.Quiet, StatusInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

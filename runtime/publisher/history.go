@@ -15,10 +15,6 @@ import (
 // token issued or revoked, is one message in a JetStream stream, so it
 // outlives the publisher and is shared by publishers on one cluster.
 const (
-	// HistoryStream is the stream of HistoryEntry messages.
-	HistoryStream = "SLUICE_HISTORY"
-	// HistorySubject prefixes each entry's subject; the action follows.
-	HistorySubject = "sluice.history."
 	// HistoryKeep is how many entries the stream keeps; older ones go.
 	HistoryKeep = 100_000
 	// MaxHistoryPage bounds one page of GET /v1/history.
@@ -33,6 +29,7 @@ const (
 	ActionRollback    = "rollback"
 	ActionTokenCreate = "token-create"
 	ActionTokenRevoke = "token-revoke"
+	ActionNodeCreds   = "node-creds"
 )
 
 // Outcomes recorded in the history.
@@ -78,20 +75,20 @@ type HistoryEntry struct {
 // openHistory creates the history stream if missing (file storage, the
 // oldest entries dropped past HistoryKeep) and binds to it.
 func openHistory(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
-	n, err := fleet.ReplicasOf(ctx, js, HistoryStream, replicas)
+	n, err := fleet.ReplicasOf(ctx, js, fleet.HistoryStream, replicas)
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", HistoryStream, err)
+		return nil, fmt.Errorf("stream %s: %w", fleet.HistoryStream, err)
 	}
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: HistoryStream, Description: "sluice history and audit: applies, promotions, aborts, rollbacks, tokens",
-		Subjects: []string{HistorySubject + ">"}, Storage: jetstream.FileStorage, Replicas: n,
+		Name: fleet.HistoryStream, Description: "sluice history and audit: applies, promotions, aborts, rollbacks, tokens",
+		Subjects: []string{fleet.HistorySubject + ">"}, Storage: jetstream.FileStorage, Replicas: n,
 		MaxMsgs: HistoryKeep, Discard: jetstream.DiscardOld,
 		// Pages are read by sequence: direct gets skip the JetStream API
 		// leader (measured: BENCHMARKS.md).
 		AllowDirect: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", HistoryStream, err)
+		return nil, fmt.Errorf("stream %s: %w", fleet.HistoryStream, err)
 	}
 	return s, nil
 }
@@ -108,7 +105,7 @@ func (p *Publisher) audit(ctx context.Context, e HistoryEntry) {
 	// does not lose its record.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := p.js.Publish(ctx, HistorySubject+e.Action, fleet.MustJSON(&e)); err != nil {
+	if _, err := p.js.Publish(ctx, fleet.HistorySubject+e.Action, fleet.MustJSON(&e)); err != nil {
 		p.log.Error("history entry not stored", "action", e.Action, "revision", e.Revision, "who", e.Who, "error", err)
 	}
 }

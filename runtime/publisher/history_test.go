@@ -103,7 +103,7 @@ func TestHistoryRecordsWhoDidWhatAndSurvivesARestart(t *testing.T) {
 	// A second publisher on the same NATS, as after a restart, reads the
 	// same history from JetStream.
 	_, js := fleettest.Connect(t, natsURL)
-	p2, err := publisher.NewPublisher(ctx, publisher.PublisherOptions{DataDir: pub.Dir, JS: js, Logger: fleettest.Quiet})
+	p2, err := publisher.New(ctx, publisher.Options{DataDir: pub.Dir, JS: js, Logger: fleettest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

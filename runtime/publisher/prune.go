@@ -25,6 +25,53 @@ const (
 	DefaultArtifactGrace = time.Hour
 )
 
+// pruneLater prunes once the publish that asks has returned and released
+// p.mu. Pruning reads every kept revision record and lists the Object
+// Store: at 500 nodes that was 1-4 s of round trips to a server busy
+// delivering the new snapshot, which every apply waited for
+// (BENCHMARKS.md). At most one prune waits: publishes meanwhile share it.
+func (p *Publisher) pruneLater() {
+	if !p.pruneQueued.CompareAndSwap(false, true) {
+		return
+	}
+	p.pruning.Add(1)
+	go func() {
+		defer p.pruning.Done()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.pruneQueued.Store(false)
+		if p.waiting.Load() > 0 {
+			return // a publish goes first and queues the next prune
+		}
+		ctx, cancel := context.WithTimeout(p.bg, time.Minute)
+		p.pruneMu.Lock()
+		p.pruneStop = cancel
+		p.pruneMu.Unlock()
+		defer func() {
+			p.pruneMu.Lock()
+			p.pruneStop = nil
+			p.pruneMu.Unlock()
+			cancel()
+		}()
+		p.prune(ctx)
+	}()
+}
+
+// lock takes p.mu for a publish, promotion, abort or rollback. They go
+// before pruning: a prune in progress is cancelled (the next publish
+// queues another), so an apply never waits out a prune stuck on a NATS
+// failover (TestClusterServerLossLosesNoRevision).
+func (p *Publisher) lock() {
+	p.waiting.Add(1)
+	p.pruneMu.Lock()
+	if p.pruneStop != nil {
+		p.pruneStop()
+	}
+	p.pruneMu.Unlock()
+	p.mu.Lock()
+	p.waiting.Add(-1)
+}
+
 // prune removes revision records past the retention count and artifacts no
 // kept revision uses. Errors are logged: a failed prune is retried by the
 // next publish. p.mu is held.

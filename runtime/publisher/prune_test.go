@@ -24,7 +24,7 @@ func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
 	natsURL := fleettest.StartNATS(t)
 	_, js := fleettest.Connect(t, natsURL)
 	ctx := context.Background()
-	p, err := publisher.NewPublisher(ctx, publisher.PublisherOptions{DataDir: t.TempDir(), JS: js, Logger: fleettest.Quiet, KeepRevisions: 3, ArtifactGrace: time.Nanosecond})
+	p, err := publisher.New(ctx, publisher.Options{DataDir: t.TempDir(), JS: js, Logger: fleettest.Quiet, KeepRevisions: 3, ArtifactGrace: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +47,9 @@ func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
 		}
 		rev := pub.MustApply(t, fleettest.RouteConfig("users", up)+fmt.Sprintf("policies: {authz: {module: %s}}\n", dir), canary)
 		policy[rev] = fleet.Digest(bundle)
+		// With a grace of 1 ns, a prune still running when the next
+		// artifact is uploaded would take it before its apply uses it.
+		p.WaitPruned()
 		return rev
 	}
 	recordsAndArtifacts := func() ([]string, []string) {
@@ -83,19 +86,27 @@ func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
 	for i := 2; i <= 6; i++ {
 		apply(i, "region=nowhere")
 	}
-	gotKeys, gotArts := recordsAndArtifacts()
-	wantKeys, wantArts := want(1, 4, 5, 6)
-	if !slices.Equal(gotKeys, wantKeys) || !slices.Equal(gotArts, wantArts) {
-		t.Fatalf("with stable 1 and canary 6:\nrecords %v, want %v\nartifacts %v, want %v", gotKeys, wantKeys, gotArts, wantArts)
+	// Pruning follows a publish in the background.
+	pruned := func(what string, revs ...int64) {
+		t.Helper()
+		wantKeys, wantArts := want(revs...)
+		var gotKeys, gotArts []string
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if gotKeys, gotArts = recordsAndArtifacts(); slices.Equal(gotKeys, wantKeys) && slices.Equal(gotArts, wantArts) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s:\nrecords %v, want %v\nartifacts %v, want %v", what, gotKeys, wantKeys, gotArts, wantArts)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
+	pruned("with stable 1 and canary 6", 1, 4, 5, 6)
 
 	// A new stable revision: revision 1 is no longer protected.
 	rev7 := apply(7, "")
-	gotKeys, gotArts = recordsAndArtifacts()
-	wantKeys, wantArts = want(5, 6, 7)
-	if !slices.Equal(gotKeys, wantKeys) || !slices.Equal(gotArts, wantArts) {
-		t.Fatalf("with stable 7:\nrecords %v, want %v\nartifacts %v, want %v", gotKeys, wantKeys, gotArts, wantArts)
-	}
+	pruned("with stable 7", 5, 6, 7)
 	fleettest.Eventually(t, 10*time.Second, "the node on revision 7", fleettest.NodeState(e, rev7, fleet.StateReady))
 	if code, body := fleettest.Get(t, e.URL+"/users"); code != 200 || !strings.HasPrefix(body, "up:") {
 		t.Fatalf("the node after pruning: %d %s", code, body)

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,6 +39,7 @@ type Publisher struct {
 	dash    *dashboardRun    // the fleet page's charts, fed from status reports
 	cache   *artifacts.Cache
 	log     *slog.Logger
+	auth    *fleet.NATSAuth
 	data    string
 
 	mu      sync.Mutex // serializes publishing: one revision at a time
@@ -45,13 +47,22 @@ type Publisher struct {
 	keep    int           // revision records kept (besides stable and canary)
 	grace   time.Duration // unused artifacts younger than this are kept
 
+	// Pruning runs after a publish, in the background (pruneLater).
+	pruneQueued atomic.Bool
+	pruning     sync.WaitGroup
+	waiting     atomic.Int32 // callers of lock not yet holding p.mu
+	pruneMu     sync.Mutex
+	pruneStop   context.CancelFunc // the running prune's; nil when none
+	bg          context.Context    // ends at Close
+	stopBG      context.CancelFunc
+
 	wasmOnce sync.Once
 	wasm     *filter.Runtime
 	wasmErr  error
 }
 
-// PublisherOptions configure a Publisher.
-type PublisherOptions struct {
+// Options configure a Publisher.
+type Options struct {
 	DataDir string // token, keys, artifact cache, wasm compilation cache
 	JS      jetstream.JetStream
 	Logger  *slog.Logger
@@ -64,6 +75,9 @@ type PublisherOptions struct {
 	// (nodes follow what the publisher created); 0 keeps an existing
 	// bucket's count, 1 for a new one.
 	Replicas int
+	// NATSAuth signs the nodes' NATS credentials (POST
+	// /v1/nodes/{id}/creds); nil when the publisher has none to sign.
+	NATSAuth *fleet.NATSAuth
 }
 
 // Revision is one published revision as kept in the revision.N keys.
@@ -83,9 +97,9 @@ type Revision struct {
 	Diff *Diff `json:"-"`
 }
 
-// NewPublisher loads or creates the identity in opts.DataDir and opens the
+// New loads or creates the identity in opts.DataDir and opens the
 // buckets.
-func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error) {
+func New(ctx context.Context, opts Options) (*Publisher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -114,10 +128,11 @@ func NewPublisher(ctx context.Context, opts PublisherOptions) (*Publisher, error
 	if opts.ArtifactGrace <= 0 {
 		opts.ArtifactGrace = DefaultArtifactGrace
 	}
-	p := &Publisher{id: id, tokens: tokens, b: b, js: opts.JS, history: history, keep: opts.KeepRevisions, grace: opts.ArtifactGrace, log: opts.Logger, data: opts.DataDir,
+	p := &Publisher{id: id, tokens: tokens, b: b, js: opts.JS, history: history, keep: opts.KeepRevisions, grace: opts.ArtifactGrace, log: opts.Logger, auth: opts.NATSAuth, data: opts.DataDir,
 		// Its own cache, apart from a node's that may share the data dir
 		// (sluice dev): nodes prune theirs to what they run.
 		cache: &artifacts.Cache{Dir: artifacts.CacheDir(filepath.Join(opts.DataDir, "publisher")), Store: b.Artifacts}}
+	p.bg, p.stopBG = context.WithCancel(context.Background())
 	revs, err := p.Revisions(ctx)
 	if err != nil {
 		return nil, err
@@ -139,6 +154,8 @@ func (p *Publisher) Buckets() *fleet.Buckets { return p.b }
 // runtime used for validation.
 func (p *Publisher) Close() {
 	p.dash.stop()
+	p.stopBG()
+	p.pruning.Wait()
 	if p.wasm != nil {
 		_ = p.wasm.Close(context.Background())
 	}
@@ -253,7 +270,7 @@ func (p *Publisher) ApplyGated(ctx context.Context, doc *fleet.Document, canary 
 	if err := p.Validate(ctx, doc); err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	if canary != "" {
 		if _, err := p.envelope(ctx, fleet.StableKey); errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -296,7 +313,7 @@ func (p *Publisher) publish(ctx context.Context, doc *fleet.Document, selector s
 		return nil, fmt.Errorf("revision %d: publish canary: %w", rec.Revision, err)
 	}
 	p.log.Info("published", "revision", rec.Revision, "digest", env.Digest, "selector", selector, "author", doc.Author)
-	p.prune(ctx)
+	p.pruneLater()
 	return rec, nil
 }
 
@@ -347,7 +364,7 @@ func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
 
 // promoteRevision promotes the canary if it is revision rev (0: any).
 func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, fleet.CanaryKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -391,14 +408,14 @@ func (p *Publisher) Abort(ctx context.Context, reason string) (int64, error) {
 
 // AbortCanary is Abort, returning the aborted revision's record.
 func (p *Publisher) AbortCanary(ctx context.Context, reason string) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	return p.abort(ctx, reason)
 }
 
 // abortRevision aborts the canary if it is revision rev.
 func (p *Publisher) abortRevision(ctx context.Context, rev int64, reason string) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, fleet.CanaryKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -436,7 +453,7 @@ func (p *Publisher) abort(ctx context.Context, reason string) (*Revision, error)
 // Rollback republishes an earlier revision's document as a new stable
 // revision. rev 0 means the stable revision before the current one.
 func (p *Publisher) Rollback(ctx context.Context, rev int64, author string) (*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	revs, err := p.Revisions(ctx)
 	if err != nil {
@@ -503,7 +520,7 @@ func (p *Publisher) Revisions(ctx context.Context) ([]*Revision, error) {
 // ever published. Numbers lost to a race between publishers leave gaps,
 // which are skipped.
 func (p *Publisher) RecentRevisions(ctx context.Context, newest int64, n int) ([]*Revision, error) {
-	p.mu.Lock()
+	p.lock()
 	newest = max(newest, p.lastRev)
 	p.mu.Unlock()
 	out := []*Revision{}
@@ -587,7 +604,7 @@ func (p *Publisher) WatchCanary(ctx context.Context) error {
 }
 
 func (p *Publisher) abortIfCanary(ctx context.Context, st fleet.NodeStatus) {
-	p.mu.Lock()
+	p.lock()
 	defer p.mu.Unlock()
 	canary, err := p.envelope(ctx, fleet.CanaryKey)
 	if err != nil || canary.Revision != st.Wanted {
@@ -615,6 +632,12 @@ func (p *Publisher) envelope(ctx context.Context, key string) (*fleet.Envelope, 
 }
 
 func (p *Publisher) deleteCanary(ctx context.Context) error {
+	// A delete is a write every node's watch receives: most applies have
+	// no canary to supersede, and at 1,000 nodes the needless delete
+	// marker was 1,000 more deliveries per apply (BENCHMARKS.md).
+	if _, err := p.b.Config.Get(ctx, fleet.CanaryKey); errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
 	err := p.b.Config.Delete(ctx, fleet.CanaryKey)
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete canary: %w", err)

@@ -253,7 +253,7 @@ func TestRelativeDataDirsFindTheirArtifacts(t *testing.T) {
 	t.Chdir(t.TempDir())
 	natsURL := fleettest.StartNATS(t)
 	_, js := fleettest.Connect(t, natsURL)
-	p, err := publisher.NewPublisher(context.Background(), publisher.PublisherOptions{DataDir: "pub", JS: js, Logger: fleettest.Quiet})
+	p, err := publisher.New(context.Background(), publisher.Options{DataDir: "pub", JS: js, Logger: fleettest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

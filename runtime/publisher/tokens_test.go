@@ -77,6 +77,12 @@ func TestTokenRolesOnTheAPI(t *testing.T) {
 	if err != nil || rev.Author != "ci-deploy" {
 		t.Fatalf("deploy token, apply: %+v %v", rev, err)
 	}
+	// A node's NATS credentials are an admin's to sign.
+	userKey := "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
+	_, err = deployer.NodeCreds(ctx, "edge-a", userKey, nil)
+	apiErr(t, "deploy token, node-creds", err, http.StatusForbidden, "role admin")
+	_, err = admin.NodeCreds(ctx, "edge-a", userKey, nil)
+	apiErr(t, "node-creds from a publisher without a NATS account", err, http.StatusBadRequest, "signs no NATS credentials")
 	_, err = deployer.CreateToken(ctx, "sneaky", publisher.RoleAdmin)
 	apiErr(t, "deploy token, create a token", err, http.StatusForbidden, "POST /v1/tokens", "role admin", `"ci-deploy"`)
 	_, err = deployer.Tokens(ctx)
@@ -139,7 +145,7 @@ func TestTokenRolesOnTheAPI(t *testing.T) {
 
 	// A publisher restarted on the same data dir knows the same tokens.
 	_, js := fleettest.Connect(t, natsURL)
-	p2, err := publisher.NewPublisher(ctx, publisher.PublisherOptions{DataDir: pub.Dir, JS: js, Logger: fleettest.Quiet})
+	p2, err := publisher.New(ctx, publisher.Options{DataDir: pub.Dir, JS: js, Logger: fleettest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// FleetSubjectPrefix is where fleet-scope rate limits exchange what each
-// node admitted.
-const FleetSubjectPrefix = "sluice.ratelimit."
-
 // DefaultFleetSync is how often a node reports what it admitted.
 const DefaultFleetSync = 20 * time.Millisecond
 
@@ -51,7 +47,7 @@ type FleetLimiter struct {
 const maxReportKeys = 64 << 10
 
 // NewFleetLimiter starts sharing local's buckets on subject (under
-// FleetSubjectPrefix). It reports every sync period; sync <= 0 means
+// fleet.RateLimitSubjectPrefix). It reports every sync period; sync <= 0 means
 // DefaultFleetSync. Close stops it.
 func NewFleetLimiter(nc *nats.Conn, subject string, local *Limiter, sync time.Duration, now func() time.Time, log *slog.Logger) (*FleetLimiter, error) {
 	if sync <= 0 {
