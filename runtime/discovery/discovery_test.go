@@ -10,6 +10,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/discovery"
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // announce runs Announce in the background until the returned stop is
@@ -42,18 +43,18 @@ func TestDiscoveredInstancesComeAndGoWithoutASnapshot(t *testing.T) {
 	text := "upstreams:\n  billing: {discovery: nats}\n  other: {endpoints: [" + static + "]}\n" +
 		"routes:\n  - {name: billing, match: {path_prefix: /billing}, upstream: billing}\n  - {name: other, match: {path: /other}, upstream: other}\n"
 	rev := pub.MustApply(t, text, "")
-	fleettest.Eventually(t, 10*time.Second, "the snapshot applied", fleettest.NodeState(e, rev, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the snapshot applied", fleettest.NodeState(e, rev, fleet.StateReady))
 	if code, _ := fleettest.Get(t, e.URL+"/billing"); code != 503 {
 		t.Fatalf("no instance announced yet: %d, want 503", code)
 	}
 
 	stopA := announce(t, natsURL, "billing", fleettest.Upstream(t, "billing-a"))
-	fleettest.Eventually(t, 5*time.Second, "billing-a discovered", fleettest.Serves(t, e, "/billing", "billing-a:"))
+	testkit.WaitFor(t, 5*time.Second, "billing-a discovered", fleettest.Serves(t, e, "/billing", "billing-a:"))
 	announce(t, natsURL, "billing", fleettest.Upstream(t, "billing-b"))
-	fleettest.Eventually(t, 5*time.Second, "billing-b discovered too", fleettest.Serves(t, e, "/billing", "billing-b:"))
+	testkit.WaitFor(t, 5*time.Second, "billing-b discovered too", fleettest.Serves(t, e, "/billing", "billing-b:"))
 
 	stopA() // withdrawn: only b answers from now on
-	fleettest.Eventually(t, 5*time.Second, "billing-a gone", func() bool { return len(e.Discovery.Instances("billing")) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "billing-a gone", func() bool { return len(e.Discovery.Instances("billing")) == 1 })
 	for range 10 {
 		if _, body := fleettest.Get(t, e.URL+"/billing"); !strings.HasPrefix(body, "billing-b:") {
 			t.Fatalf("after billing-a left: %s", body)
@@ -62,13 +63,13 @@ func TestDiscoveredInstancesComeAndGoWithoutASnapshot(t *testing.T) {
 
 	// A new snapshot starts with the instances known now.
 	rev2 := pub.MustApply(t, strings.Replace(text, "path: /other", "path: /other2", 1), "")
-	fleettest.Eventually(t, 10*time.Second, "revision 2 applied", fleettest.NodeState(e, rev2, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "revision 2 applied", fleettest.NodeState(e, rev2, fleet.StateReady))
 	if _, body := fleettest.Get(t, e.URL+"/billing"); !strings.HasPrefix(body, "billing-b:") {
 		t.Fatalf("after a new snapshot: %s", body)
 	}
 	// An upstream without discovery: nats ignores announcements.
 	announce(t, natsURL, "other", fleettest.Upstream(t, "intruder"))
-	fleettest.Eventually(t, 5*time.Second, "the other announcement seen", func() bool { return len(e.Discovery.Instances("other")) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the other announcement seen", func() bool { return len(e.Discovery.Instances("other")) == 1 })
 	for range 10 {
 		if _, body := fleettest.Get(t, e.URL+"/other2"); !strings.HasPrefix(body, "static:") {
 			t.Fatalf("a static upstream took an announced instance: %s", body)
@@ -110,6 +111,6 @@ func TestUnrefreshedInstanceExpires(t *testing.T) {
 	if _, err := kv.Put(ctx, key, fleet.MustJSON(discovery.Announcement{Service: "billing", URL: "http://10.0.0.1:80"})); err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 5*time.Second, "the instance seen", func() bool { return len(d.Instances("billing")) == 1 })
-	fleettest.Eventually(t, 10*time.Second, "the instance expired", func() bool { return len(d.Instances("billing")) == 0 })
+	testkit.WaitFor(t, 5*time.Second, "the instance seen", func() bool { return len(d.Instances("billing")) == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the instance expired", func() bool { return len(d.Instances("billing")) == 0 })
 }

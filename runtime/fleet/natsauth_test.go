@@ -193,11 +193,11 @@ routes:
   - {name: fn, match: {path: /fn}, filters: [answer]}
   - {name: svc, match: {path_prefix: /svc}, upstream: svc}
 `, wasm), "")
-	fleettest.Eventually(t, 20*time.Second, "the node serving the filter", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the node serving the filter", func() bool {
 		code, body := fleettest.Get(t, e.URL+"/fn")
 		return code == 418 && body == "hello from wasm"
 	})
-	fleettest.Eventually(t, 10*time.Second, "the node's status in the bucket", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the node's status in the bucket", func() bool {
 		nodes, err := fleet.ListNodes(context.Background(), pub.Buckets())
 		return err == nil && len(nodes) == 1 && nodes[0].ID == "edge-a" && nodes[0].Revision == rev && nodes[0].State == fleet.StateReady
 	})
@@ -207,7 +207,7 @@ routes:
 	go func() {
 		done <- discovery.Announce(ctx, url, "svc", fleettest.Upstream(t, "svc"), 100*time.Millisecond, fleettest.Quiet, credsOpt(t, nodeCreds(t, auth, "announcer", "svc")))
 	}()
-	fleettest.Eventually(t, 10*time.Second, "the announced instance served", fleettest.Serves(t, e, "/svc", "svc:"))
+	testkit.WaitFor(t, 10*time.Second, "the announced instance served", fleettest.Serves(t, e, "/svc", "svc:"))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("announce: %v", err)
@@ -381,7 +381,7 @@ func TestNodeWithItsCredsReportsAfterNATSRestart(t *testing.T) {
 	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
 	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a")})
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
-	fleettest.Eventually(t, 10*time.Second, "revision served", fleettest.Serves(t, e, "/users", "users:"))
+	testkit.WaitFor(t, 10*time.Second, "revision served", fleettest.Serves(t, e, "/users", "users:"))
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
@@ -390,7 +390,7 @@ func TestNodeWithItsCredsReportsAfterNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	fleettest.Eventually(t, 15*time.Second, "the node's status after the restart", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the node's status after the restart", func() bool {
 		nodes, err := fleet.ListNodes(context.Background(), pub.Buckets())
 		return err == nil && len(nodes) == 1 && nodes[0].ID == "edge-a" && nodes[0].Revision == rev
 	})
@@ -460,7 +460,7 @@ func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
 	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
 	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a")})
 	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
-	fleettest.Eventually(t, 20*time.Second, "the node serving", fleettest.Serves(t, e, "/users", "users:"))
+	testkit.WaitFor(t, 20*time.Second, "the node serving", fleettest.Serves(t, e, "/users", "users:"))
 }
 
 // A node no longer creates the config bucket: started before any publisher
@@ -476,10 +476,10 @@ func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
 	trust, _, _ := ed25519.GenerateKey(rand.Reader)
 	fleettest.StartEdge(t, ns.ClientURL(), fleettest.EdgeSpec{ID: "early", Trust: trust, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	const waiting = "waiting for the publisher to create the fleet's buckets"
-	fleettest.Eventually(t, 10*time.Second, "the node saying it waits", func() bool { return strings.Contains(logs.String(), waiting) })
+	testkit.WaitFor(t, 10*time.Second, "the node saying it waits", func() bool { return strings.Contains(logs.String(), waiting) })
 	// Each retry asks for the config bucket's stream info: wait for several.
 	v0, _ := ns.Varz(nil)
-	fleettest.Eventually(t, 10*time.Second, "the node retrying", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the node retrying", func() bool {
 		v, err := ns.Varz(nil)
 		return err == nil && v.InMsgs >= v0.InMsgs+5
 	})
@@ -488,7 +488,7 @@ func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "the node's status once the buckets exist", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the node's status once the buckets exist", func() bool {
 		nodes, err := fleet.ListNodes(context.Background(), b)
 		return err == nil && len(nodes) == 1 && nodes[0].ID == "early"
 	})

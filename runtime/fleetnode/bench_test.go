@@ -16,6 +16,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // startFleet runs a publisher and n edge nodes on one embedded NATS, all in
@@ -29,7 +30,7 @@ func startFleet(b *testing.B, natsURL string, pub *fleettest.Publisher, n int) (
 	}
 	up := fleettest.Upstream(b, "up")
 	rev := pub.MustApply(b, swapConfig(up, 0), "")
-	fleettest.Eventually(b, 60*time.Second+time.Duration(n)*100*time.Millisecond, "every node on the first revision", allOn(edges, rev))
+	testkit.WaitFor(b, 60*time.Second+time.Duration(n)*100*time.Millisecond, "every node on the first revision", allOn(edges, rev))
 	return edges, up
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // startCluster runs n embedded nats-servers with JetStream, routed into one
@@ -60,7 +61,7 @@ func startCluster(t *testing.T, n int) []*server.Server {
 		}
 	}
 	// The JetStream meta group needs a leader before any bucket can be made.
-	fleettest.Eventually(t, 15*time.Second, "a JetStream meta leader", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "a JetStream meta leader", func() bool {
 		for _, ns := range servers {
 			if ns.JetStreamIsLeader() {
 				return true
@@ -86,7 +87,7 @@ func TestClusterServerLossLosesNoRevision(t *testing.T) {
 	_, js := fleettest.Connect(t, strings.Join(urls, ","))
 	dir := t.TempDir()
 	var p *publisher.Publisher
-	fleettest.Eventually(t, 15*time.Second, "the publisher's replicated buckets", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the publisher's replicated buckets", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
@@ -109,7 +110,7 @@ func TestClusterServerLossLosesNoRevision(t *testing.T) {
 		edges = append(edges, fleettest.StartEdge(t, urls[i%3], fleettest.EdgeSpec{ID: fmt.Sprintf("edge-%d", i), Trust: p.Identity().Public}))
 	}
 	// Opening the buckets from a node must not scale them down.
-	fleettest.Eventually(t, 10*time.Second, "every node in the status bucket", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "every node in the status bucket", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		nodes, err := fleet.ListNodes(ctx, p.Buckets())
@@ -159,7 +160,7 @@ func TestClusterServerLossLosesNoRevision(t *testing.T) {
 	last := acked[len(acked)-1]
 	acked0 := time.Now()
 	for _, e := range edges {
-		fleettest.Eventually(t, 15*time.Second, e.ID+" on the last revision", fleettest.NodeState(e, last, fleet.StateReady))
+		testkit.WaitFor(t, 15*time.Second, e.ID+" on the last revision", fleettest.NodeState(e, last, fleet.StateReady))
 		if code, body := fleettest.Get(t, e.URL+fmt.Sprintf("/r%d", applies-1)); code != 200 || !strings.HasPrefix(body, "up:") {
 			t.Fatalf("%s serving the last route: %d %q", e.ID, code, body)
 		}

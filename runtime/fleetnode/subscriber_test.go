@@ -16,6 +16,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleetnode"
 	"github.com/sluicegw/sluice/runtime/fleettest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // publishRaw writes an envelope to a snapshot key directly, as an attacker
@@ -52,7 +53,7 @@ func TestBadSignatureIsRefusedAndReported(t *testing.T) {
 	pub := fleettest.StartPublisher(t, natsURL)
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public})
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "good")), "")
-	fleettest.Eventually(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "good:"))
+	testkit.WaitFor(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "good:"))
 
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	forged, err := fleet.Seal(otherKey, rev+1, "", &fleet.Document{Config: fleettest.RouteConfig("users", fleettest.Upstream(t, "evil"))})
@@ -60,7 +61,7 @@ func TestBadSignatureIsRefusedAndReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishRaw(t, pub, fleet.StableKey, forged)
-	fleettest.Eventually(t, 5*time.Second, "the forged snapshot reported as refused", errorFor(e, rev+1, rev, "bad signature"))
+	testkit.WaitFor(t, 5*time.Second, "the forged snapshot reported as refused", errorFor(e, rev+1, rev, "bad signature"))
 
 	// Tampering with a genuine envelope breaks its signature too.
 	genuine, err := fleet.Seal(pub.Identity().Key, rev+2, "", &fleet.Document{Config: fleettest.RouteConfig("users", fleettest.Upstream(t, "evil"))})
@@ -69,7 +70,7 @@ func TestBadSignatureIsRefusedAndReported(t *testing.T) {
 	}
 	genuine.Revision = rev + 3
 	publishRaw(t, pub, fleet.StableKey, genuine)
-	fleettest.Eventually(t, 5*time.Second, "the altered snapshot reported as refused", errorFor(e, rev+3, rev, "bad signature"))
+	testkit.WaitFor(t, 5*time.Second, "the altered snapshot reported as refused", errorFor(e, rev+3, rev, "bad signature"))
 	if code, body := fleettest.Get(t, e.URL+"/users"); code != 200 || !strings.HasPrefix(body, "good:") {
 		t.Fatalf("node stopped serving its good snapshot: %d %s", code, body)
 	}
@@ -80,7 +81,7 @@ func TestArtifactWithWrongDigestIsRefused(t *testing.T) {
 	pub := fleettest.StartPublisher(t, natsURL)
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public})
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "good")), "")
-	fleettest.Eventually(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "good:"))
+	testkit.WaitFor(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "good:"))
 
 	// The store holds other bytes under the digest of the real module.
 	real := []byte("\x00asm\x01\x00\x00\x00")
@@ -94,7 +95,7 @@ func TestArtifactWithWrongDigestIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishRaw(t, pub, fleet.StableKey, env)
-	fleettest.Eventually(t, 5*time.Second, "the artifact refused", errorFor(e, rev+1, rev, "digest mismatch"))
+	testkit.WaitFor(t, 5*time.Second, "the artifact refused", errorFor(e, rev+1, rev, "digest mismatch"))
 	if code, body := fleettest.Get(t, e.URL+"/users"); code != 200 || !strings.HasPrefix(body, "good:") {
 		t.Fatalf("node stopped serving its good snapshot: %d %s", code, body)
 	}
@@ -105,13 +106,13 @@ func TestReplayedOlderStableRevisionIsRefused(t *testing.T) {
 	pub := fleettest.StartPublisher(t, natsURL)
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public})
 	rev1 := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
-	fleettest.Eventually(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "v1:"))
+	testkit.WaitFor(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "v1:"))
 	old := stableEnvelope(t, pub)
 	rev2 := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "")
-	fleettest.Eventually(t, 10*time.Second, "revision 2 served", fleettest.Serves(t, e, "/users", "v2:"))
+	testkit.WaitFor(t, 10*time.Second, "revision 2 served", fleettest.Serves(t, e, "/users", "v2:"))
 
 	publishRaw(t, pub, fleet.StableKey, old) // correctly signed, but old
-	fleettest.Eventually(t, 5*time.Second, "the replay refused", errorFor(e, rev1, rev2, "older than"))
+	testkit.WaitFor(t, 5*time.Second, "the replay refused", errorFor(e, rev1, rev2, "older than"))
 	if _, body := fleettest.Get(t, e.URL+"/users"); !strings.HasPrefix(body, "v2:") {
 		t.Fatalf("node moved back: %s", body)
 	}
@@ -126,8 +127,8 @@ func TestNodeBootsFromLastGoodSnapshotWithoutNATS(t *testing.T) {
 	wasm := fleettest.WatGuest(t, dir, "answer")
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "kept"))+fmt.Sprintf("filters: {answer: {module: %s}}\n", wasm)+
 		"  # the filter is unused by routes but its artifact must be kept\n", "")
-	fleettest.Eventually(t, 20*time.Second, "revision served", fleettest.Serves(t, first, "/users", "kept:"))
-	fleettest.Eventually(t, 5*time.Second, "revision reported", fleettest.NodeState(first, rev, fleet.StateReady))
+	testkit.WaitFor(t, 20*time.Second, "revision served", fleettest.Serves(t, first, "/users", "kept:"))
+	testkit.WaitFor(t, 5*time.Second, "revision reported", fleettest.NodeState(first, rev, fleet.StateReady))
 	first.Stop()
 
 	// Nothing listens here: the node must boot from disk and keep trying.
@@ -147,7 +148,7 @@ func TestBootRefusesLastGoodSignedByAnotherKey(t *testing.T) {
 	dataDir := t.TempDir()
 	first := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, DataDir: dataDir})
 	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "kept")), "")
-	fleettest.Eventually(t, 10*time.Second, "revision served", fleettest.Serves(t, first, "/users", "kept:"))
+	testkit.WaitFor(t, 10*time.Second, "revision served", fleettest.Serves(t, first, "/users", "kept:"))
 	first.Stop()
 
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -171,7 +172,7 @@ func TestNodeReconnectsAfterNATSRestart(t *testing.T) {
 	pub := fleettest.StartPublisher(t, natsURL)
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public})
 	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "before")), "")
-	fleettest.Eventually(t, 10*time.Second, "revision served", fleettest.Serves(t, e, "/users", "before:"))
+	testkit.WaitFor(t, 10*time.Second, "revision served", fleettest.Serves(t, e, "/users", "before:"))
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
@@ -182,15 +183,15 @@ func TestNodeReconnectsAfterNATSRestart(t *testing.T) {
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	// The publisher's own connection reconnects too (nats.go default).
 	var rev int64
-	fleettest.Eventually(t, 15*time.Second, "a publish after the restart", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "a publish after the restart", func() bool {
 		r, err := pub.ApplyYAML(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "after")), "")
 		if err == nil {
 			rev = r.Revision
 		}
 		return err == nil
 	})
-	fleettest.Eventually(t, 15*time.Second, "the node following after the restart", fleettest.Serves(t, e, "/users", "after:"))
-	fleettest.Eventually(t, 5*time.Second, "status after the restart", fleettest.NodeState(e, rev, fleet.StateReady))
+	testkit.WaitFor(t, 15*time.Second, "the node following after the restart", fleettest.Serves(t, e, "/users", "after:"))
+	testkit.WaitFor(t, 5*time.Second, "status after the restart", fleettest.NodeState(e, rev, fleet.StateReady))
 }
 
 // A node keeps the artifacts its running snapshot uses, not every artifact it
@@ -227,7 +228,7 @@ func TestNodePrunesArtifactsItNoLongerRuns(t *testing.T) {
 		if _, err := pub.Client.Apply(context.Background(), doc, ""); err != nil {
 			t.Fatal(err)
 		}
-		fleettest.Eventually(t, 20*time.Second, "the node serving "+path, func() bool {
+		testkit.WaitFor(t, 20*time.Second, "the node serving "+path, func() bool {
 			got, _ := fleettest.Get(t, e.URL+path)
 			return got == code
 		})
@@ -238,7 +239,7 @@ func TestNodePrunesArtifactsItNoLongerRuns(t *testing.T) {
 		t.Fatalf("artifacts after the first snapshot: %v, want its one module", first)
 	}
 	apply("noop", "/second", 200)
-	fleettest.Eventually(t, 10*time.Second, "the first module removed", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the first module removed", func() bool {
 		now := blobs()
 		return len(now) == 1 && now[0] != first[0]
 	})
@@ -269,18 +270,18 @@ func TestFailedSnapshotIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 20*time.Second, "the node reporting the failure", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the node reporting the failure", func() bool {
 		st := e.Sub.Status()
 		return st.State == fleet.StateError && st.Wanted == sum.Revision
 	})
 	if err := os.Remove(blocker); err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 20*time.Second, "the node applying the same revision again", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the node applying the same revision again", func() bool {
 		code, _ := fleettest.Get(t, e.URL+"/fn")
 		return code == 418
 	})
-	fleettest.Eventually(t, 10*time.Second, "the node reporting ready", fleettest.NodeState(e, sum.Revision, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the node reporting ready", fleettest.NodeState(e, sum.Revision, fleet.StateReady))
 }
 
 // A node's status report carries its request totals.
@@ -289,14 +290,14 @@ func TestStatusCarriesRequestStats(t *testing.T) {
 	pub := fleettest.StartPublisher(t, natsURL)
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "stats", Trust: pub.Identity().Public})
 	rev := pub.MustApply(t, fleettest.RouteConfig("svc", fleettest.Upstream(t, "svc")), "")
-	fleettest.Eventually(t, 20*time.Second, "the node ready", fleettest.NodeState(e, rev, fleet.StateReady))
+	testkit.WaitFor(t, 20*time.Second, "the node ready", fleettest.NodeState(e, rev, fleet.StateReady))
 	for range 3 {
 		if code, _ := fleettest.Get(t, e.URL+"/svc"); code != 200 {
 			t.Fatalf("status %d", code)
 		}
 	}
 	fleettest.Get(t, e.URL+"/nowhere") // a 404 counts as a request, not a 5xx
-	fleettest.Eventually(t, 10*time.Second, "the request totals in the status bucket", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the request totals in the status bucket", func() bool {
 		nodes, err := fleet.ListNodes(context.Background(), pub.Buckets())
 		if err != nil || len(nodes) != 1 {
 			return false

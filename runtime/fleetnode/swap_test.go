@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // swapConfig is revision i of a one-route config: the route's deprecation
@@ -49,7 +50,7 @@ func TestHundredSwapsUnderLoadFailNoRequest(t *testing.T) {
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-swap", Trust: pub.Identity().Public})
 	up := fleettest.Upstream(t, "up")
 	first := pub.MustApply(t, swapConfig(up, 0), "")
-	fleettest.Eventually(t, 10*time.Second, "the first revision on the node", fleettest.NodeState(e, first, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the first revision on the node", fleettest.NodeState(e, first, fleet.StateReady))
 
 	const clients, swaps = 4, 100
 	var (
@@ -104,12 +105,12 @@ func TestHundredSwapsUnderLoadFailNoRequest(t *testing.T) {
 		rev = pub.MustApply(t, swapConfig(up, i), "")
 		// Waiting for each one makes every revision a swap on the node,
 		// none coalesced into a later one.
-		fleettest.Eventually(t, 10*time.Second, fmt.Sprintf("revision %d on the node", rev), fleettest.NodeState(e, rev, fleet.StateReady))
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("revision %d on the node", rev), fleettest.NodeState(e, rev, fleet.StateReady))
 	}
 	elapsed := time.Since(start)
 	// Requests keep going briefly on the last revision, then stop.
 	before := requests.Load()
-	fleettest.Eventually(t, 5*time.Second, "requests after the last swap", func() bool { return requests.Load() > before+clients*10 })
+	testkit.WaitFor(t, 5*time.Second, "requests after the last swap", func() bool { return requests.Load() > before+clients*10 })
 	stop.Store(true)
 	wg.Wait()
 

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // chromiumOrSkip skips the test without a browser, unless CI demands one.
@@ -145,8 +146,8 @@ routes:
 `, up.URL)
 	stableRev := pub.MustApply(t, cfg, "")
 	canaryRev := pub.MustApply(t, cfg+"  - {name: extra, match: {path_prefix: /extra}, upstream: svc}\n", "region=eu")
-	fleettest.Eventually(t, 20*time.Second, "stable-1 on the stable revision", fleettest.NodeState(stable, stableRev, fleet.StateReady))
-	fleettest.Eventually(t, 20*time.Second, "canary-1 on the canary", fleettest.NodeState(canary, canaryRev, fleet.StateReady))
+	testkit.WaitFor(t, 20*time.Second, "stable-1 on the stable revision", fleettest.NodeState(stable, stableRev, fleet.StateReady))
+	testkit.WaitFor(t, 20*time.Second, "canary-1 on the canary", fleettest.NodeState(canary, canaryRev, fleet.StateReady))
 
 	drive := func(e *fleettest.Edge, path string, n int) {
 		for i := 0; i < n; i++ {
@@ -171,7 +172,7 @@ routes:
 	}
 	// The page shows what the publisher got from the status reports:
 	// wait until the last requests are in a report it has read.
-	fleettest.Eventually(t, 20*time.Second, "the publisher's charts to hold all the traffic", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the publisher's charts to hold all the traffic", func() bool {
 		d, err := pub.Dashboard(context.Background())
 		return err == nil && d.Stable != nil && d.Canary != nil &&
 			requestsIn(d.Stable.Routes["slow"]) == 20 && requestsIn(d.Canary.Routes["fail"]) == 5 && requestsIn(d.Stable.Routes["fail"]) == 10 &&

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -34,10 +35,10 @@ func TestFleetPageInHeadlessBrowser(t *testing.T) {
 	up := fleettest.Upstream(t, "up")
 	pub.MustApply(t, fleettest.RouteConfig("users", up), "")
 	rev := pub.MustApply(t, fleettest.RouteConfig("orders", up), "")
-	fleettest.Eventually(t, 10*time.Second, "the node on the revision", fleettest.NodeState(e, rev, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the node on the revision", fleettest.NodeState(e, rev, fleet.StateReady))
 	// The page shows what the status bucket says, which the node writes
 	// after it swapped: wait for the bucket, not just the node.
-	fleettest.Eventually(t, 10*time.Second, "the revision in the status bucket", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the revision in the status bucket", func() bool {
 		st, err := pub.Status(context.Background())
 		return err == nil && len(st.Nodes) == 1 && st.Nodes[0].Revision == rev && st.Nodes[0].State == fleet.StateReady
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestFleetPageAndItsData(t *testing.T) {
@@ -19,11 +20,11 @@ func TestFleetPageAndItsData(t *testing.T) {
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-a", Labels: map[string]string{"region": "eu"}, Trust: pub.Identity().Public})
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
 	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "region=eu")
-	fleettest.Eventually(t, 10*time.Second, "the canary on the node", fleettest.Serves(t, e, "/users", "v2:"))
+	testkit.WaitFor(t, 10*time.Second, "the canary on the node", fleettest.Serves(t, e, "/users", "v2:"))
 	if _, err := pub.Client.Abort(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "the node back on stable", fleettest.NodeState(e, rev, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the node back on stable", fleettest.NodeState(e, rev, fleet.StateReady))
 
 	// The page itself is public and carries no data.
 	code, page := fleettest.Get(t, pub.URL+"/ui")

@@ -34,18 +34,6 @@ import (
 
 var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// Eventually polls cond until it holds or the deadline passes.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // StartNATS runs a real embedded NATS server with JetStream on a free port.
 func StartNATS(t testing.TB) string {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleetnode"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // startAuthNATS runs a real embedded NATS server that admits only the
@@ -162,7 +163,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 20*time.Second, "the node serving the revision", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the node serving the revision", func() bool {
 		code, _ := send(t, "GET", nodeURL+"/orders/1")
 		return code == 200
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleetclient"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 const diffBase = `upstreams:
@@ -128,7 +129,7 @@ func TestDiffAgainstTheRunningStableAndApplyPrintsIt(t *testing.T) {
 	e := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public})
 	first := fleettest.RouteConfig("users", fleettest.Upstream(t, "v1"))
 	rev := pub.MustApply(t, first, "")
-	fleettest.Eventually(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "v1:"))
+	testkit.WaitFor(t, 10*time.Second, "revision 1 served", fleettest.Serves(t, e, "/users", "v1:"))
 
 	nt, err := pub.Client.CreateToken(ctx, "viewer", publisher.RoleRead)
 	if err != nil {

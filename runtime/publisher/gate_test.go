@@ -14,6 +14,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 // slowUpstream answers its name after delay, with status code.
@@ -61,8 +62,8 @@ func gatedFleet(t *testing.T) (*fleettest.Publisher, *fleettest.Edge, *fleettest
 	eu := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "eu-1", Labels: map[string]string{"region": "eu"}, Trust: pub.Identity().Public})
 	us := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "us-1", Labels: map[string]string{"region": "us"}, Trust: pub.Identity().Public})
 	stable := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
-	fleettest.Eventually(t, 10*time.Second, "eu on stable", fleettest.Serves(t, eu, "/users", "v1:"))
-	fleettest.Eventually(t, 10*time.Second, "us on stable", fleettest.Serves(t, us, "/users", "v1:"))
+	testkit.WaitFor(t, 10*time.Second, "eu on stable", fleettest.Serves(t, eu, "/users", "v1:"))
+	testkit.WaitFor(t, 10*time.Second, "us on stable", fleettest.Serves(t, us, "/users", "v1:"))
 	traffic(t, eu, us)
 	return pub, eu, us, stable
 }
@@ -89,7 +90,7 @@ func applyGated(t *testing.T, pub *fleettest.Publisher, text, bake string, maxEr
 func decision(t *testing.T, pub *fleettest.Publisher, rev int64, within time.Duration) publisher.HistoryEntry {
 	t.Helper()
 	var got publisher.HistoryEntry
-	fleettest.Eventually(t, within, "the publisher's decision on the canary", func() bool {
+	testkit.WaitFor(t, within, "the publisher's decision on the canary", func() bool {
 		h, _, err := pub.History(context.Background(), 0, 5)
 		for _, e := range h {
 			if err == nil && e.Who == publisher.PublisherWho && e.Revision == rev {
@@ -115,7 +116,7 @@ func TestGatedCanaryWhoseRouteFailsIsAbortedWithinItsBake(t *testing.T) {
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("aborted after %s", took)
 	}
-	fleettest.Eventually(t, 10*time.Second, "eu back on stable", fleettest.Serves(t, eu, "/users", "v1:"))
+	testkit.WaitFor(t, 10*time.Second, "eu back on stable", fleettest.Serves(t, eu, "/users", "v1:"))
 	if st, _ := pub.Status(context.Background()); st.Canary != nil || st.Stable != stable {
 		t.Fatalf("after the abort: %+v", st)
 	}
@@ -129,7 +130,7 @@ func TestGatedCanaryThatStaysHealthyIsPromotedWhenItsBakeEnds(t *testing.T) {
 	// The p99 bound is out of the way: a healthy canary's p99 on a busy
 	// machine under -race is noise (330 ms against 30 ms seen once).
 	rev := applyGated(t, pub, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "3s", 1, 1e6)
-	fleettest.Eventually(t, 10*time.Second, "eu on the canary", fleettest.Serves(t, eu, "/users", "v2:"))
+	testkit.WaitFor(t, 10*time.Second, "eu on the canary", fleettest.Serves(t, eu, "/users", "v2:"))
 	if _, body := fleettest.Get(t, us.URL+"/users"); !strings.HasPrefix(body, "v1:") {
 		t.Fatalf("the stable node took the canary: %s", body)
 	}
@@ -143,7 +144,7 @@ func TestGatedCanaryThatStaysHealthyIsPromotedWhenItsBakeEnds(t *testing.T) {
 	if err != nil || len(recs) != 1 || recs[0].Gate == nil || d.Time.Sub(recs[0].Gate.Started) < 3*time.Second {
 		t.Fatalf("promoted before its bake ended: decided %v, record %+v %v", d.Time, recs, err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "us on the promoted revision", fleettest.Serves(t, us, "/users", "v2:"))
+	testkit.WaitFor(t, 10*time.Second, "us on the promoted revision", fleettest.Serves(t, us, "/users", "v2:"))
 	st, _ := pub.Status(context.Background())
 	if st.Stable != rev || st.Canary != nil {
 		t.Fatalf("after the promotion: %+v", st)
@@ -160,7 +161,7 @@ func TestGatedCanaryThatRaisesP99IsAborted(t *testing.T) {
 		d.Numbers["canary_p99_ms"] < 50 || d.Numbers["p99_increase_pct"] <= 50 || d.Numbers["canary_5xx"] != 0 {
 		t.Fatalf("decision: %+v", d)
 	}
-	fleettest.Eventually(t, 10*time.Second, "eu back on stable", fleettest.NodeState(eu, stable, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "eu back on stable", fleettest.NodeState(eu, stable, fleet.StateReady))
 }
 
 func TestGatedApplyIsChecked(t *testing.T) {

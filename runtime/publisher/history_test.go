@@ -14,6 +14,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleetclient"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestHistoryRecordsWhoDidWhatAndSurvivesARestart(t *testing.T) {
@@ -38,7 +39,7 @@ func TestHistoryRecordsWhoDidWhatAndSurvivesARestart(t *testing.T) {
 		t.Fatal("an invalid config was applied")
 	}
 	v2 := ciPub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "region=eu")
-	fleettest.Eventually(t, 10*time.Second, "the canary on the node", fleettest.Serves(t, e, "/users", "v2:"))
+	testkit.WaitFor(t, 10*time.Second, "the canary on the node", fleettest.Serves(t, e, "/users", "v2:"))
 	if _, err := ci.Promote(ctx); err != nil {
 		t.Fatal(err)
 	}

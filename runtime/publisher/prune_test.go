@@ -18,6 +18,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleetclient"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
@@ -80,7 +81,7 @@ func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
 	}
 
 	stable := apply(1, "")
-	fleettest.Eventually(t, 10*time.Second, "the node on revision 1", fleettest.NodeState(e, stable, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the node on revision 1", fleettest.NodeState(e, stable, fleet.StateReady))
 	// Five canaries, each replacing the last: stable stays, as does the
 	// newest canary, and the newest three records in all.
 	for i := 2; i <= 6; i++ {
@@ -107,7 +108,7 @@ func TestRevisionsAndUnusedArtifactsArePrunedPastTheRetention(t *testing.T) {
 	// A new stable revision: revision 1 is no longer protected.
 	rev7 := apply(7, "")
 	pruned("with stable 7", 5, 6, 7)
-	fleettest.Eventually(t, 10*time.Second, "the node on revision 7", fleettest.NodeState(e, rev7, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the node on revision 7", fleettest.NodeState(e, rev7, fleet.StateReady))
 	if code, body := fleettest.Get(t, e.URL+"/users"); code != 200 || !strings.HasPrefix(body, "up:") {
 		t.Fatalf("the node after pruning: %d %s", code, body)
 	}

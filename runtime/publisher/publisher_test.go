@@ -19,6 +19,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleetclient"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestApplyReachesEveryNodeAndStatusShowsIt(t *testing.T) {
@@ -30,9 +31,9 @@ func TestApplyReachesEveryNodeAndStatusShowsIt(t *testing.T) {
 	}
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users-v1")), "")
 	for _, e := range edges {
-		fleettest.Eventually(t, 10*time.Second, e.ID+" serving revision 1", fleettest.Serves(t, e, "/users/1", "users-v1:/users/1"))
+		testkit.WaitFor(t, 10*time.Second, e.ID+" serving revision 1", fleettest.Serves(t, e, "/users/1", "users-v1:/users/1"))
 	}
-	fleettest.Eventually(t, 5*time.Second, "status of 3 ready nodes", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "status of 3 ready nodes", func() bool {
 		st, err := pub.Client.Status(context.Background())
 		if err != nil || st.Stable != rev || st.Canary != nil || len(st.Nodes) != 3 {
 			return false
@@ -51,8 +52,8 @@ func TestApplyReachesEveryNodeAndStatusShowsIt(t *testing.T) {
 		t.Fatalf("second revision %d, want %d", rev2, rev+1)
 	}
 	for _, e := range edges {
-		fleettest.Eventually(t, 10*time.Second, e.ID+" serving revision 2", fleettest.Serves(t, e, "/users/1", "users-v2:"))
-		fleettest.Eventually(t, 5*time.Second, e.ID+" reporting revision 2", fleettest.NodeState(e, rev2, fleet.StateReady))
+		testkit.WaitFor(t, 10*time.Second, e.ID+" serving revision 2", fleettest.Serves(t, e, "/users/1", "users-v2:"))
+		testkit.WaitFor(t, 5*time.Second, e.ID+" reporting revision 2", fleettest.NodeState(e, rev2, fleet.StateReady))
 	}
 }
 
@@ -160,7 +161,7 @@ routes:
 	if _, err := pub.Client.Apply(context.Background(), doc, ""); err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 20*time.Second, "the wasm filter answering on the node", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the wasm filter answering on the node", func() bool {
 		code, body := fleettest.Get(t, e.URL+"/fn")
 		return code == 418 && strings.HasPrefix(body, "hello from wasm")
 	})
@@ -211,7 +212,7 @@ func TestStatusListsEveryNodeWhileTheyReport(t *testing.T) {
 			}
 		}()
 	}
-	fleettest.Eventually(t, 5*time.Second, "three nodes reporting", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "three nodes reporting", func() bool {
 		ns, err := fleet.ListNodes(ctx, b)
 		return err == nil && len(ns) == 3
 	})
@@ -241,9 +242,9 @@ func TestAStoppedNodeLeavesTheStatus(t *testing.T) {
 			return err == nil && len(st.Nodes) == n
 		}
 	}
-	fleettest.Eventually(t, 10*time.Second, "two nodes listed", count(2))
+	testkit.WaitFor(t, 10*time.Second, "two nodes listed", count(2))
 	a.Stop()
-	fleettest.Eventually(t, 5*time.Second, "one node listed after a clean stop", count(1))
+	testkit.WaitFor(t, 5*time.Second, "one node listed after a clean stop", count(1))
 }
 
 // Relative data dirs (the default is ".sluice"): the publisher's build and
@@ -273,7 +274,7 @@ func TestRelativeDataDirsFindTheirArtifacts(t *testing.T) {
 	if _, err := client.Apply(context.Background(), doc, ""); err != nil {
 		t.Fatalf("apply with the publisher's data dir relative: %v", err)
 	}
-	fleettest.Eventually(t, 20*time.Second, "the node serving the filter from its relative data dir", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the node serving the filter from its relative data dir", func() bool {
 		code, _ := fleettest.Get(t, e.URL+"/fn")
 		return code == 418
 	})

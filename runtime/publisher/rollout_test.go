@@ -13,6 +13,7 @@ import (
 	"github.com/sluicegw/sluice/runtime/fleetclient"
 	"github.com/sluicegw/sluice/runtime/fleettest"
 	"github.com/sluicegw/sluice/runtime/publisher"
+	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
 func TestCanaryByLabelThenPromote(t *testing.T) {
@@ -23,9 +24,9 @@ func TestCanaryByLabelThenPromote(t *testing.T) {
 	stable := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
 	canary := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "region=eu")
 
-	fleettest.Eventually(t, 10*time.Second, "the eu node on the canary", fleettest.Serves(t, eu, "/users", "v2:"))
-	fleettest.Eventually(t, 5*time.Second, "the eu node reporting the canary", fleettest.NodeState(eu, canary, fleet.StateReady))
-	fleettest.Eventually(t, 5*time.Second, "the us node on stable", fleettest.NodeState(us, stable, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the eu node on the canary", fleettest.Serves(t, eu, "/users", "v2:"))
+	testkit.WaitFor(t, 5*time.Second, "the eu node reporting the canary", fleettest.NodeState(eu, canary, fleet.StateReady))
+	testkit.WaitFor(t, 5*time.Second, "the us node on stable", fleettest.NodeState(us, stable, fleet.StateReady))
 	if _, body := fleettest.Get(t, us.URL+"/users"); !strings.HasPrefix(body, "v1:") {
 		t.Fatalf("the us node left stable: %s", body)
 	}
@@ -38,8 +39,8 @@ func TestCanaryByLabelThenPromote(t *testing.T) {
 	if err != nil || rec.Revision != canary {
 		t.Fatalf("promote: %+v %v", rec, err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "the us node on the promoted revision", fleettest.Serves(t, us, "/users", "v2:"))
-	fleettest.Eventually(t, 5*time.Second, "both nodes reporting it", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the us node on the promoted revision", fleettest.Serves(t, us, "/users", "v2:"))
+	testkit.WaitFor(t, 5*time.Second, "both nodes reporting it", func() bool {
 		return fleettest.NodeState(us, canary, fleet.StateReady)() && fleettest.NodeState(eu, canary, fleet.StateReady)()
 	})
 	st, err = pub.Client.Status(context.Background())
@@ -57,13 +58,13 @@ func TestCanaryAbortReturnsCanaryNodesToStable(t *testing.T) {
 	eu := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "eu-1", Labels: map[string]string{"region": "eu"}, Trust: pub.Identity().Public})
 	stable := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
 	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "region=eu")
-	fleettest.Eventually(t, 10*time.Second, "the eu node on the canary", fleettest.Serves(t, eu, "/users", "v2:"))
+	testkit.WaitFor(t, 10*time.Second, "the eu node on the canary", fleettest.Serves(t, eu, "/users", "v2:"))
 
 	if _, err := pub.Client.Abort(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "the eu node back on stable", fleettest.Serves(t, eu, "/users", "v1:"))
-	fleettest.Eventually(t, 5*time.Second, "the eu node reporting stable", fleettest.NodeState(eu, stable, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the eu node back on stable", fleettest.Serves(t, eu, "/users", "v1:"))
+	testkit.WaitFor(t, 5*time.Second, "the eu node reporting stable", fleettest.NodeState(eu, stable, fleet.StateReady))
 	if _, err := pub.Client.Abort(context.Background()); !isStatus(err, http.StatusConflict) {
 		t.Fatalf("abort without a canary: %v, want 409", err)
 	}
@@ -74,7 +75,7 @@ func TestCanaryAbortsByItselfWhenANodeFailsToApply(t *testing.T) {
 	pub := fleettest.StartPublisher(t, natsURL)
 	eu := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "eu-1", Labels: map[string]string{"region": "eu"}, Trust: pub.Identity().Public})
 	stable := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
-	fleettest.Eventually(t, 10*time.Second, "stable served", fleettest.Serves(t, eu, "/users", "v1:"))
+	testkit.WaitFor(t, 10*time.Second, "stable served", fleettest.Serves(t, eu, "/users", "v1:"))
 
 	// A canary the publisher accepts but this node cannot build: its wasm
 	// artifact is missing from the store. Sealed directly with the
@@ -88,12 +89,12 @@ func TestCanaryAbortsByItselfWhenANodeFailsToApply(t *testing.T) {
 	if _, err := pub.Buckets().Config.Put(context.Background(), fleet.CanaryKey, env.Marshal()); err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "the canary aborted by the publisher", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the canary aborted by the publisher", func() bool {
 		st, err := pub.Status(context.Background())
 		return err == nil && st.Canary == nil && st.Stable == stable
 	})
 	// The abort is in the history, by the publisher, with its reason.
-	fleettest.Eventually(t, 5*time.Second, "the abort in the history", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the abort in the history", func() bool {
 		h, _, err := pub.History(context.Background(), 0, 1)
 		return err == nil && len(h) == 1 && h[0].Action == publisher.ActionAbort && h[0].Who == publisher.PublisherWho &&
 			h[0].Revision == stable+1 && h[0].Outcome == publisher.OutcomeAborted && strings.Contains(h[0].Detail, "node eu-1 failed to apply it")
@@ -102,7 +103,7 @@ func TestCanaryAbortsByItselfWhenANodeFailsToApply(t *testing.T) {
 		t.Fatalf("the node left its good snapshot: %s", body)
 	}
 	// With the canary withdrawn, the node reports itself ready on stable.
-	fleettest.Eventually(t, 5*time.Second, "the node ready on stable again", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the node ready on stable again", func() bool {
 		st := eu.Sub.Status()
 		return st.State == fleet.StateReady && st.Revision == stable && st.Error == ""
 	})
@@ -141,20 +142,20 @@ func TestRollbackRepublishesAnEarlierRevision(t *testing.T) {
 	rev1 := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
 	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "")
 	rev3 := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v3")), "")
-	fleettest.Eventually(t, 10*time.Second, "v3 served", fleettest.Serves(t, e, "/users", "v3:"))
+	testkit.WaitFor(t, 10*time.Second, "v3 served", fleettest.Serves(t, e, "/users", "v3:"))
 
 	back, err := pub.Client.Rollback(context.Background(), 0) // the one before 3: 2
 	if err != nil || back.Revision != rev3+1 || back.Note != "rollback to 2" {
 		t.Fatalf("rollback: %+v %v", back, err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "v2 served again", fleettest.Serves(t, e, "/users", "v2:"))
-	fleettest.Eventually(t, 5*time.Second, "the new revision reported", fleettest.NodeState(e, back.Revision, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "v2 served again", fleettest.Serves(t, e, "/users", "v2:"))
+	testkit.WaitFor(t, 5*time.Second, "the new revision reported", fleettest.NodeState(e, back.Revision, fleet.StateReady))
 
 	back, err = pub.Client.Rollback(context.Background(), rev1)
 	if err != nil || back.Revision != rev3+2 {
 		t.Fatalf("rollback to 1: %+v %v", back, err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "v1 served again", fleettest.Serves(t, e, "/users", "v1:"))
+	testkit.WaitFor(t, 10*time.Second, "v1 served again", fleettest.Serves(t, e, "/users", "v1:"))
 	if _, err := pub.Client.Rollback(context.Background(), 99); !isStatus(err, http.StatusNotFound) {
 		t.Fatalf("rollback to an unknown revision: %v, want 404", err)
 	}
@@ -169,7 +170,7 @@ func TestTwentyNodesConverge(t *testing.T) {
 	}
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v1")), "")
 	start := time.Now()
-	fleettest.Eventually(t, 20*time.Second, "20 nodes ready in status", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "20 nodes ready in status", func() bool {
 		st, err := pub.Status(context.Background())
 		if err != nil || len(st.Nodes) != 20 {
 			return false
@@ -215,7 +216,7 @@ func TestCanaryNodeStartingDuringACanaryBuildsOnlyTheCanary(t *testing.T) {
 	canary := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "v2")), "region=eu")
 
 	eu := fleettest.StartEdge(t, natsURL, fleettest.EdgeSpec{ID: "eu-1", Labels: map[string]string{"region": "eu"}, Trust: pub.Identity().Public})
-	fleettest.Eventually(t, 10*time.Second, "the new eu node on the canary", fleettest.NodeState(eu, canary, fleet.StateReady))
+	testkit.WaitFor(t, 10*time.Second, "the new eu node on the canary", fleettest.NodeState(eu, canary, fleet.StateReady))
 	// The node's own count of snapshots applied: one, not stable then canary.
 	if n := eu.Node.Current().Revision; n != 1 {
 		t.Fatalf("the node built %d snapshots to reach the canary, want 1", n)
