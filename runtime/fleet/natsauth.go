@@ -27,6 +27,12 @@ import (
 const (
 	// PublisherCredsFile is the publisher's user: a JWT .creds file.
 	PublisherCredsFile = "publisher.creds"
+	// SharedNodeCredsFile is a node user any node may use (`sluice edge
+	// --nats-creds DATA/node.creds`): a node's rights, but over every
+	// node's status key and decision subject and every service, so one
+	// holder can pose as another node. The way to start; `sluice
+	// node-creds` gives each node an identity of its own.
+	SharedNodeCredsFile = "node.creds"
 	// NATSAuthFile is the server side for an external cluster's config
 	// (`include`): the operator JWT, the system account and the fleet's
 	// account JWTs in a memory resolver. Public keys and JWTs only.
@@ -98,6 +104,13 @@ func LoadOrCreateNATSAuth(dir string) (*NATSAuth, error) {
 	}
 	if err := WriteAtomic(a.PublisherFile, creds); err != nil { // mode 0600
 		return nil, fmt.Errorf("%s: %w", PublisherCredsFile, err)
+	}
+	shared, err := a.SharedNodeCreds()
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteAtomic(filepath.Join(dir, SharedNodeCredsFile), shared); err != nil {
+		return nil, fmt.Errorf("%s: %w", SharedNodeCredsFile, err)
 	}
 	if err := WriteAtomic(filepath.Join(dir, NATSAuthFile), []byte(a.ServerConfig())); err != nil {
 		return nil, fmt.Errorf("%s: %w", NATSAuthFile, err)
@@ -182,6 +195,16 @@ func (a *NATSAuth) NodeCreds(id string, announce []string) ([]byte, error) {
 	}
 	seed, _ := kp.Seed()
 	return jwt.FormatUserConfig(token, seed)
+}
+
+// SharedNodeCreds makes the credentials of SharedNodeCredsFile: unnamed, so
+// `sluice edge` takes its node id from --node or the host name.
+func (a *NATSAuth) SharedNodeCreds() ([]byte, error) {
+	pub, sub := nodePermissions("$KV."+NodesBucket+".>", DecisionSubjectPrefix+">", []string{"$KV." + ServicesBucket + ".>"})
+	perms := &jwt.Permissions{}
+	perms.Pub.Allow.Add(pub...)
+	perms.Sub.Allow.Add(sub...)
+	return a.userCreds("", perms)
 }
 
 // userCreds is a credentials file for a new user named name, with the
@@ -296,14 +319,22 @@ func CredsName(path string) (string, error) {
 //   - publish its policy decisions on sluice.decisions.ID, and nowhere
 //     else under sluice.decisions;
 //   - publish and subscribe on the fleet rate-limit and cache-purge
-//     subjects;
-//   - publish decision logs on sluice.decisions.> (any node's subject:
-//     the user is shared, so it cannot be narrowed to the node's own).
+//     subjects.
 //
 // It cannot write the config bucket (publish a snapshot) or the Object
 // Store (an artifact), create, update, purge or delete any stream, or
 // write the history stream.
 func NodePermissions(id string, announce []string) (pub, sub []string) {
+	services := make([]string, len(announce))
+	for i, s := range announce {
+		services[i] = "$KV." + ServicesBucket + "." + s + ".>"
+	}
+	return nodePermissions("$KV."+NodesBucket+"."+id, DecisionSubject(id), services)
+}
+
+// nodePermissions is a node user's rights with the subjects that name a
+// node (its status key, its decisions) and the services it may announce.
+func nodePermissions(statusKey, decisions string, services []string) (pub, sub []string) {
 	for _, stream := range []string{"KV_" + ConfigBucket, "OBJ_" + ArtifactsBucket, "KV_" + NodesBucket, "KV_" + ServicesBucket} {
 		pub = append(pub,
 			"$JS.API.STREAM.INFO."+stream,
@@ -323,14 +354,12 @@ func NodePermissions(id string, announce []string) (pub, sub []string) {
 		"$JS.API.INFO",
 		"$JS.API.STREAM.CREATE.KV_"+NodesBucket,
 		"$JS.API.STREAM.CREATE.KV_"+ServicesBucket,
-		"$KV."+NodesBucket+"."+id,
-		DecisionSubject(id),
+		statusKey,
+		decisions,
 		RateLimitSubjectPrefix+">",
 		CachePurgeSubject,
 	)
-	for _, s := range announce {
-		pub = append(pub, "$KV."+ServicesBucket+"."+s+".>")
-	}
+	pub = append(pub, services...)
 	sub = []string{"_INBOX.>", RateLimitSubjectPrefix + ">", CachePurgeSubject}
 	return pub, sub
 }

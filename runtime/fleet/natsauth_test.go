@@ -544,3 +544,33 @@ func TestNodeCredsThroughTheAPI(t *testing.T) {
 		t.Fatalf("history after node-creds: %+v %v", page, err)
 	}
 }
+
+// TestSharedNodeCredsServeAnyNodeButPublishNoSnapshot: the node.creds the
+// publisher writes into its data dir (the release 2 contract) let nodes of
+// any id converge and report, and still cannot publish a snapshot.
+func TestSharedNodeCredsServeAnyNodeButPublishNoSnapshot(t *testing.T) {
+	url, auth := startAuthNATS(t)
+	shared := filepath.Join(filepath.Dir(auth.PublisherFile), fleet.SharedNodeCredsFile)
+	if name, err := fleet.CredsName(shared); err != nil || name != "" {
+		t.Fatalf("%s names node %q (%v); want no node, so --node decides", shared, name, err)
+	}
+	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
+	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
+	for _, id := range []string{"edge-a", "eu.edge-b"} {
+		e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: id, Trust: pub.Identity().Public, Creds: shared})
+		testkit.WaitFor(t, 20*time.Second, id+" serving revision", fleettest.NodeState(e, rev, fleet.StateReady))
+	}
+	testkit.Eventually(t, 10*time.Second, "both nodes' status in the bucket", func() (bool, string) {
+		nodes, err := fleet.ListNodes(context.Background(), pub.Buckets())
+		return err == nil && len(nodes) == 2, fmt.Sprint(nodes, err)
+	})
+	_, js, errs := nodeConn(t, url, shared)
+	b, err := fleet.BindBuckets(context.Background(), js)
+	if err != nil {
+		t.Fatalf("bind with %s: %v", fleet.SharedNodeCredsFile, err)
+	}
+	denied(t, errs, "$KV.sluice_config.snapshot.stable", func(ctx context.Context) error {
+		_, err := b.Config.Put(ctx, fleet.StableKey, []byte(`{"revision": 999}`))
+		return err
+	})
+}
