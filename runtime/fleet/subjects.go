@@ -2,7 +2,7 @@ package fleet
 
 import "strings"
 
-// The NATS subjects and streams outside the buckets (DESIGN.md, "NATS
+// The NATS subjects and streams outside the buckets (docs/architecture.md, "NATS
 // layout"); NodePermissions allows nodes what they need of them.
 const (
 	// RateLimitSubjectPrefix: fleet-scope rate limits exchange what each
