@@ -39,7 +39,7 @@ func spanWith(spans []*tracepb.Span, name, key, value string) *tracepb.Span {
 // traced sends GET url as the sampled child of a new W3C trace and waits
 // until the receiver holds its server span named server and every span
 // named in also (counted: a name may appear more than once).
-func traced(t *testing.T, rc *otlpReceiver, traceID, url string, server string, also map[string]int, hdr ...string) []*tracepb.Span {
+func traced(t *testing.T, rc *testkit.OTLPReceiver, traceID, url string, server string, also map[string]int, hdr ...string) []*tracepb.Span {
 	t.Helper()
 	resp, body := get(t, url, append([]string{"Traceparent", "00-" + traceID + "-00f067aa0ba902b7-01"}, hdr...)...)
 	if resp.StatusCode != http.StatusOK {
@@ -47,7 +47,7 @@ func traced(t *testing.T, rc *otlpReceiver, traceID, url string, server string, 
 	}
 	var spans []*tracepb.Span
 	testkit.WaitFor(t, 15*time.Second, "the spans of "+url, func() bool {
-		spans = rc.trace(traceID)
+		spans = rc.Trace(traceID)
 		if spanNamed(spans, server) == nil {
 			return false
 		}
@@ -90,7 +90,7 @@ func wantAttrs(t *testing.T, what string, s *tracepb.Span, attrs map[string]stri
 // lookup, per upstream attempt and per aggregated backend, each under the
 // span of the work that caused it, with its outcome.
 func TestTraceChildSpans(t *testing.T) {
-	rc := startOTLPReceiver(t)
+	rc := testkit.StartOTLPReceiver(t)
 	dir := t.TempDir()
 	writeTestFile(t, filepath.Join(dir, "gate.rego"), `package sluice.authz
 
@@ -140,7 +140,7 @@ routes:
     aggregate:
       user:  {upstream: users, path: "/users/{id}"}
       lost:  {upstream: gone, path: "/lost/{id}"}
-`, map[string]string{"OTLP": rc.url, "Well": well.url, "Sick": sick.url, "Users": users.url, "Dead": dead,
+`, map[string]string{"OTLP": rc.URL, "Well": well.url, "Sick": sick.url, "Users": users.url, "Dead": dead,
 		"Policy": dir, "Guest": guest, "Trapper": testkit.WATFile(t, "trap_request")}))
 
 	t.Run("auth, policy, filters, cache", func(t *testing.T) {
@@ -188,11 +188,11 @@ routes:
 		}
 		var pol *tracepb.Span
 		testkit.WaitFor(t, 15*time.Second, "the denied request's policy span", func() bool {
-			pol = spanNamed(rc.trace(id), "sluice.policy")
+			pol = spanNamed(rc.Trace(id), "sluice.policy")
 			return pol != nil
 		})
 		wantAttrs(t, "policy", pol, map[string]string{"sluice.policy.decision": "deny"})
-		wantAttrs(t, "auth first", spanWith(rc.trace(id), "sluice.auth", "sluice.auth.provider", "first"),
+		wantAttrs(t, "auth first", spanWith(rc.Trace(id), "sluice.auth", "sluice.auth.provider", "first"),
 			map[string]string{"sluice.auth.outcome": "accepted"})
 	})
 

@@ -2,88 +2,19 @@ package edge
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicegw/sluice/runtime/testkit"
 )
-
-// otlpReceiver is an OTLP/HTTP trace endpoint on loopback: it decodes what
-// the node's exporter sends (protobuf, gzip or not) and keeps the spans.
-type otlpReceiver struct {
-	url   string
-	mu    sync.Mutex
-	spans []*tracepb.Span
-}
-
-func startOTLPReceiver(t *testing.T) *otlpReceiver {
-	rc := &otlpReceiver{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/traces" || r.Method != http.MethodPost {
-			http.Error(w, "not an OTLP trace export", http.StatusNotFound)
-			return
-		}
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-		}
-		raw, _ := io.ReadAll(body)
-		var req coltrace.ExportTraceServiceRequest
-		if err := proto.Unmarshal(raw, &req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.mu.Lock()
-		for _, rs := range req.ResourceSpans {
-			for _, ss := range rs.ScopeSpans {
-				rc.spans = append(rc.spans, ss.Spans...)
-			}
-		}
-		rc.mu.Unlock()
-		out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	rc.url = srv.URL
-	return rc
-}
-
-// trace returns the spans received for a trace id (hex).
-func (rc *otlpReceiver) trace(id string) []*tracepb.Span {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	var out []*tracepb.Span
-	for _, s := range rc.spans {
-		if hex.EncodeToString(s.TraceId) == id {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (rc *otlpReceiver) all() []*tracepb.Span {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]*tracepb.Span(nil), rc.spans...)
-}
 
 func spanNamed(spans []*tracepb.Span, name string) *tracepb.Span {
 	for _, s := range spans {
@@ -130,7 +61,7 @@ func (u *traceparentUpstream) last() string {
 // continued: one server span, a child per stage, an upstream attempt span
 // whose id the upstream receives as its parent, exported over OTLP/HTTP.
 func TestTracesThroughEveryStage(t *testing.T) {
-	rc := startOTLPReceiver(t)
+	rc := testkit.StartOTLPReceiver(t)
 	up := &traceparentUpstream{}
 	u := startUpstream(t, "svc", up)
 	n := startNode(t, render(t, `
@@ -138,7 +69,7 @@ tracing: {otlp: "{{.OTLP}}", sample: 1, service: edge-test}
 upstreams: {svc: {endpoints: ["{{.Up}}"]}}
 routes:
   - {name: api, match: {path_prefix: /api}, upstream: svc, cache: {ttl: 1m}, rate_limit: {requests: 100, per: 1s}}
-`, map[string]string{"OTLP": rc.url, "Up": u.url}))
+`, map[string]string{"OTLP": rc.URL, "Up": u.url}))
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	const clientSpan = "00f067aa0ba902b7"
@@ -148,7 +79,7 @@ routes:
 	}
 	var spans []*tracepb.Span
 	testkit.WaitFor(t, 15*time.Second, "the request's spans at the OTLP receiver", func() bool {
-		spans = rc.trace(traceID)
+		spans = rc.Trace(traceID)
 		return spanNamed(spans, "GET api") != nil && spanNamed(spans, "upstream svc") != nil
 	})
 	server := spanNamed(spans, "GET api")
@@ -190,14 +121,14 @@ routes:
 // upstream gets no trace context of ours; a request whose parent was
 // sampled upstream of the node is still recorded.
 func TestTraceSampling(t *testing.T) {
-	rc := startOTLPReceiver(t)
+	rc := testkit.StartOTLPReceiver(t)
 	up := &traceparentUpstream{}
 	u := startUpstream(t, "svc", up)
 	n := startNode(t, render(t, `
 tracing: {otlp: "{{.OTLP}}", sample: 0}
 upstreams: {svc: {endpoints: ["{{.Up}}"]}}
 routes: [{name: api, match: {path_prefix: /}, upstream: svc}]
-`, map[string]string{"OTLP": rc.url, "Up": u.url}))
+`, map[string]string{"OTLP": rc.URL, "Up": u.url}))
 
 	if resp, _ := get(t, n.url+"/unsampled"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -210,9 +141,9 @@ routes: [{name: api, match: {path_prefix: /}, upstream: svc}]
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	testkit.WaitFor(t, 15*time.Second, "the sampled parent's spans", func() bool {
-		return spanNamed(rc.trace(traceID), "GET api") != nil
+		return spanNamed(rc.Trace(traceID), "GET api") != nil
 	})
-	for _, s := range rc.all() {
+	for _, s := range rc.All() {
 		if hex.EncodeToString(s.TraceId) != traceID {
 			t.Errorf("span %q of trace %x exported at sample 0", s.Name, s.TraceId)
 		}

@@ -79,3 +79,10 @@ func (rc *OTLPReceiver) Trace(id string) []*tracepb.Span {
 	}
 	return out
 }
+
+// All returns every span received so far.
+func (rc *OTLPReceiver) All() []*tracepb.Span {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]*tracepb.Span(nil), rc.spans...)
+}
