@@ -28,51 +28,12 @@ import (
 	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
-// startAuthNATS runs a real embedded NATS server that admits only users
-// signed by the account of a fresh data dir.
-func startAuthNATS(t testing.TB) (string, *fleet.NATSAuth) {
-	t.Helper()
-	auth, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL(), auth
-}
-
-// nodeCreds writes node id's credentials, as `sluice node-creds` does.
-func nodeCreds(t testing.TB, auth *fleet.NATSAuth, id string, announce ...string) string {
-	t.Helper()
-	data, err := auth.NodeCreds(id, announce)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), id+".creds")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func credsOpt(t testing.TB, path string) nats.Option {
-	t.Helper()
-	opt, err := fleet.CredsOption(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return opt
-}
-
 // nodeConn connects with a node's credentials and collects the
 // permission errors the server reports for that connection.
 func nodeConn(t testing.TB, url, credsFile string) (*nats.Conn, jetstream.JetStream, chan error) {
 	t.Helper()
 	errs := make(chan error, 16)
-	nc, js := fleettest.Connect(t, url, credsOpt(t, credsFile), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, js := fleettest.Connect(t, url, fleettest.CredsOption(t, credsFile), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		select {
 		case errs <- err:
 		default:
@@ -158,7 +119,7 @@ func TestValidNodeID(t *testing.T) {
 }
 
 func TestEmbeddedNATSRefusesAnonymousAndUnknownUsers(t *testing.T) {
-	url, _ := startAuthNATS(t)
+	url, _ := fleettest.StartAuthNATS(t)
 	if _, err := nats.Connect(url); !errors.Is(err, nats.ErrAuthorization) {
 		t.Fatalf("anonymous connect: %v, want %v", err, nats.ErrAuthorization)
 	}
@@ -170,7 +131,7 @@ func TestEmbeddedNATSRefusesAnonymousAndUnknownUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fleet.Connect(url, "stranger", credsOpt(t, nodeCreds(t, stranger, "edge-a"))); !errors.Is(err, nats.ErrAuthorization) {
+	if _, err := fleet.Connect(url, "stranger", fleettest.CredsOption(t, fleettest.NodeCreds(t, stranger, "edge-a"))); !errors.Is(err, nats.ErrAuthorization) {
 		t.Fatalf("connect with a node's credentials from another publisher: %v, want %v", err, nats.ErrAuthorization)
 	}
 	if _, err := fleet.CredsOption(filepath.Join(t.TempDir(), "missing.creds")); err == nil || !strings.Contains(err.Error(), "missing.creds") {
@@ -182,9 +143,9 @@ func TestEmbeddedNATSRefusesAnonymousAndUnknownUsers(t *testing.T) {
 // artifact (a wasm filter), status, discovery, and an announcer with
 // credentials that allow the service.
 func TestNodeWithItsCredsConvergesAndServes(t *testing.T) {
-	url, auth := startAuthNATS(t)
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
-	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a"), Discovery: true})
+	url, auth := fleettest.StartAuthNATS(t)
+	pub := fleettest.StartPublisher(t, url, fleettest.CredsOption(t, auth.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: fleettest.NodeCreds(t, auth, "edge-a"), Discovery: true})
 	dir := t.TempDir()
 	wasm := fleettest.WatGuest(t, dir, "answer")
 	rev := pub.MustApply(t, fmt.Sprintf(`filters: {answer: {module: %s}}
@@ -205,7 +166,7 @@ routes:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- discovery.Announce(ctx, url, "svc", fleettest.Upstream(t, "svc"), 100*time.Millisecond, fleettest.Quiet, credsOpt(t, nodeCreds(t, auth, "announcer", "svc")))
+		done <- discovery.Announce(ctx, url, "svc", fleettest.Upstream(t, "svc"), 100*time.Millisecond, fleettest.Quiet, fleettest.CredsOption(t, fleettest.NodeCreds(t, auth, "announcer", "svc")))
 	}()
 	testkit.WaitFor(t, 10*time.Second, "the announced instance served", fleettest.Serves(t, e, "/svc", "svc:"))
 	cancel()
@@ -215,10 +176,10 @@ routes:
 }
 
 func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
-	url, auth := startAuthNATS(t)
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
+	url, auth := fleettest.StartAuthNATS(t)
+	pub := fleettest.StartPublisher(t, url, fleettest.CredsOption(t, auth.PublisherFile))
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
-	nc, js, errs := nodeConn(t, url, nodeCreds(t, auth, "edge-a", "users"))
+	nc, js, errs := nodeConn(t, url, fleettest.NodeCreds(t, auth, "edge-a", "users"))
 	b, err := fleet.BindBuckets(context.Background(), js)
 	if err != nil {
 		t.Fatalf("bind with node.creds: %v", err)
@@ -282,7 +243,7 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 	if _, err := b.Nodes.Put(ctx, "edge-a", []byte(`{"id": "edge-a"}`)); err != nil {
 		t.Fatalf("a node writing its own status: %v", err)
 	}
-	pubNC, _ := fleettest.Connect(t, url, credsOpt(t, auth.PublisherFile))
+	pubNC, _ := fleettest.Connect(t, url, fleettest.CredsOption(t, auth.PublisherFile))
 	decisions, err := pubNC.SubscribeSync(fleet.DecisionSubjectPrefix + ">")
 	if err != nil || pubNC.Flush() != nil {
 		t.Fatal(err)
@@ -337,8 +298,8 @@ func TestNodeCredsCannotPublishOrManageStreams(t *testing.T) {
 // What a node must be able to do beyond the buckets: the fleet rate-limit
 // and cache-purge subjects, both ways.
 func TestNodeCredsUseRateLimitAndPurgeSubjects(t *testing.T) {
-	url, auth := startAuthNATS(t)
-	nc, _, errs := nodeConn(t, url, nodeCreds(t, auth, "edge-a"))
+	url, auth := fleettest.StartAuthNATS(t)
+	nc, _, errs := nodeConn(t, url, fleettest.NodeCreds(t, auth, "edge-a"))
 	for _, subject := range []string{fleet.RateLimitSubjectPrefix + "route.key", fleet.CachePurgeSubject} {
 		sub, err := nc.SubscribeSync(subject)
 		if err != nil {
@@ -378,8 +339,8 @@ func TestNodeWithItsCredsReportsAfterNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := ns.ClientURL()
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
-	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a")})
+	pub := fleettest.StartPublisher(t, url, fleettest.CredsOption(t, auth.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: fleettest.NodeCreds(t, auth, "edge-a")})
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
 	testkit.WaitFor(t, 10*time.Second, "revision served", fleettest.Serves(t, e, "/users", "users:"))
 
@@ -400,10 +361,10 @@ func TestNodeWithItsCredsReportsAfterNATSRestart(t *testing.T) {
 // seed (a cluster configured with nkey users); CredsName reads the node ID
 // from ours.
 func TestCredsOptionTellsSeedFromJWTCreds(t *testing.T) {
-	_, auth := startAuthNATS(t)
-	creds := nodeCreds(t, auth, "edge-a")
+	_, auth := fleettest.StartAuthNATS(t)
+	creds := fleettest.NodeCreds(t, auth, "edge-a")
 	o := nats.Options{}
-	if err := credsOpt(t, creds)(&o); err != nil {
+	if err := fleettest.CredsOption(t, creds)(&o); err != nil {
 		t.Fatal(err)
 	}
 	if o.UserJWT == nil || o.Nkey != "" {
@@ -418,7 +379,7 @@ func TestCredsOptionTellsSeedFromJWTCreds(t *testing.T) {
 	seedFile := filepath.Join(t.TempDir(), "user.nk")
 	os.WriteFile(seedFile, []byte("-----BEGIN USER NKEY SEED-----\n"+string(seed)+"\n------END USER NKEY SEED------\n"), 0o600)
 	o = nats.Options{}
-	if err := credsOpt(t, seedFile)(&o); err != nil {
+	if err := fleettest.CredsOption(t, seedFile)(&o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Nkey != pubKey || o.UserJWT != nil {
@@ -457,8 +418,8 @@ func TestNATSAuthConfIsTheEmbeddedServersAuth(t *testing.T) {
 	if _, err := nats.Connect(url); !errors.Is(err, nats.ErrAuthorization) {
 		t.Fatalf("anonymous connect: %v, want %v", err, nats.ErrAuthorization)
 	}
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
-	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: nodeCreds(t, auth, "edge-a")})
+	pub := fleettest.StartPublisher(t, url, fleettest.CredsOption(t, auth.PublisherFile))
+	e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: "edge-a", Trust: pub.Identity().Public, Creds: fleettest.NodeCreds(t, auth, "edge-a")})
 	pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
 	testkit.WaitFor(t, 20*time.Second, "the node serving", fleettest.Serves(t, e, "/users", "users:"))
 }
@@ -503,7 +464,7 @@ func TestNodeStartedBeforeThePublisherWaitsAndSaysSoOnce(t *testing.T) {
 // An admin has the publisher sign a node's user for a key made elsewhere:
 // the JWT names the node, and the node it lets in may write its own status.
 func TestNodeCredsThroughTheAPI(t *testing.T) {
-	url, auth := startAuthNATS(t)
+	url, auth := fleettest.StartAuthNATS(t)
 	pub := fleettest.StartSigningPublisher(t, url, auth)
 	ctx := context.Background()
 	kp, _ := nkeys.CreateUser()
@@ -549,12 +510,12 @@ func TestNodeCredsThroughTheAPI(t *testing.T) {
 // publisher writes into its data dir (the release 2 contract) let nodes of
 // any id converge and report, and still cannot publish a snapshot.
 func TestSharedNodeCredsServeAnyNodeButPublishNoSnapshot(t *testing.T) {
-	url, auth := startAuthNATS(t)
+	url, auth := fleettest.StartAuthNATS(t)
 	shared := filepath.Join(filepath.Dir(auth.PublisherFile), fleet.SharedNodeCredsFile)
 	if name, err := fleet.CredsName(shared); err != nil || name != "" {
 		t.Fatalf("%s names node %q (%v); want no node, so --node decides", shared, name, err)
 	}
-	pub := fleettest.StartPublisher(t, url, credsOpt(t, auth.PublisherFile))
+	pub := fleettest.StartPublisher(t, url, fleettest.CredsOption(t, auth.PublisherFile))
 	rev := pub.MustApply(t, fleettest.RouteConfig("users", fleettest.Upstream(t, "users")), "")
 	for _, id := range []string{"edge-a", "eu.edge-b"} {
 		e := fleettest.StartEdge(t, url, fleettest.EdgeSpec{ID: id, Trust: pub.Identity().Public, Creds: shared})

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/sluicegw/sluice/runtime/edge"
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/fleetclient"
@@ -23,51 +21,12 @@ import (
 	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
-// startAuthNATS runs a real embedded NATS server that admits only the
-// users the fleet's account, made in a fresh data dir, signed.
-func startAuthNATS(t *testing.T) (string, *fleet.NATSAuth) {
-	t.Helper()
-	auth, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := fleet.StartEmbeddedNATS("127.0.0.1:-1", t.TempDir(), auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL(), auth
-}
-
-// nodeCredsFile writes node id's credentials, as `sluice node-creds` does.
-func nodeCredsFile(t *testing.T, auth *fleet.NATSAuth, id string) string {
-	t.Helper()
-	data, err := auth.NodeCreds(id, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), id+".creds")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func credsOpt(t *testing.T, path string) nats.Option {
-	t.Helper()
-	opt, err := fleet.CredsOption(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return opt
-}
-
 // startNodeOnNATS runs a real edge node that, as `sluice edge --nats` does,
 // shares one NATS connection (made with the node credentials) between its
 // subscriber and the node: decisions, rate limits and purges ride on it.
 func startNodeOnNATS(t *testing.T, natsURL, id string, pub *fleettest.Publisher, auth *fleet.NATSAuth) string {
 	t.Helper()
-	nc, err := fleet.Connect(natsURL, "sluice-edge "+id, credsOpt(t, nodeCredsFile(t, auth, id)))
+	nc, err := fleet.Connect(natsURL, "sluice-edge "+id, fleettest.CredsOption(t, fleettest.NodeCreds(t, auth, id)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +109,8 @@ func nextDecision(t *testing.T, tail *fleetclient.DecisionTail, what string) *ed
 // the id the response carried, and a filtered tail only the denials of
 // one route.
 func TestDecisionTailEndToEnd(t *testing.T) {
-	natsURL, creds := startAuthNATS(t)
-	pub := fleettest.StartPublisher(t, natsURL, credsOpt(t, creds.PublisherFile))
+	natsURL, creds := fleettest.StartAuthNATS(t)
+	pub := fleettest.StartPublisher(t, natsURL, fleettest.CredsOption(t, creds.PublisherFile))
 	nodeURL := startNodeOnNATS(t, natsURL, "eu-1", pub, creds)
 	rev, err := pub.ApplyYAML(t, fmt.Sprintf(`upstreams: {svc: {endpoints: [%s]}}
 policies:
