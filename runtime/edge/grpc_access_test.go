@@ -80,17 +80,7 @@ routes:
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sizes []int
-		for {
-			m, err := stream.Recv()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			sizes = append(sizes, len(m.Payload.GetBody()))
-		}
+		sizes := receivedSizes(t, stream)
 		if len(sizes) != 2 || sizes[0] != 3 || sizes[1] != 70000 {
 			t.Errorf("received %v", sizes)
 		}

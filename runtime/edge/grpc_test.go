@@ -182,17 +182,7 @@ routes:
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sizes []int
-		for {
-			m, err := stream.Recv()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			sizes = append(sizes, len(m.Payload.GetBody()))
-		}
+		sizes := receivedSizes(t, stream)
 		if len(sizes) != 3 || sizes[0] != 10 || sizes[1] != 20000 || sizes[2] != 30 {
 			t.Errorf("received %v", sizes)
 		}
@@ -374,5 +364,24 @@ routes:
 	}
 	if resp, body := get(t, n.url+"/u"); resp.StatusCode != 502 {
 		t.Errorf("untrusted: %d %s, want 502", resp.StatusCode, body)
+	}
+}
+
+// receivedSizes reads a server stream to its end and returns the size of
+// each message's payload.
+func receivedSizes(t *testing.T, stream interface {
+	Recv() (*testgrpc.StreamingOutputCallResponse, error)
+}) []int {
+	t.Helper()
+	var sizes []int
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return sizes
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(m.Payload.GetBody()))
 	}
 }
