@@ -114,6 +114,19 @@ func memoryGrowth(t *testing.T, f func()) (heap, rss uint64) {
 
 const memoryBudget = 64 << 20
 
+// streamsWithinBudget runs transfer, a bigBody transfer through a node,
+// logs its time, CPU and memory growth, and fails the test if the heap grew
+// past memoryBudget.
+func streamsWithinBudget(t *testing.T, what string, transfer func()) {
+	t.Helper()
+	start, cpu := time.Now(), processCPU()
+	heap, rss := memoryGrowth(t, transfer)
+	t.Logf("%d MiB %s in %s (CPU %s): heap +%d MiB, peak RSS +%d MiB", bigBody>>20, what, time.Since(start).Round(time.Millisecond), (processCPU() - cpu).Round(time.Millisecond), heap>>20, rss>>20)
+	if heap > memoryBudget {
+		t.Fatalf("a %d MiB %s grew the heap by %d MiB (budget %d MiB)", bigBody>>20, what, heap>>20, memoryBudget>>20)
+	}
+}
+
 // A 1 GiB request body streams through the node to the upstream without
 // the node holding it: the process's heap grows by far less than the body.
 func TestLargeUploadStreams(t *testing.T) {
@@ -132,8 +145,7 @@ routes: [{name: up, match: {path_prefix: /}, upstream: u}]
 		t.Run(map[bool]string{false: "content-length", true: "chunked"}[chunked], func(t *testing.T) {
 			var got string
 			var status int
-			start, cpu := time.Now(), processCPU()
-			heap, rss := memoryGrowth(t, func() {
+			streamsWithinBudget(t, "upload", func() {
 				req, _ := http.NewRequest(http.MethodPost, n.url+"/up", io.NopCloser(&patternReader{bigBody}))
 				if !chunked {
 					req.ContentLength = bigBody
@@ -147,12 +159,8 @@ routes: [{name: up, match: {path_prefix: /}, upstream: u}]
 				resp.Body.Close()
 				got, status = string(b), resp.StatusCode
 			})
-			t.Logf("%d MiB upload in %s (CPU %s): heap +%d MiB, peak RSS +%d MiB", bigBody>>20, time.Since(start).Round(time.Millisecond), (processCPU() - cpu).Round(time.Millisecond), heap>>20, rss>>20)
 			if status != http.StatusOK || got != strconv.Itoa(bigBody) {
 				t.Fatalf("upstream answered %d %q, want 200 %d", status, got, bigBody)
-			}
-			if heap > memoryBudget {
-				t.Fatalf("a %d MiB upload grew the heap by %d MiB (budget %d MiB)", bigBody>>20, heap>>20, memoryBudget>>20)
 			}
 		})
 	}
@@ -175,8 +183,7 @@ routes: [{name: down, match: {path_prefix: /}, upstream: u}]
 		t.Run(map[bool]string{true: "content-length", false: "chunked"}[length], func(t *testing.T) {
 			var got int64
 			var status int
-			start, cpu := time.Now(), processCPU()
-			heap, rss := memoryGrowth(t, func() {
+			streamsWithinBudget(t, "download", func() {
 				url := n.url + "/down"
 				if length {
 					url += "?length=1"
@@ -193,12 +200,8 @@ routes: [{name: down, match: {path_prefix: /}, upstream: u}]
 				resp.Body.Close()
 				status = resp.StatusCode
 			})
-			t.Logf("%d MiB download in %s (CPU %s): heap +%d MiB, peak RSS +%d MiB", bigBody>>20, time.Since(start).Round(time.Millisecond), (processCPU() - cpu).Round(time.Millisecond), heap>>20, rss>>20)
 			if status != http.StatusOK || got != bigBody {
 				t.Fatalf("client got %d with %d bytes, want 200 with %d", status, got, bigBody)
-			}
-			if heap > memoryBudget {
-				t.Fatalf("a %d MiB download grew the heap by %d MiB (budget %d MiB)", bigBody>>20, heap>>20, memoryBudget>>20)
 			}
 		})
 	}
