@@ -15,13 +15,18 @@ func WriteAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(f.Name(), path)
 	}
-	return os.Rename(f.Name(), path)
+	if err != nil {
+		// Only on failure: after the rename the name is gone, and removing
+		// it anyway cost two failing syscalls per write (a node writes its
+		// last good snapshot on every apply).
+		os.Remove(f.Name())
+	}
+	return err
 }
