@@ -54,7 +54,9 @@ func allOn(edges []*fleettest.Edge, rev int64) func() bool {
 // p99 is the slowest one); the CPU the apply call's own thread used
 // (validation build, sealing, writing: the publisher's part, which cannot
 // be told apart from the nodes' by process CPU when all run in this
-// process); and the bytes the NATS server received and sent per apply
+// process); the whole process's CPU from the call to the last node
+// serving, per node (nodes, NATS server and publisher: what one apply
+// costs the fleet, spread over its nodes); and the bytes the NATS server received and sent per apply
 // (its varz), which includes the status reports of every node meanwhile.
 //
 //	go test -run '^$' -bench FleetConvergence -benchtime=30x ./runtime/fleetnode
@@ -99,7 +101,7 @@ func BenchmarkFleetConvergence(b *testing.B) {
 			// bounds it: nodes can finish while apply is still returning.
 			fromReturn := make([]time.Duration, 0, b.N)
 			fromCall := make([]time.Duration, 0, b.N)
-			var applyCPU time.Duration
+			var applyCPU, fleetCPU time.Duration
 			in0, out0 := natsBytes(b, ns)
 			b.ResetTimer()
 			for range b.N {
@@ -110,6 +112,7 @@ func BenchmarkFleetConvergence(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
+				cpu0 := processCPU()
 				called := time.Now()
 				rec, cpu, err := applyOnThisThread(b, pub, doc)
 				applyCPU += cpu
@@ -126,6 +129,7 @@ func BenchmarkFleetConvergence(b *testing.B) {
 				}
 				fromReturn = append(fromReturn, time.Since(start))
 				fromCall = append(fromCall, time.Since(called))
+				fleetCPU += processCPU() - cpu0
 			}
 			b.StopTimer()
 			in1, out1 := natsBytes(b, ns)
@@ -138,6 +142,7 @@ func BenchmarkFleetConvergence(b *testing.B) {
 			b.ReportMetric(ms(fromCall[len(fromCall)/2]), "p50-from-call-ms")
 			b.ReportMetric(ms(fromCall[len(fromCall)*99/100]), "p99-from-call-ms")
 			b.ReportMetric(ms(applyCPU)/float64(b.N), "apply-cpu-ms/op")
+			b.ReportMetric(float64(fleetCPU)/float64(b.N)/float64(n)/1e3, "fleet-cpu-µs/node/op")
 			b.ReportMetric(float64(in1-in0)/float64(b.N)/1024, "nats-in-KiB/op")
 			b.ReportMetric(float64(out1-out0)/float64(b.N)/1024, "nats-out-KiB/op")
 		})
