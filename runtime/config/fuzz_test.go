@@ -52,6 +52,20 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data, "config.yaml")
+		// The one-pass decode must agree with the reporting one wherever
+		// it answers.
+		if len(data) <= MaxBytes {
+			if clean, ok := decodeClean(data); ok {
+				slow, serr := parseReporting(data, "config.yaml")
+				if serr != nil {
+					t.Fatalf("one pass accepted what the reporting parse refuses: %v", serr)
+				}
+				applyDefaults(clean)
+				if a, b := string(mustJSON(t, clean)), string(mustJSON(t, slow)); a != b {
+					t.Fatalf("one pass decoded\n%s\nthe reporting parse\n%s", a, b)
+				}
+			}
+		}
 		if err != nil {
 			var ps Problems
 			if !errors.As(err, &ps) {
@@ -74,4 +88,13 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("marshal config: %v", err)
 		}
 	})
+}
+
+func mustJSON(t *testing.T, cfg *Config) []byte {
+	t.Helper()
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
