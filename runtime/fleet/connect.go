@@ -39,29 +39,29 @@ func isAuthError(err error) bool {
 // ErrReconnected ends a context made by UntilReconnect.
 var ErrReconnected = errors.New("reconnected to NATS")
 
-// reconnectPoll is how often UntilReconnect checks the connection's
-// reconnect counter. Polling it, rather than installing a reconnect
-// handler, leaves the handlers of a shared connection to its owner.
-const reconnectPoll = 100 * time.Millisecond
-
 // UntilReconnect returns a context that also ends, with the cause
 // ErrReconnected, once nc has been re-established. Whatever follows
 // JetStream over nc (a node's session, the publisher's canary watch) runs
 // under it and starts over then: a KV watch is an ordered consumer that the
 // server may have lost meanwhile, and starting over replays the current
 // keys, so nothing written during the outage is missed. It is the one way
-// fleet processes notice a reconnect.
+// fleet processes notice a reconnect. It listens for status changes (any
+// number of listeners may share a connection, unlike its reconnect
+// handler, which belongs to the connection's owner) rather than polling
+// the reconnect counter: at 1,000 nodes a poll every 100 ms was 10,000
+// wakeups a second.
 func UntilReconnect(ctx context.Context, nc *nats.Conn) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	// Listening before counting: a reconnect after the count is heard.
+	events := nc.StatusChanged(nats.CONNECTED)
 	since := nc.Stats().Reconnects
 	go func() {
-		tick := time.NewTicker(reconnectPoll)
-		defer tick.Stop()
+		defer nc.RemoveStatusListener(events)
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-events:
 				if nc.Stats().Reconnects != since {
 					cancel(ErrReconnected)
 					return
