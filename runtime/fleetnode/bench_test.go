@@ -62,17 +62,7 @@ func allOn(edges []*fleettest.Edge, rev int64) func() bool {
 //	go test -run '^$' -bench FleetConvergence -benchtime=30x ./runtime/fleetnode
 //	FLEET_NODES=500,1000 go test -run '^$' -bench FleetConvergence -benchtime=10x -timeout 1h ./runtime/fleetnode
 func BenchmarkFleetConvergence(b *testing.B) {
-	sizes := []int{10, 50, 100}
-	if env := os.Getenv("FLEET_NODES"); env != "" {
-		sizes = sizes[:0]
-		for _, s := range strings.Split(env, ",") {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				b.Fatalf("FLEET_NODES=%s: want sizes like 500,1000", env)
-			}
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := fleetSizes(b, 10, 50, 100)
 	// The testing package calls each sub-benchmark once with b.N = 1
 	// before the measured run: the fleet is started once per size, under
 	// the parent, not twice.
@@ -149,6 +139,23 @@ func BenchmarkFleetConvergence(b *testing.B) {
 	}
 }
 
+// fleetSizes is FLEET_NODES (sizes like 500,1000), or defaults.
+func fleetSizes(b *testing.B, defaults ...int) []int {
+	env := os.Getenv("FLEET_NODES")
+	if env == "" {
+		return defaults
+	}
+	var sizes []int
+	for _, s := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("FLEET_NODES=%s: want sizes like 500,1000", env)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // applyOnThisThread applies doc and returns the CPU time of the calling OS
@@ -180,7 +187,7 @@ func natsBytes(b *testing.B, ns *server.Server) (in, out int64) {
 }
 
 // BenchmarkIdleNodes measures what idle nodes spend on following the
-// fleet: 100 nodes on the first revision, nothing applied, for one 30 s
+// fleet: 100 nodes (or the first size in FLEET_NODES) on the first revision, nothing applied, for one 30 s
 // window per op. CPU is the whole process's (user + system, from
 // getrusage), so it includes the embedded NATS server answering the
 // nodes; heap is the live heap after a GC with the nodes running minus
@@ -190,7 +197,8 @@ func natsBytes(b *testing.B, ns *server.Server) (in, out int64) {
 //
 //	go test -run '^$' -bench IdleNodes -benchtime=1x ./runtime/fleetnode
 func BenchmarkIdleNodes(b *testing.B) {
-	const nodes, window = 100, 30 * time.Second
+	const window = 30 * time.Second
+	nodes := fleetSizes(b, 100)[0]
 	natsURL := fleettest.StartNATS(b)
 	pub := fleettest.StartPublisher(b, natsURL)
 	heapBefore := liveHeap()
@@ -205,9 +213,9 @@ func BenchmarkIdleNodes(b *testing.B) {
 	}
 	b.StopTimer()
 	nsPerSec := float64(cpu) / float64(b.N) / window.Seconds() // CPU ns per wall second
-	b.ReportMetric(nsPerSec/nodes/1e3, "cpu-µs/node/s")
+	b.ReportMetric(nsPerSec/float64(nodes)/1e3, "cpu-µs/node/s")
 	b.ReportMetric(nsPerSec/1e9*100, "cpu-%-of-a-core")
-	b.ReportMetric(float64(int64(heapAfter)-int64(heapBefore))/nodes/1024, "heap-KiB/node")
+	b.ReportMetric(float64(int64(heapAfter)-int64(heapBefore))/float64(nodes)/1024, "heap-KiB/node")
 }
 
 func liveHeap() uint64 {
