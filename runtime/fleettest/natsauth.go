@@ -30,7 +30,7 @@ func StartAuthNATS(t testing.TB) (string, *fleet.NATSAuth) {
 // and returns the file's path.
 func NodeCreds(t testing.TB, auth *fleet.NATSAuth, id string, announce ...string) string {
 	t.Helper()
-	data, err := auth.NodeCreds(id, announce)
+	data, err := auth.NodeCreds(id, announce, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

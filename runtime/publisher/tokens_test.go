@@ -79,9 +79,9 @@ func TestTokenRolesOnTheAPI(t *testing.T) {
 	}
 	// A node's NATS credentials are an admin's to sign.
 	userKey := "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
-	_, err = deployer.NodeCreds(ctx, "edge-a", userKey, nil)
+	_, err = deployer.NodeCreds(ctx, "edge-a", userKey, nil, 0)
 	apiErr(t, "deploy token, node-creds", err, http.StatusForbidden, "role admin")
-	_, err = admin.NodeCreds(ctx, "edge-a", userKey, nil)
+	_, err = admin.NodeCreds(ctx, "edge-a", userKey, nil, 0)
 	apiErr(t, "node-creds from a publisher without a NATS account", err, http.StatusBadRequest, "signs no NATS credentials")
 	_, err = deployer.CreateToken(ctx, "sneaky", publisher.RoleAdmin)
 	apiErr(t, "deploy token, create a token", err, http.StatusForbidden, "POST /v1/tokens", "role admin", `"ci-deploy"`)
