@@ -27,6 +27,14 @@ type NodeKey struct {
 	Revoked time.Time `json:"revoked,omitzero"`
 }
 
+// NodeKeys returns node id's signed user keys; nil for a node unknown
+// here.
+func (a *NATSAuth) NodeKeys(id string) []NodeKey {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]NodeKey(nil), a.keys.Nodes[id]...)
+}
+
 // nodeKeys is the ledger in memory, and the file it is kept in. Its
 // owner (NATSAuth) serializes access.
 type nodeKeys struct {

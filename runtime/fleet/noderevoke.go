@@ -51,14 +51,6 @@ func (a *NATSAuth) RevokeNode(id, key string) ([]NodeKey, error) {
 	return keys, nil
 }
 
-// NodeKeys returns node id's signed user keys; nil for a node unknown
-// here.
-func (a *NATSAuth) NodeKeys(id string) []NodeKey {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]NodeKey(nil), a.keys.Nodes[id]...)
-}
-
 // claimsUpdateSubject is where a server (every server of a cluster,
 // through the system account) takes a new account JWT signed by its
 // operator: nats-server's $SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE.
