@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
+
 	"github.com/sluicegw/sluice/runtime/testkit"
 )
 
@@ -82,8 +84,20 @@ func TestNodeCredsRevokeThroughTheCLI(t *testing.T) {
 	}
 	lost := nodeCreds(t, env, data, "edge-a", "--expires", "720h")
 	kept := nodeCreds(t, env, data, "edge-b")
+	lostFile, err := os.ReadFile(lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := jwt.ParseDecoratedJWT(lostFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := jwt.DecodeUserClaims(token)
+	if err != nil || claims.Expires == 0 || time.Until(time.Unix(claims.Expires, 0)) < 719*time.Hour {
+		t.Fatalf("edge-a's credentials with --expires 720h: %+v %v", claims, err)
+	}
 	out, code := sluiceRun(t, env, "node-creds", "revoke", "edge-a", "--data", data)
-	if code != 0 || !strings.Contains(out, "\trevoked ") || strings.Contains(out, "warning") {
+	if code != 0 || !strings.Contains(out, claims.Subject+"\trevoked ") || strings.Contains(out, "warning") {
 		t.Fatalf("node-creds revoke edge-a: exit %d\n%s", code, out)
 	}
 	edge := func(creds string) []string {

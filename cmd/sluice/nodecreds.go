@@ -75,7 +75,8 @@ func newNodeCredsCmd() *cobra.Command {
 			if claims.Expires != 0 {
 				until = "expire " + time.Unix(claims.Expires, 0).UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: NATS credentials for node %s, they %s (sluice edge --nats-creds %s)\n", out, id, until, out)
+			// The key is what `revoke --key` names after a rotation.
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: NATS credentials for node %s, key %s; they %s (sluice edge --nats-creds %s)\n", out, id, pub, until, out)
 			return nil
 		},
 	}

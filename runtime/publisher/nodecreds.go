@@ -73,7 +73,7 @@ func (p *Publisher) nodeCredsRoutes(mux *http.ServeMux) {
 			token, err = p.auth.NodeUserJWT(id, req.PublicKey, req.Announce, expires)
 		}
 		e := entry(r, ActionNodeCreds, nil, err)
-		e.Detail = fmt.Sprintf("node %q", clip(id))
+		e.Detail = fmt.Sprintf("node %q, key %s", clip(id), clip(req.PublicKey))
 		if len(req.Announce) > 0 {
 			e.Detail += fmt.Sprintf(", announces %s", clip(strings.Join(req.Announce, ",")))
 		}
@@ -102,6 +102,9 @@ func (p *Publisher) nodeCredsRoutes(mux *http.ServeMux) {
 		e.Detail = fmt.Sprintf("node %q", clip(id))
 		if req.PublicKey != "" {
 			e.Detail += fmt.Sprintf(", key %s", clip(req.PublicKey))
+		}
+		if err == nil {
+			e.Detail += fmt.Sprintf(", %d key(s) revoked", len(out.Keys))
 		}
 		switch {
 		case err != nil:
