@@ -348,3 +348,24 @@ func TestNodeCredsExpiryThroughTheAPI(t *testing.T) {
 		t.Fatalf("history: %+v %v", page, err)
 	}
 }
+
+// A revocation made while the publisher cannot reach NATS is kept and
+// said not pushed; the server started from the data dir refuses the node.
+func TestRevokeWithoutServersIsKeptAndSaidNotPushed(t *testing.T) {
+	dir := t.TempDir()
+	ns, auth := fleettest.StartAuthNATSIn(t, dir)
+	pub := fleettest.StartSigningPublisher(t, ns.ClientURL(), auth)
+	lost := fleettest.NodeCreds(t, auth, "edge-a")
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	rev, err := pub.Client.RevokeNode(context.Background(), "edge-a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Pushed || !strings.Contains(rev.PushError, "not connected") || len(rev.Keys) != 1 || rev.Keys[0].Revoked.IsZero() {
+		t.Fatalf("revocation with the server down: %+v", rev)
+	}
+	ns2, _ := fleettest.StartAuthNATSIn(t, dir)
+	refused(t, ns2.ClientURL(), lost, "edge-a's credentials revoked while the server was down")
+}
