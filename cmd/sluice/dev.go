@@ -135,7 +135,7 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	// The node's own NATS identity, minted in this process: its seed is
 	// never sent anywhere.
 	credsFile := filepath.Join(f.data, "dev-node.creds")
-	nodeCreds, err := pub.Auth.NodeCreds("dev", nil)
+	nodeCreds, err := pub.Auth.NodeCreds("dev", nil, 0)
 	if err == nil {
 		err = fleet.WriteAtomic(credsFile, nodeCreds)
 	}

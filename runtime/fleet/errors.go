@@ -31,6 +31,9 @@ var (
 	// ErrNoBuckets: the fleet's buckets do not exist yet; the publisher
 	// creates them at its first start.
 	ErrNoBuckets = errors.New("not created yet (has the publisher started?)")
+	// ErrUnknownNode: no NATS credentials were signed for that node (or
+	// that key) by this publisher.
+	ErrUnknownNode = errors.New("unknown node")
 	// ErrNoRevision: a rollback names a revision the publisher does not have.
 	ErrNoRevision = errors.New("no such revision")
 )

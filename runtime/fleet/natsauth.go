@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,6 +40,10 @@ const (
 	// account JWTs in a memory resolver. Public keys and JWTs only.
 	NATSAuthFile = "nats-auth.conf"
 
+	// NodeKeysFile records which user key was signed for which node, and
+	// which are revoked (nodekeys.go). Public keys only.
+	NodeKeysFile = "nats-node-keys.json"
+
 	operatorSeedFile = "nats-operator.nk"
 	systemSeedFile   = "nats-system.nk"
 	accountSeedFile  = "nats-account.nk"
@@ -51,8 +57,14 @@ type NATSAuth struct {
 	// that of the system account.
 	Account, System string
 
-	account                            nkeys.KeyPair
-	operatorJWT, systemJWT, accountJWT string
+	dir                       string
+	operator, system, account nkeys.KeyPair
+	operatorJWT, systemJWT    string
+	resolver                  *server.MemAccResolver // the embedded server's, once Configure ran
+
+	mu         sync.Mutex // guards keys, accountJWT and the files they are written to
+	keys       *nodeKeys
+	accountJWT string
 }
 
 // LoadOrCreateNATSAuth reads the operator and account keys from dir,
@@ -74,7 +86,11 @@ func LoadOrCreateNATSAuth(dir string) (*NATSAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &NATSAuth{PublisherFile: filepath.Join(dir, PublisherCredsFile), account: acc}
+	keys, err := loadNodeKeys(filepath.Join(dir, NodeKeysFile))
+	if err != nil {
+		return nil, err
+	}
+	a := &NATSAuth{PublisherFile: filepath.Join(dir, PublisherCredsFile), dir: dir, operator: op, system: sys, account: acc, keys: keys}
 	a.System, _ = sys.PublicKey()
 	a.Account, _ = acc.PublicKey()
 	opPub, _ := op.PublicKey()
@@ -90,11 +106,10 @@ func LoadOrCreateNATSAuth(dir string) (*NATSAuth, error) {
 	if a.systemJWT, err = sc.Encode(op); err != nil {
 		return nil, fmt.Errorf("system account JWT: %w", err)
 	}
-	ac := jwt.NewAccountClaims(a.Account)
-	ac.Name = "sluice"
-	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
-	if a.accountJWT, err = ac.Encode(op); err != nil {
-		return nil, fmt.Errorf("account JWT: %w", err)
+	// The account JWT carries the revocations kept in NodeKeysFile, so a
+	// revoked node stays out across restarts.
+	if a.accountJWT, err = a.signAccount(); err != nil {
+		return nil, err
 	}
 	// The publisher's user is new at each start: its seed never leaves
 	// this file, and an old file is simply replaced.
@@ -112,10 +127,25 @@ func LoadOrCreateNATSAuth(dir string) (*NATSAuth, error) {
 	if err := WriteAtomic(filepath.Join(dir, SharedNodeCredsFile), shared); err != nil {
 		return nil, fmt.Errorf("%s: %w", SharedNodeCredsFile, err)
 	}
-	if err := WriteAtomic(filepath.Join(dir, NATSAuthFile), []byte(a.ServerConfig())); err != nil {
+	if err := WriteAtomic(filepath.Join(dir, NATSAuthFile), []byte(a.serverConfig())); err != nil {
 		return nil, fmt.Errorf("%s: %w", NATSAuthFile, err)
 	}
 	return a, nil
+}
+
+// signAccount signs the fleet's account JWT with the revoked node keys.
+func (a *NATSAuth) signAccount() (string, error) {
+	ac := jwt.NewAccountClaims(a.Account)
+	ac.Name = "sluice"
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	for key, at := range a.keys.revocations() {
+		ac.RevokeAt(key, at)
+	}
+	token, err := ac.Encode(a.operator)
+	if err != nil {
+		return "", fmt.Errorf("account JWT: %w", err)
+	}
+	return token, nil
 }
 
 // loadOrCreateSeed returns the key pair in path, creating the file with a
@@ -158,8 +188,10 @@ func ValidNodeID(id string) bool {
 
 // NodeUserJWT signs a user JWT for node id's public user key (U...): it
 // may do what NodePermissions allows that node. announce lists the
-// services it may announce instances of.
-func (a *NATSAuth) NodeUserJWT(id, userKey string, announce []string) (string, error) {
+// services it may announce instances of; expires, when not 0, is how long
+// the JWT is good for (CheckNodeCredsExpiry). The key is recorded under
+// the node in NodeKeysFile, so RevokeNode can name it.
+func (a *NATSAuth) NodeUserJWT(id, userKey string, announce []string, expires time.Duration) (string, error) {
 	if !ValidNodeID(id) {
 		return "", fmt.Errorf("node id %q: letters, digits, _ - and inner dots: %w", id, ErrBadRequest)
 	}
@@ -171,25 +203,47 @@ func (a *NATSAuth) NodeUserJWT(id, userKey string, announce []string) (string, e
 			return "", fmt.Errorf("service %q: letters, digits, _ and -: %w", s, ErrBadRequest)
 		}
 	}
+	if err := CheckNodeCredsExpiry(expires); err != nil {
+		return "", err
+	}
 	pub, sub := NodePermissions(id, announce)
 	uc := jwt.NewUserClaims(userKey)
 	uc.Name = id
 	uc.Pub.Allow.Add(pub...)
 	uc.Sub.Allow.Add(sub...)
-	return uc.Encode(a.account)
+	now := time.Now()
+	if expires > 0 {
+		uc.Expires = now.Add(expires).Unix()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.keys.revoked(userKey) {
+		// A revoked key stays revoked: a new JWT for it would be refused
+		// anyway (it was revoked for every JWT issued before), and signing
+		// one would hide that.
+		return "", fmt.Errorf("user key %s is revoked; make a new one: %w", userKey, ErrBadRequest)
+	}
+	token, err := uc.Encode(a.account)
+	if err != nil {
+		return "", err
+	}
+	if err := a.keys.record(id, userKey, now, uc.Expires); err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 // NodeCreds makes a whole credentials file for node id, its user key
 // generated here: for a node in the publisher's own process (`sluice
 // dev`) and for tests. Remote nodes use NodeUserJWT, so their seed never
 // leaves their machine.
-func (a *NATSAuth) NodeCreds(id string, announce []string) ([]byte, error) {
+func (a *NATSAuth) NodeCreds(id string, announce []string, expires time.Duration) ([]byte, error) {
 	kp, err := nkeys.CreateUser()
 	if err != nil {
 		return nil, err
 	}
 	pub, _ := kp.PublicKey()
-	token, err := a.NodeUserJWT(id, pub, announce)
+	token, err := a.NodeUserJWT(id, pub, announce, expires)
 	if err != nil {
 		return nil, err
 	}
@@ -239,9 +293,14 @@ func (a *NATSAuth) Configure(o *server.Options) error {
 	if err := r.Store(a.System, a.systemJWT); err != nil {
 		return err
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if err := r.Store(a.Account, a.accountJWT); err != nil {
 		return err
 	}
+	// Kept so a revocation also reaches the resolver: an account the
+	// server loads again is loaded with it.
+	a.resolver = r
 	o.TrustedOperators = []*jwt.OperatorClaims{oc}
 	o.SystemAccount = a.System
 	o.AccountResolver = r
@@ -250,10 +309,18 @@ func (a *NATSAuth) Configure(o *server.Options) error {
 
 // ServerConfig renders the operator and accounts as nats-server config.
 func (a *NATSAuth) ServerConfig() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.serverConfig()
+}
+
+// serverConfig is ServerConfig with a.mu held.
+func (a *NATSAuth) serverConfig() string {
 	var b strings.Builder
 	b.WriteString("# Written by the sluice publisher from its data dir: public keys and JWTs only.\n")
 	b.WriteString("# Include it in every server's config of the cluster: include \"" + NATSAuthFile + "\"\n")
 	b.WriteString("# Node users are JWTs signed by the account below (sluice node-creds); no server change per node.\n")
+	b.WriteString("# Revoked node keys are in the account JWT (sluice node-creds revoke): reload the servers when this file changes.\n")
 	fmt.Fprintf(&b, "operator: %q\n", a.operatorJWT)
 	fmt.Fprintf(&b, "system_account: %q\n", a.System)
 	b.WriteString("resolver: MEMORY\nresolver_preload: {\n")

@@ -474,13 +474,13 @@ func TestNodeCredsThroughTheAPI(t *testing.T) {
 		{"edge.*", userKey, "node id"},
 		{"edge-a", auth.Account, "not a NATS user public key"}, // an account key is no user's
 	} {
-		_, err := pub.Client.NodeCreds(ctx, bad.id, bad.key, nil)
+		_, err := pub.Client.NodeCreds(ctx, bad.id, bad.key, nil, 0)
 		var ae *fleetclient.APIError
 		if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, bad.want) {
 			t.Fatalf("node-creds %q %q: %v, want a 400 saying %q", bad.id, bad.key, err, bad.want)
 		}
 	}
-	signed, err := pub.Client.NodeCreds(ctx, "edge-a", userKey, []string{"billing"})
+	signed, err := pub.Client.NodeCreds(ctx, "edge-a", userKey, []string{"billing"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sluicegw/sluice/runtime/fleet"
 	"github.com/sluicegw/sluice/runtime/publisher"
@@ -184,8 +185,20 @@ func (c *Client) WhoAmI(ctx context.Context) (*publisher.TokenInfo, error) {
 }
 
 // NodeCreds has the publisher sign node id's NATS user JWT for publicKey
-// (U...), allowed to announce the given services.
-func (c *Client) NodeCreds(ctx context.Context, id, publicKey string, announce []string) (*publisher.NodeCreds, error) {
+// (U...), allowed to announce the given services, expiring after expires
+// (0: never; the publisher refuses what fleet.CheckNodeCredsExpiry does).
+func (c *Client) NodeCreds(ctx context.Context, id, publicKey string, announce []string, expires time.Duration) (*publisher.NodeCreds, error) {
+	req := publisher.NodeCredsRequest{PublicKey: publicKey, Announce: announce}
+	if expires != 0 {
+		req.Expires = expires.String()
+	}
 	var out publisher.NodeCreds
-	return &out, c.post(ctx, "/v1/nodes/"+url.PathEscape(id)+"/creds", publisher.NodeCredsRequest{PublicKey: publicKey, Announce: announce}, &out)
+	return &out, c.post(ctx, "/v1/nodes/"+url.PathEscape(id)+"/creds", req, &out)
+}
+
+// RevokeNode has the publisher revoke node id's NATS user key publicKey,
+// or every key it signed for the node when publicKey is "".
+func (c *Client) RevokeNode(ctx context.Context, id, publicKey string) (*publisher.NodeRevocation, error) {
+	var out publisher.NodeRevocation
+	return &out, c.post(ctx, "/v1/nodes/"+url.PathEscape(id)+"/revoke", publisher.NodeRevokeRequest{PublicKey: publicKey}, &out)
 }

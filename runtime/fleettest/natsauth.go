@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicegw/sluice/runtime/fleet"
@@ -14,7 +16,17 @@ import (
 // signed by the account of a fresh data dir.
 func StartAuthNATS(t testing.TB) (string, *fleet.NATSAuth) {
 	t.Helper()
-	auth, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
+	ns, auth := StartAuthNATSIn(t, t.TempDir())
+	return ns.ClientURL(), auth
+}
+
+// StartAuthNATSIn is StartAuthNATS with the operator and accounts of the
+// data dir dir, loaded (or created) as a publisher's start does: a test
+// starts it again on the same dir to see what survives a restart. Stop it
+// early with Shutdown then WaitForShutdown.
+func StartAuthNATSIn(t testing.TB, dir string) (*server.Server, *fleet.NATSAuth) {
+	t.Helper()
+	auth, err := fleet.LoadOrCreateNATSAuth(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,17 +35,25 @@ func StartAuthNATS(t testing.TB) (string, *fleet.NATSAuth) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL(), auth
+	return ns, auth
 }
 
 // NodeCreds writes node id's credentials, as `sluice node-creds` does,
 // and returns the file's path.
 func NodeCreds(t testing.TB, auth *fleet.NATSAuth, id string, announce ...string) string {
 	t.Helper()
-	data, err := auth.NodeCreds(id, announce)
+	return ExpiringNodeCreds(t, auth, id, 0, announce...)
+}
+
+// ExpiringNodeCreds is NodeCreds good for expires (`sluice node-creds
+// --expires`; 0: never expiring).
+func ExpiringNodeCreds(t testing.TB, auth *fleet.NATSAuth, id string, expires time.Duration, announce ...string) string {
+	t.Helper()
+	data, err := auth.NodeCreds(id, announce, expires)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One file per call: a node may hold a revoked and a fresh one.
 	path := filepath.Join(t.TempDir(), id+".creds")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)

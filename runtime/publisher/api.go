@@ -39,7 +39,8 @@ import (
 //	POST   /v1/tokens             {"name", "role"}          → NewToken (201); 409 if the name is taken  admin
 //	GET    /v1/tokens                                       → {"tokens": [TokenInfo]}     admin
 //	DELETE /v1/tokens/{name}                                → 204; 404 unknown name       admin
-//	POST   /v1/nodes/{id}/creds   {"public_key", "announce"} → NodeCreds (201): the node's user JWT  admin
+//	POST   /v1/nodes/{id}/creds   {"public_key", "announce", "expires"} → NodeCreds (201): the node's user JWT  admin
+//	POST   /v1/nodes/{id}/revoke  {"public_key"}            → NodeRevocation; 404 unknown node or key  admin
 //	GET    /ui                                              → the fleet page (asks for the token)
 
 // AuthorHeader carries who runs the CLI (the user name, as the CLI's
@@ -65,20 +66,6 @@ type ApplyRequest struct {
 	// Note says why, in a line (`sluice apply --note`); it is signed into
 	// the revision and shown by the history.
 	Note string `json:"note,omitempty"`
-}
-
-// NodeCredsRequest asks for a node's NATS user JWT: the node's public
-// user key (its seed stays where it was made) and the services it may
-// announce.
-type NodeCredsRequest struct {
-	PublicKey string   `json:"public_key"`
-	Announce  []string `json:"announce,omitempty"`
-}
-
-// NodeCreds is the signed user JWT; with the seed, a .creds file.
-type NodeCreds struct {
-	Node string `json:"node"`
-	JWT  string `json:"jwt"`
 }
 
 // MaxNote bounds an apply's note: a line of the history, not a document.
@@ -322,33 +309,7 @@ func (p *Publisher) Handler() http.Handler {
 		reply(w, http.StatusOK, HistoryPage{Entries: entries, Next: next})
 	}))
 
-	mux.HandleFunc("POST /v1/nodes/{id}/creds", need(RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
-		var req NodeCredsRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		id := r.PathValue("id")
-		var token string
-		err := fmt.Errorf("this publisher signs no NATS credentials: %w", fleet.ErrBadRequest)
-		if p.auth != nil {
-			token, err = p.auth.NodeUserJWT(id, req.PublicKey, req.Announce)
-		}
-		e := entry(r, ActionNodeCreds, nil, err)
-		e.Detail = fmt.Sprintf("node %q", clip(id))
-		if len(req.Announce) > 0 {
-			e.Detail += fmt.Sprintf(", announces %s", clip(strings.Join(req.Announce, ",")))
-		}
-		if err != nil {
-			e.Detail += ": " + err.Error()
-		}
-		p.audit(r.Context(), e)
-		if err != nil {
-			fail(w, statusOf(err), err)
-			return
-		}
-		p.log.Info("node credentials signed", "node", id, "by", caller(r).Name)
-		reply(w, http.StatusCreated, NodeCreds{Node: id, JWT: token})
-	}))
+	p.nodeCredsRoutes(mux)
 	mux.HandleFunc("GET /v1/whoami", need(RoleRead, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, caller(r))
 	}))
@@ -504,7 +465,7 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, fleet.ErrNoCanary), errors.Is(err, fleet.ErrTokenExists):
 		return http.StatusConflict
-	case errors.Is(err, fleet.ErrNoRevision), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, fleet.ErrNoToken):
+	case errors.Is(err, fleet.ErrNoRevision), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, fleet.ErrNoToken), errors.Is(err, fleet.ErrUnknownNode):
 		return http.StatusNotFound
 	case errors.Is(err, fleet.ErrDigestMismatch), errors.Is(err, fleet.ErrBadRequest):
 		return http.StatusBadRequest

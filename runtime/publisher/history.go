@@ -30,6 +30,7 @@ const (
 	ActionTokenCreate = "token-create"
 	ActionTokenRevoke = "token-revoke"
 	ActionNodeCreds   = "node-creds"
+	ActionNodeRevoke  = "node-revoke"
 )
 
 // Outcomes recorded in the history.

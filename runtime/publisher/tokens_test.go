@@ -79,10 +79,24 @@ func TestTokenRolesOnTheAPI(t *testing.T) {
 	}
 	// A node's NATS credentials are an admin's to sign.
 	userKey := "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
-	_, err = deployer.NodeCreds(ctx, "edge-a", userKey, nil)
+	_, err = deployer.NodeCreds(ctx, "edge-a", userKey, nil, 0)
 	apiErr(t, "deploy token, node-creds", err, http.StatusForbidden, "role admin")
-	_, err = admin.NodeCreds(ctx, "edge-a", userKey, nil)
+	_, err = admin.NodeCreds(ctx, "edge-a", userKey, nil, 0)
 	apiErr(t, "node-creds from a publisher without a NATS account", err, http.StatusBadRequest, "signs no NATS credentials")
+	// So is revoking them; a revocation without an account is refused too.
+	_, err = deployer.RevokeNode(ctx, "edge-a", "")
+	apiErr(t, "deploy token, node-creds revoke", err, http.StatusForbidden, "POST /v1/nodes/edge-a/revoke", "role admin")
+	_, err = reader.RevokeNode(ctx, "edge-a", "")
+	apiErr(t, "read token, node-creds revoke", err, http.StatusForbidden, "role admin")
+	if resp, err := http.Post(pub.URL+"/v1/nodes/edge-a/revoke", "application/json", strings.NewReader("{}")); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("node-creds revoke without a token: %v %v, want a 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	_, err = (&fleetclient.Client{URL: pub.URL, Token: "wrong"}).RevokeNode(ctx, "edge-a", "")
+	apiErr(t, "a wrong token, node-creds revoke", err, http.StatusUnauthorized, "not one this publisher issued")
+	_, err = admin.RevokeNode(ctx, "edge-a", "")
+	apiErr(t, "node-creds revoke on a publisher without a NATS account", err, http.StatusBadRequest, "signs no NATS credentials")
 	_, err = deployer.CreateToken(ctx, "sneaky", publisher.RoleAdmin)
 	apiErr(t, "deploy token, create a token", err, http.StatusForbidden, "POST /v1/tokens", "role admin", `"ci-deploy"`)
 	_, err = deployer.Tokens(ctx)
