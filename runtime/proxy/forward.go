@@ -50,8 +50,18 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	if timeout <= 0 {
 		timeout = p.timeout
 	}
-	if d, ok := grpcTimeout(r); ok && (timeout <= 0 || d < timeout) {
-		timeout = d
+	// A gRPC call's deadline counts from when the node received it; what
+	// is left of it (and of the route's timeout) at each attempt is the
+	// grpc-timeout the upstream gets.
+	d, isCall := grpcTimeout(r)
+	if isCall {
+		left := time.Until(receivedAt(r).Add(d))
+		if left <= 0 {
+			return p.deadlineSpent(0)
+		}
+		if timeout <= 0 || left < timeout {
+			timeout = left
+		}
 	}
 	upgrade := httpguard.UpgradeOf(r) // the edge dropped a stray Upgrade header already
 
@@ -99,6 +109,12 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	}
 	var tried []*endpoint
 	for attempt := 0; ; attempt++ {
+		if isCall {
+			var spent *httperr.Error
+			if hdr, spent = p.withCallTimeout(ctx, hdr, attempt); spent != nil {
+				return spent
+			}
+		}
 		body, err := attemptBody(r, attempt, rp)
 		if err != nil {
 			return httperr.Wrap(http.StatusBadGateway, reasonFailed,
