@@ -360,7 +360,12 @@ func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w h
 			if r.Context().Err() != nil && !timedOut(ctx) {
 				return false // the client went away, which canceled the read
 			}
-			p.bodyFailed(ctx, e, r.Header.Get("X-Request-Id"), rerr)
+			if grpcStream(r, res.header) {
+				p.bodyFailed(ctx, e, r.Header.Get("X-Request-Id"), rerr, "ending the gRPC stream with a status")
+				httperr.EndGRPCStream(w, midStreamFailure(ctx, rerr))
+				return false
+			}
+			p.bodyFailed(ctx, e, r.Header.Get("X-Request-Id"), rerr, "aborting client response")
 			panic(http.ErrAbortHandler)
 		}
 	}
@@ -373,9 +378,10 @@ func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w h
 }
 
 // bodyFailed records an upstream body that broke off after its headers.
-func (p *Pool) bodyFailed(ctx context.Context, e *endpoint, rid string, err error) {
+// then says what the client gets.
+func (p *Pool) bodyFailed(ctx context.Context, e *endpoint, rid string, err error, then string) {
 	p.outlierFailure(e, "response body failed")
-	p.log.Warn("upstream response cut short, aborting client response",
+	p.log.Warn("upstream response cut short, "+then,
 		"endpoint", e.raw, "request_id", rid, "timeout", timedOut(ctx), "err", err)
 }
 
@@ -398,7 +404,7 @@ func (b *handedBody) Read(buf []byte) (int, error) {
 	n, err := b.body.Read(buf)
 	if err != nil && err != io.EOF && !b.failed {
 		b.failed = true
-		b.p.bodyFailed(b.ctx, b.e, b.rid, err)
+		b.p.bodyFailed(b.ctx, b.e, b.rid, err, "aborting client response")
 	}
 	return n, err
 }
