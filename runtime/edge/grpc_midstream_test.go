@@ -3,11 +3,13 @@ package edge
 import (
 	"context"
 	"encoding/binary"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -32,12 +34,13 @@ func grpcFrame(t *testing.T, m proto.Message) []byte {
 // TestGRPCUpstreamFailingMidStream: an upstream that fails after its gRPC
 // response began (some messages sent) ends the client's call with a
 // status it can read, after those messages: UNAVAILABLE naming the cause
-// when the upstream resets the stream or its connection goes, and
+// when the upstream resets the stream or its connection goes (a raw HTTP/2
+// server closed, a grpc-go server stopped), and
 // DEADLINE_EXCEEDED when the route's timeout cuts it, instead of a stream
 // reset the client reads as INTERNAL with no message.
 func TestGRPCUpstreamFailingMidStream(t *testing.T) {
 	sent := make(chan struct{}, 1)
-	// A raw HTTP/2 server: two messages, then by path a stream reset or
+	// A raw HTTP/2 server: two messages, then by case a stream reset or
 	// a wait for the end of the request (the node's timeout).
 	raw, _ := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/grpc")
@@ -61,15 +64,27 @@ func TestGRPCUpstreamFailingMidStream(t *testing.T) {
 		sent <- struct{}{}
 		<-r.Context().Done()
 	}))
+	// A grpc-go server, stopped under the call once the client has its
+	// messages.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcSrv := grpc.NewServer()
+	testgrpc.RegisterTestServiceServer(grpcSrv, &stallingService{sent: sent})
+	go grpcSrv.Serve(ln)
+	t.Cleanup(grpcSrv.Stop)
 	n := startNode(t, render(t, `
 upstreams:
   raw: {endpoints: ["{{.Raw}}"], protocol: h2c, retries: {attempts: 0}}
   closing: {endpoints: ["{{.Closing}}"], protocol: h2c, retries: {attempts: 0}}
+  grpcgo: {endpoints: ["http://{{.GRPC}}"], protocol: h2c, retries: {attempts: 0}}
 routes:
   - {name: timeout, match: {path_prefix: /grpc.testing.TestService/, headers: {X-Case: timeout}}, upstream: raw, timeout: 300ms}
   - {name: closing, match: {path_prefix: /grpc.testing.TestService/, headers: {X-Case: closing}}, upstream: closing}
+  - {name: grpc-go, match: {path_prefix: /grpc.testing.TestService/, headers: {X-Case: grpc-go stopped}}, upstream: grpcgo}
   - {name: reset, match: {path_prefix: /grpc.testing.TestService/}, upstream: raw}
-`, map[string]string{"Raw": raw, "Closing": closing}))
+`, map[string]string{"Raw": raw, "Closing": closing, "GRPC": ln.Addr().String()}))
 	client := testgrpc.NewTestServiceClient(dialGRPC(t, n.url))
 
 	for _, tc := range []struct {
@@ -79,7 +94,8 @@ routes:
 		cut     func() // what makes the upstream fail, once the messages arrived
 	}{
 		{"reset", codes.Unavailable, "upstream failed mid-response: stream reset (INTERNAL_ERROR)", nil},
-		{"closing", codes.Unavailable, "upstream failed mid-response: connection closed", func() { closingSrv.Close() }},
+		{"closing", codes.Unavailable, "upstream failed mid-response: connection lost", func() { closingSrv.Close() }},
+		{"grpc-go stopped", codes.Unavailable, "upstream failed mid-response: connection lost", grpcSrv.Stop},
 		{"timeout", codes.DeadlineExceeded, "upstream timed out", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,6 +131,24 @@ routes:
 			}
 		})
 	}
+}
+
+// stallingService sends two messages of a server stream, says so on sent,
+// and waits for the call to end.
+type stallingService struct {
+	testgrpc.UnimplementedTestServiceServer
+	sent chan<- struct{}
+}
+
+func (s *stallingService) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+	for _, body := range []string{"one", "two"} {
+		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: []byte(body)}}); err != nil {
+			return err
+		}
+	}
+	s.sent <- struct{}{}
+	<-stream.Context().Done()
+	return stream.Context().Err()
 }
 
 // metadataCase sends the test case's name as X-Case, which picks its route.

@@ -47,10 +47,11 @@ func resetCause(err error) string {
 		return "stream reset (" + se.Code.String() + ")"
 	case errors.As(err, &ga):
 		return "upstream went away (GOAWAY " + ga.ErrCode.String() + ")"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		return "connection closed"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET):
+		// One cause: whether a closing peer's kernel sent FIN or RST
+		// depends on what it had left unread, not on the upstream.
+		return "connection lost"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
