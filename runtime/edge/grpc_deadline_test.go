@@ -88,7 +88,7 @@ func parseGRPCTimeout(v string) (time.Duration, error) {
 // deadline through a route whose filter reads the whole request body
 // before passing it on: the client holds its last message for 300 ms, so
 // the call is 300 ms into its deadline when it leaves the node. The
-// upstream must be told less than 1.7 s (not the client's 2 s), more than
+// upstream must be told about 1.7 s (not the client's 2 s), more than
 // nothing, and its context's deadline must agree with what it was told.
 func TestGRPCUpstreamGetsTheDeadlineLeft(t *testing.T) {
 	const held = 300 * time.Millisecond
@@ -127,7 +127,11 @@ routes:
 	witness.mu.Lock()
 	header, left := witness.header, witness.left
 	witness.mu.Unlock()
-	if header <= 0 || header > budget-held {
+	// The node counts from when the call reached it, the client from just
+	// before: the margin is the network's share, far below what the node
+	// held the call for (without subtracting, the upstream is told ~2 s).
+	const margin = 100 * time.Millisecond
+	if header <= 0 || header > budget-held+margin {
 		t.Errorf("the upstream was told %v of the client's %v, %v of which the node held it; want what was left", header, budget, held)
 	}
 	if left <= 0 || left > header {
