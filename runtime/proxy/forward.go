@@ -44,7 +44,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // client connection is aborted with panic(http.ErrAbortHandler), which
 // net/http turns into a cut connection (HTTP/1) or a stream reset (HTTP/2),
 // so the client cannot mistake a truncated body for a whole one. Callers
-// must let that panic through.
+// must let that panic through. The exception is a gRPC response to an
+// HTTP/2 client: it ends with a grpc-status trailer instead (grpcstream.go),
+// which tells the client the same thing and why.
 func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOptions) error {
 	timeout := opt.Timeout
 	if timeout <= 0 {
