@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strings"
+
+	"github.com/sluicegw/sluice/runtime/proxy"
 )
 
 // ServeHTTP runs one request down the pipeline (RATIONALE.md, "The
@@ -17,6 +19,11 @@ import (
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := getExchange(n, w, r)
 	defer x.end()
+	if _, ok := r.Header["Grpc-Timeout"]; ok {
+		// The call's deadline counts from now: the upstream is told what
+		// the stages before it left (proxy/grpcdeadline.go).
+		x.R = r.WithContext(proxy.WithReceivedAt(r.Context(), x.start))
+	}
 	err := stageGuard(x)
 	if err == nil {
 		err = stageRoute(x)

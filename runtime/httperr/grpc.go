@@ -11,7 +11,12 @@ import (
 // application/grpc or a subtype (application/grpc+proto). gRPC-Web is not:
 // its trailers travel in the body.
 func IsGRPC(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
+	return IsGRPCContentType(r.Header.Get("Content-Type"))
+}
+
+// IsGRPCContentType reports whether ct is application/grpc or a subtype:
+// a gRPC call's, or its response's.
+func IsGRPCContentType(ct string) bool {
 	rest, ok := strings.CutPrefix(ct, "application/grpc")
 	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
 }
@@ -67,6 +72,23 @@ func WriteGRPCError(w http.ResponseWriter, err error, requestID string) {
 		h.Set("X-Request-Id", requestID)
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// EndGRPCStream ends a gRPC response whose headers (and maybe some
+// messages) were sent with err as its status: grpc-status and grpc-message
+// as trailers, mapped as WriteGRPCError maps them, which the handler's
+// return sends. A client then reads why its call ended instead of a stream
+// reset with no status. Over HTTP/1.1, which gRPC does not use, a caller
+// must cut the response instead.
+func EndGRPCStream(w http.ResponseWriter, err error) {
+	status, reason := http.StatusInternalServerError, "internal error"
+	var e *Error
+	if errors.As(err, &e) {
+		status, reason = e.Status, e.Reason
+	}
+	h := w.Header()
+	h[http.TrailerPrefix+"Grpc-Status"] = []string{strconv.Itoa(GRPCCode(status))}
+	h[http.TrailerPrefix+"Grpc-Message"] = []string{grpcMessage(reason)}
 }
 
 // grpcMessage percent-encodes a message as grpc-message requires: every

@@ -54,3 +54,29 @@ func TestGRPCCode(t *testing.T) {
 		}
 	}
 }
+
+// TestEndGRPCStream: a response already under way gets the status as
+// trailers, the message percent-encoded; the headers sent stay as sent.
+func TestEndGRPCStream(t *testing.T) {
+	w := httptest.NewRecorder()
+	w.Header().Set("Content-Type", "application/grpc")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte{0, 0, 0, 0, 0})
+	EndGRPCStream(w, New(http.StatusBadGateway, "upstream failed mid-response: 100% gone"))
+	res := w.Result()
+	if res.Header.Get("Grpc-Status") != "" {
+		t.Errorf("grpc-status in the headers: %v", res.Header)
+	}
+	if got := res.Trailer.Get("Grpc-Status"); got != "14" {
+		t.Errorf("grpc-status trailer %q, want 14 (UNAVAILABLE)", got)
+	}
+	if got := res.Trailer.Get("Grpc-Message"); got != "upstream failed mid-response: 100%25 gone" {
+		t.Errorf("grpc-message trailer %q", got)
+	}
+	w = httptest.NewRecorder()
+	w.WriteHeader(http.StatusOK)
+	EndGRPCStream(w, New(http.StatusGatewayTimeout, "upstream timed out"))
+	if got := w.Result().Trailer.Get("Grpc-Status"); got != "4" {
+		t.Errorf("a deadline: grpc-status %q, want 4 (DEADLINE_EXCEEDED)", got)
+	}
+}

@@ -13,6 +13,8 @@ const (
 	reasonFailed     = "upstream failed"
 	reasonTimeout    = "upstream timed out"
 	reasonNotHTTP2   = "upstream does not speak HTTP/2"
+	// The node spent the call's grpc-timeout before it could send it on.
+	reasonDeadlineSpent = "deadline exceeded before the upstream call"
 )
 
 // connectError marks a failure to open a connection to an endpoint: the

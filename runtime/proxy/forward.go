@@ -44,14 +44,26 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // client connection is aborted with panic(http.ErrAbortHandler), which
 // net/http turns into a cut connection (HTTP/1) or a stream reset (HTTP/2),
 // so the client cannot mistake a truncated body for a whole one. Callers
-// must let that panic through.
+// must let that panic through. The exception is a gRPC response to an
+// HTTP/2 client: it ends with a grpc-status trailer instead (grpcstream.go),
+// which tells the client the same thing and why.
 func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOptions) error {
 	timeout := opt.Timeout
 	if timeout <= 0 {
 		timeout = p.timeout
 	}
-	if d, ok := grpcTimeout(r); ok && (timeout <= 0 || d < timeout) {
-		timeout = d
+	// A gRPC call's deadline counts from when the node received it; what
+	// is left of it (and of the route's timeout) at each attempt is the
+	// grpc-timeout the upstream gets.
+	d, isCall := grpcTimeout(r)
+	if isCall {
+		left := time.Until(receivedAt(r).Add(d))
+		if left <= 0 {
+			return p.deadlineSpent(0)
+		}
+		if timeout <= 0 || left < timeout {
+			timeout = left
+		}
 	}
 	upgrade := httpguard.UpgradeOf(r) // the edge dropped a stray Upgrade header already
 
@@ -99,6 +111,12 @@ func (p *Pool) Forward(w http.ResponseWriter, r *http.Request, opt ForwardOption
 	}
 	var tried []*endpoint
 	for attempt := 0; ; attempt++ {
+		if isCall {
+			var spent *httperr.Error
+			if hdr, spent = p.withCallTimeout(ctx, hdr, attempt); spent != nil {
+				return spent
+			}
+		}
 		body, err := attemptBody(r, attempt, rp)
 		if err != nil {
 			return httperr.Wrap(http.StatusBadGateway, reasonFailed,
@@ -344,7 +362,12 @@ func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w h
 			if r.Context().Err() != nil && !timedOut(ctx) {
 				return false // the client went away, which canceled the read
 			}
-			p.bodyFailed(ctx, e, r.Header.Get("X-Request-Id"), rerr)
+			if grpcStream(r, res.header) {
+				p.bodyFailed(ctx, e, r.Header.Get("X-Request-Id"), rerr, "ending the gRPC stream with a status")
+				httperr.EndGRPCStream(w, midStreamFailure(ctx, rerr))
+				return false
+			}
+			p.bodyFailed(ctx, e, r.Header.Get("X-Request-Id"), rerr, "aborting client response")
 			panic(http.ErrAbortHandler)
 		}
 	}
@@ -357,9 +380,10 @@ func (p *Pool) writeResponse(ctx context.Context, cancel context.CancelFunc, w h
 }
 
 // bodyFailed records an upstream body that broke off after its headers.
-func (p *Pool) bodyFailed(ctx context.Context, e *endpoint, rid string, err error) {
+// then says what the client gets.
+func (p *Pool) bodyFailed(ctx context.Context, e *endpoint, rid string, err error, then string) {
 	p.outlierFailure(e, "response body failed")
-	p.log.Warn("upstream response cut short, aborting client response",
+	p.log.Warn("upstream response cut short, "+then,
 		"endpoint", e.raw, "request_id", rid, "timeout", timedOut(ctx), "err", err)
 }
 
@@ -382,7 +406,7 @@ func (b *handedBody) Read(buf []byte) (int, error) {
 	n, err := b.body.Read(buf)
 	if err != nil && err != io.EOF && !b.failed {
 		b.failed = true
-		b.p.bodyFailed(b.ctx, b.e, b.rid, err)
+		b.p.bodyFailed(b.ctx, b.e, b.rid, err, "aborting client response")
 	}
 	return n, err
 }

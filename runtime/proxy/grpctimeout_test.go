@@ -30,3 +30,45 @@ func TestGRPCTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCTimeoutOverflow: a grpc-timeout too large for a time.Duration
+// is no deadline, not a negative one.
+func TestGRPCTimeoutOverflow(t *testing.T) {
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Header.Set("Content-Type", "application/grpc")
+	r.Header.Set("Grpc-Timeout", "99999999H")
+	if d, ok := grpcTimeout(r); ok {
+		t.Errorf("got %v, want no deadline", d)
+	}
+}
+
+// TestEncodeGRPCTimeout: the finest unit whose count fits eight digits,
+// truncated, and what it encodes parses back to at most the duration.
+func TestEncodeGRPCTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{1, "1n"},
+		{99999999, "99999999n"},
+		{100 * time.Millisecond, "100000u"},
+		{1999999999, "1999999u"}, // truncated, never rounded up
+		{2 * time.Second, "2000000u"},
+		{100 * time.Second, "100000m"},
+		{30 * time.Hour, "108000S"},
+		{100000 * time.Hour, "6000000M"},
+		{time.Duration(1<<63 - 1), "2562047H"},
+	} {
+		got := encodeGRPCTimeout(tc.d)
+		if got != tc.want {
+			t.Errorf("%v: got %q, want %q", tc.d, got, tc.want)
+			continue
+		}
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("Content-Type", "application/grpc")
+		r.Header.Set("Grpc-Timeout", got)
+		if back, ok := grpcTimeout(r); !ok || back > tc.d || tc.d-back > tc.d/100_000 {
+			t.Errorf("%v: %q parses back as %v %v", tc.d, got, back, ok)
+		}
+	}
+}

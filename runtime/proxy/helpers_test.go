@@ -130,6 +130,13 @@ func forwardHandler(p *Pool, opt ForwardOptions) http.Handler {
 // its base URL.
 func startProxy(t testing.TB, p *Pool, opt ForwardOptions) string {
 	t.Helper()
+	return startHandler(t, forwardHandler(p, opt))
+}
+
+// startHandler serves h on 127.0.0.1 over HTTP/1.1 and h2c and returns its
+// base URL.
+func startHandler(t testing.TB, h http.Handler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +144,7 @@ func startProxy(t testing.TB, p *Pool, opt ForwardOptions) string {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: forwardHandler(p, opt), Protocols: &protos, ErrorLog: log.New(io.Discard, "", 0)}
+	srv := &http.Server{Handler: h, Protocols: &protos, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
