@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -46,6 +48,11 @@ func (n *Node) accessLog(rec *recorder, f logFields, elapsed time.Duration) {
 	}
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(rec.status), 10)
+	if f.proto == "HTTP/2.0" { // gRPC is HTTP/2 only: HTTP/1.1 pays nothing
+		if code := grpcStatus(rec.Header()); code != "" {
+			b = appendJSONField(b, "grpc_status", code)
+		}
+	}
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, rec.bytes, 10)
 	b = append(b, `,"duration_ms":`...)
@@ -57,6 +64,20 @@ func (n *Node) accessLog(rec *recorder, f logFields, elapsed time.Duration) {
 	_, _ = n.opts.AccessLog.Write(b)
 	*bp = b
 	logLines.Put(bp)
+}
+
+// grpcStatus is the grpc-status a gRPC response ended with: in its headers
+// for a trailers-only answer (the node's own errors, an upstream's), in its
+// trailers otherwise; "" when the response is not gRPC. A gRPC call that
+// failed is an HTTP 200, so without it the log says nothing went wrong.
+func grpcStatus(h http.Header) string {
+	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/grpc") {
+		return ""
+	}
+	if v := h.Get("Grpc-Status"); v != "" {
+		return v
+	}
+	return h.Get(http.TrailerPrefix + "Grpc-Status")
 }
 
 var logLines = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

@@ -35,7 +35,8 @@ decision := {"allow": true} if input.auth.consumer == "acme"
 // and are not buffered (a bidi answer comes back before the next request);
 // deadlines and cancellation pass through. A missing key and a policy deny
 // reach the gRPC client as UNAUTHENTICATED and PERMISSION_DENIED with the
-// reason, sent as a trailers-only response, and are logged as 401 and 403.
+// reason, sent as a trailers-only response, and are logged as 401 and 403
+// with their gRPC statuses.
 func TestGRPCThroughAuthPolicyAndFilter(t *testing.T) {
 	svc, addr := startGRPCService(t)
 	policy := t.TempDir()
@@ -134,8 +135,12 @@ routes:
 			resp.Header.Get("X-Request-Id") == "" {
 			t.Fatalf("got %d %v", resp.StatusCode, resp.Header)
 		}
+		// With the gRPC status each call ended with: an allowed call's
+		// comes from the service's trailers, a deny's from the node.
 		testkit.WaitFor(t, 5*time.Second, "the deny in the access log", func() bool {
-			return strings.Contains(n.logs.String(), `"status":403`) && strings.Contains(n.logs.String(), `"status":401`)
+			logs := n.logs.String()
+			return strings.Contains(logs, `"status":403,"grpc_status":"7"`) && strings.Contains(logs, `"status":401,"grpc_status":"16"`) &&
+				strings.Contains(logs, `"status":200,"grpc_status":"0"`)
 		})
 	})
 }

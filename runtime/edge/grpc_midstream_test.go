@@ -131,6 +131,11 @@ routes:
 			}
 		})
 	}
+	// An HTTP 200 in the access log, with the status each call ended with.
+	testkit.WaitFor(t, 5*time.Second, "the calls' gRPC statuses in the access log", func() bool {
+		logs := n.logs.String()
+		return strings.Count(logs, `"grpc_status":"14"`) == 3 && strings.Count(logs, `"grpc_status":"4"`) == 1
+	})
 }
 
 // stallingService sends two messages of a server stream, says so on sent,
