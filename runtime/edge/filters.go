@@ -105,7 +105,7 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 				continue
 			}
 			endFilterSpan(span, filterFailed, err)
-			return run, filterFailure(f, err)
+			return run, filterFailure(f.name, err)
 		}
 		var saved savedExchange
 		if f.failOpen {
@@ -120,7 +120,7 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 				continue
 			}
 			endFilterSpan(span, filterFailed, err)
-			return run, filterFailure(f, err)
+			return run, filterFailure(f.name, err)
 		}
 		if !next {
 			f.module.Release(inst)
@@ -136,7 +136,7 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 			// as many instances as cores, not as requests in flight.
 			if p.pending, err = inst.Detach(); err != nil { // cannot fail for an unpinned module
 				f.module.Release(inst)
-				return run, filterFailure(f, err)
+				return run, filterFailure(f.name, err)
 			}
 			f.module.Release(inst)
 			p.inst = nil
@@ -198,7 +198,7 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 			}
 			endFilterSpan(span, filterFailed, err)
 			if first == nil {
-				first = filterFailure(p.f, err)
+				first = filterFailure(p.f.name, err)
 			}
 			continue
 		}
@@ -218,7 +218,7 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 		default:
 			endFilterSpan(span, filterFailed, err)
 			if first == nil {
-				first = filterFailure(p.f, err)
+				first = filterFailure(p.f.name, err)
 			}
 		}
 	}
@@ -265,7 +265,7 @@ func (run *filterRun) release() {
 
 // filterFailure maps a filter error to the client's status. The detail
 // (trap message, guest log) stays in the node's log.
-func filterFailure(f *routeFilter, err error) error {
+func filterFailure(name string, err error) error {
 	if errors.Is(err, filter.ErrClientBody) {
 		// The connection's request body is unusable: close it after the
 		// answer (net/http would otherwise read the rest of the body first,
@@ -274,7 +274,7 @@ func filterFailure(f *routeFilter, err error) error {
 			Header: http.Header{"Connection": {"close"}}}
 		switch {
 		case errors.Is(err, filter.ErrTooLarge):
-			e.Status, e.Reason = http.StatusRequestEntityTooLarge, "request body too large for filter "+strconv.Quote(f.name)
+			e.Status, e.Reason = http.StatusRequestEntityTooLarge, "request body too large for filter "+strconv.Quote(name)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			e.Status, e.Reason = http.StatusRequestTimeout, "request body too slow"
 		case errors.Is(err, context.Canceled):
@@ -286,10 +286,31 @@ func filterFailure(f *routeFilter, err error) error {
 		return httperr.ClientClosed(err)
 	}
 	if errors.Is(err, filter.ErrBusy) {
-		return &httperr.Error{Status: http.StatusServiceUnavailable, Reason: "filter " + strconv.Quote(f.name) + " is at capacity", Err: err,
+		return &httperr.Error{Status: http.StatusServiceUnavailable, Reason: "filter " + strconv.Quote(name) + " is at capacity", Err: err,
 			Header: http.Header{"Retry-After": {"1"}}}
 	}
-	return httperr.Wrap(http.StatusInternalServerError, "filter "+strconv.Quote(f.name)+" failed", err)
+	return httperr.Wrap(http.StatusInternalServerError, "filter "+strconv.Quote(name)+" failed", err)
+}
+
+// requestBodyFailure is the answer when reading the request body for the
+// upstream failed with berr. A proxy-wasm filter sees the body as the
+// upstream's transport reads it (filter/proxywasm_reqbody.go), so the read
+// fails when its body callback fails (a filter failure's status: 500,
+// 413 for a body it held past its limit) or answers (its local response,
+// if the upstream's has not begun); otherwise the client's body was
+// malformed or cut short: 400.
+func (x *Exchange) requestBodyFailure(berr error) error {
+	var se *filter.StreamError
+	switch {
+	case !errors.As(berr, &se):
+		return httperr.Wrap(http.StatusBadRequest, "malformed request body", berr)
+	case se.Answer == nil:
+		return filterFailure(se.Filter, se.Err)
+	case x.rec.wroteHeader:
+		return httperr.Wrap(http.StatusBadGateway, "filter "+strconv.Quote(se.Filter)+" answered after the response began", berr)
+	}
+	writeFilterResponse(x.W, se.Answer)
+	return errAnswered
 }
 
 // writeFilterResponse sends the response a filter chain built.

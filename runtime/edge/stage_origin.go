@@ -29,7 +29,7 @@ func stageOrigin(x *Exchange) error {
 		if v := x.guard.recheck(); !v.OK() {
 			err = httperr.New(v.Status, v.Reason)
 		} else if berr := body.failure(); berr != nil && err != nil {
-			err = httperr.Wrap(http.StatusBadRequest, "malformed request body", berr)
+			err = x.requestBodyFailure(berr)
 		}
 	}
 	return err

@@ -33,18 +33,27 @@ import (
 // streamed body holds.
 const pwChunkBytes = 64 << 10
 
-// StreamAnswerError is the error a streamed request body fails with when
-// the guest answered the request from proxy_on_request_body after the
-// request went on (proxy_send_local_response): the edge sends Resp
-// instead of the upstream's answer, as Envoy sends a local reply.
-type StreamAnswerError struct {
+// StreamError is the error a request body streaming through a proxy-wasm
+// guest fails with, after the request went on, when the guest's body
+// callback failed (Err, wrapping this package's sentinels: ErrTooLarge for
+// a held body past the limit) or answered the request (Answer, its
+// proxy_send_local_response, which the edge sends instead of the
+// upstream's answer, as Envoy sends a local reply). The client's own read
+// errors pass through unwrapped.
+type StreamError struct {
 	Filter string
-	Resp   *Response
+	Err    error
+	Answer *Response
 }
 
-func (e *StreamAnswerError) Error() string {
-	return fmt.Sprintf("filter %q answered the request from its body callback", e.Filter)
+func (e *StreamError) Error() string {
+	if e.Answer != nil {
+		return fmt.Sprintf("filter %q answered the request from its body callback", e.Filter)
+	}
+	return e.Err.Error()
 }
+
+func (e *StreamError) Unwrap() error { return e.Err }
 
 // pwRequestStream is the request body a proxy-wasm guest sees chunk by
 // chunk. Its fields are the reader's own; the instance's state is touched
@@ -120,6 +129,11 @@ func (s *pwRequestStream) step() {
 	}
 	out, _, err := s.i.pwRequestChunk(s.ctx, s.scratch[:n], eos)
 	s.out = out
+	if err == nil && p.local != nil {
+		err = &StreamError{Filter: s.i.m.name, Answer: p.local}
+	} else if err != nil {
+		err = &StreamError{Filter: s.i.m.name, Err: err}
+	}
 	if err != nil || eos {
 		p.reqStream = nil
 		s.done, s.err = true, err
@@ -167,7 +181,7 @@ func (i *Instance) pwRequestChunk(ctx context.Context, chunk []byte, eos bool) (
 	case err != nil:
 		return nil, false, err
 	case p.local != nil:
-		return nil, false, &StreamAnswerError{Filter: i.m.name, Resp: p.local}
+		return nil, false, nil
 	case action == pwContinue || p.continued:
 		out, p.reqBody = p.reqBody, nil
 		return out, true, nil

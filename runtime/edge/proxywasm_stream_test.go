@@ -1,0 +1,133 @@
+package edge
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicegw/sluice/runtime/testkit"
+)
+
+// chunkedBody sends its chunks as separate writes of a chunked upload,
+// each after the previous one was sent.
+func chunkedBody(chunks ...[]byte) io.Reader {
+	r, w := io.Pipe()
+	go func() {
+		for _, c := range chunks {
+			if _, err := w.Write(c); err != nil {
+				return
+			}
+		}
+		w.Close()
+	}()
+	return r
+}
+
+// A chunked upload through the AssemblyScript guest's /upper, which
+// pauses until the end of the stream and then uppercases what it held:
+// the upstream gets the whole body rewritten, chunked. Its length is
+// unknown when the request goes on, so no Content-Length is sent.
+func TestProxyWasmStreamedRequestBodyRewrite(t *testing.T) {
+	up := startUpstream(t, "sink", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		fmt.Fprintf(w, "%d %s", r.ContentLength, b)
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {proxywasm: {module: {{.Mod}}}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [proxywasm]}]
+`, map[string]string{"Up": up.url, "Mod": pwGuestFile(t)}))
+	chunks := [][]byte{bytes.Repeat([]byte("a"), 100<<10), bytes.Repeat([]byte("b"), 100<<10), []byte("tail")}
+	resp, err := testClient.Post(n.url+"/upper", "text/plain", chunkedBody(chunks...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := "-1 " + strings.ToUpper(string(bytes.Join(chunks, nil)))
+	if resp.StatusCode != http.StatusOK || string(body) != want {
+		t.Fatalf("%d, upstream got %d bytes (%.20q...), want the %d bytes uppercased, chunked", resp.StatusCode, len(body), body, len(want))
+	}
+	_, metrics := get(t, n.adminURL+"/metrics")
+	if !strings.Contains(string(metrics), "sluice_proxywasm_pw_body_bytes_sum "+strconv.Itoa(200<<10+4)) {
+		t.Errorf("the guest recorded no end-of-stream body of %d bytes (pw_body_bytes):\n%s", 200<<10+4, metrics)
+	}
+}
+
+// A 1 GiB upload and download through proxy-wasm filters: one that only
+// touches headers (a WAT guest without body callbacks) and, for the
+// upload, the AssemblyScript guest, whose body callback continues on every
+// chunk. Neither makes the node hold the body.
+func TestProxyWasmLargeBodiesStream(t *testing.T) {
+	up := startUpstream(t, "bulk", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set("X-Up-Seen", r.Header.Get("X-Pw-Seen"))
+			io.Copy(w, &patternReader{bigBody})
+			return
+		}
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		fmt.Fprint(w, n)
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters:
+  headers: {module: {{.Headers}}}
+  proxywasm: {module: {{.AS}}}
+routes:
+  - {name: as, match: {path_prefix: /as}, upstream: u, filters: [proxywasm]}
+  - {name: hdr, match: {path_prefix: /}, upstream: u, filters: [headers]}
+`, map[string]string{"Up": up.url, "Headers": testkit.WATFile(t, "proxywasm_headers"), "AS": pwGuestFile(t)}))
+	client := &http.Client{Timeout: 2 * time.Minute}
+	for _, path := range []string{"/up", "/as"} {
+		t.Run("upload "+path, func(t *testing.T) {
+			var got string
+			var status int
+			streamsWithinBudget(t, "upload through proxy-wasm", func() {
+				resp, err := client.Post(n.url+path, "application/octet-stream", &patternReader{bigBody})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got, status = string(b), resp.StatusCode
+			})
+			if status != http.StatusOK || got != strconv.Itoa(bigBody) {
+				t.Fatalf("upstream answered %d %q, want 200 %d", status, got, bigBody)
+			}
+		})
+	}
+	t.Run("download", func(t *testing.T) {
+		var got int64
+		var resp *http.Response
+		streamsWithinBudget(t, "download through proxy-wasm", func() {
+			var err error
+			if resp, err = client.Get(n.url + "/down"); err != nil {
+				t.Error(err)
+				return
+			}
+			got, err = io.Copy(io.Discard, resp.Body)
+			if err != nil {
+				t.Error(err)
+			}
+			resp.Body.Close()
+		})
+		if resp == nil || resp.StatusCode != http.StatusOK || got != bigBody {
+			t.Fatalf("client got %v with %d bytes, want 200 with %d", resp, got, bigBody)
+		}
+		if resp.Header.Get("X-Pw-Seen") != "1" || resp.Header.Get("X-Up-Seen") != "1" {
+			t.Fatalf("the guest's headers did not pass: response %q, upstream saw %q", resp.Header.Get("X-Pw-Seen"), resp.Header.Get("X-Up-Seen"))
+		}
+	})
+}
