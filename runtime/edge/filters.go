@@ -60,6 +60,9 @@ type pinnedFilter struct {
 	pending  filter.Pending
 	features filter.Features // in effect for the request (buffer_response)
 	owed     bool            // handle_response has yet to run
+	// streaming: the response body streams through the filter's guest,
+	// which holds inst until the body ends (filterbody.go).
+	streaming bool
 }
 
 // stageRequestFilters runs the request phase of the route's filters. A
@@ -73,6 +76,7 @@ func stageRequestFilters(x *Exchange) error {
 		return err
 	}
 	if run.answered {
+		run.x.Resp.Buffered = true // the answer is whole: no body streams
 		if err := run.runResponseFilters(false); err != nil {
 			return err
 		}
@@ -207,8 +211,13 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 			saved = save(run.x)
 		}
 		err = inst.HandleResponse(run.ctx, run.x, isError || first != nil)
-		p.f.module.Release(inst)
-		p.inst = nil
+		if err == nil && inst.ResponseBodyPending() {
+			// Held for the body's chunks (filterbody.go).
+			p.inst, p.streaming = inst, true
+		} else {
+			p.f.module.Release(inst)
+			p.inst = nil
+		}
 		switch {
 		case err == nil:
 			endFilterSpan(span, filterDone, nil)
@@ -255,6 +264,7 @@ func (run *filterRun) release() {
 	if run == nil {
 		return
 	}
+	run.endResponseBodies()
 	for i := range run.pinned {
 		if run.pinned[i].owed {
 			_ = run.runResponseFilters(true)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,9 +64,9 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [proxywasm]}]
 }
 
 // A 1 GiB upload and download through proxy-wasm filters: one that only
-// touches headers (a WAT guest without body callbacks) and, for the
-// upload, the AssemblyScript guest, whose body callback continues on every
-// chunk. Neither makes the node hold the body.
+// touches headers (a WAT guest without body callbacks) and the
+// AssemblyScript guest, whose body callbacks continue on every chunk.
+// Neither makes the node hold the body.
 func TestProxyWasmLargeBodiesStream(t *testing.T) {
 	up := startUpstream(t, "bulk", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
@@ -108,26 +109,73 @@ routes:
 			}
 		})
 	}
-	t.Run("download", func(t *testing.T) {
-		var got int64
-		var resp *http.Response
-		streamsWithinBudget(t, "download through proxy-wasm", func() {
-			var err error
-			if resp, err = client.Get(n.url + "/down"); err != nil {
-				t.Error(err)
-				return
+	for _, path := range []string{"/down", "/as/down"} {
+		t.Run("download "+path, func(t *testing.T) {
+			var got int64
+			var resp *http.Response
+			streamsWithinBudget(t, "download through proxy-wasm", func() {
+				var err error
+				if resp, err = client.Get(n.url + path); err != nil {
+					t.Error(err)
+					return
+				}
+				got, err = io.Copy(io.Discard, resp.Body)
+				if err != nil {
+					t.Error(err)
+				}
+				resp.Body.Close()
+			})
+			if resp == nil || resp.StatusCode != http.StatusOK || got != bigBody {
+				t.Fatalf("client got %v with %d bytes, want 200 with %d", resp, got, bigBody)
 			}
-			got, err = io.Copy(io.Discard, resp.Body)
-			if err != nil {
-				t.Error(err)
+			if path == "/down" && (resp.Header.Get("X-Pw-Seen") != "1" || resp.Header.Get("X-Up-Seen") != "1") {
+				t.Fatalf("the guest's headers did not pass: response %q, upstream saw %q", resp.Header.Get("X-Pw-Seen"), resp.Header.Get("X-Up-Seen"))
 			}
-			resp.Body.Close()
+			if path == "/as/down" && resp.Header.Get("X-Pw-Status") != "200" {
+				t.Fatalf("the guest's on_response_headers did not run: %v", resp.Header)
+			}
 		})
-		if resp == nil || resp.StatusCode != http.StatusOK || got != bigBody {
-			t.Fatalf("client got %v with %d bytes, want 200 with %d", resp, got, bigBody)
+	}
+}
+
+// The response body streams through the AssemblyScript guest: a chunk it
+// lets through reaches the client while the upstream still waits to send
+// the next one; on /wrap it holds the chunks and wraps the whole body at
+// its end.
+func TestProxyWasmStreamedResponseBody(t *testing.T) {
+	var timedOut atomic.Bool
+	read := make(chan struct{}, 1)
+	up := startUpstream(t, "slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first ")
+		w.(http.Flusher).Flush()
+		if r.URL.Path != "/wrap" {
+			select { // the client must see the first chunk before the second exists
+			case <-read:
+			case <-time.After(10 * time.Second):
+				timedOut.Store(true)
+			}
 		}
-		if resp.Header.Get("X-Pw-Seen") != "1" || resp.Header.Get("X-Up-Seen") != "1" {
-			t.Fatalf("the guest's headers did not pass: response %q, upstream saw %q", resp.Header.Get("X-Pw-Seen"), resp.Header.Get("X-Up-Seen"))
-		}
-	})
+		io.WriteString(w, "second")
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {proxywasm: {module: {{.Mod}}}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [proxywasm]}]
+`, map[string]string{"Up": up.url, "Mod": pwGuestFile(t)}))
+	resp, err := testClient.Get(n.url + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("first "))
+	_, err = io.ReadFull(resp.Body, first)
+	read <- struct{}{}
+	rest, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(first)+string(rest) != "first second" || timedOut.Load() || resp.Header.Get("X-Pw-Status") != "200" {
+		t.Fatalf("read %q then %q (%v), upstream timed out waiting: %v, X-Pw-Status %q", first, rest, err, timedOut.Load(), resp.Header.Get("X-Pw-Status"))
+	}
+	resp, body := get(t, n.url+"/wrap")
+	if resp.StatusCode != http.StatusOK || string(body) != "[first second]" {
+		t.Fatalf("/wrap: %d %q, want the chunks held and wrapped whole", resp.StatusCode, body)
+	}
 }

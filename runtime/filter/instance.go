@@ -225,7 +225,7 @@ func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool
 	i.phase = phaseResponse
 	i.respRead, i.respWritten = 0, false
 	if i.pw != nil {
-		return i.pwHandleResponse(ctx, x)
+		return i.pwHandleResponse(ctx, x, isError)
 	}
 	i.stack[0] = uint64(i.reqCtx)
 	i.stack[1] = 0

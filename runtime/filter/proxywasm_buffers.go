@@ -19,6 +19,9 @@ func (i *Instance) pwBuffer(t pwBufferType) (b []byte, ok bool) {
 		if i.x == nil {
 			return nil, false
 		}
+		if i.pw.respStream {
+			return i.pw.respBody, true
+		}
 		return i.x.Resp.Body, true
 	case pwHTTPCallResponse:
 		if i.pw.callResp == nil {
@@ -87,9 +90,12 @@ func (i *Instance) pwSetBufferBytes(_ context.Context, stack []uint64) pwStatus 
 	}
 	out := make([]byte, 0, uint64(len(b))-(end-start)+uint64(len(data)))
 	out = append(append(append(out, b[:start]...), data...), b[end:]...)
-	if t == pwRequestBody {
+	switch {
+	case t == pwRequestBody:
 		i.pw.reqBody = out
-	} else {
+	case i.pw.respStream:
+		i.pw.respBody = out
+	default:
 		i.x.Resp.Body, i.x.Resp.BodyWritten = out, true
 	}
 	return pwOK

@@ -161,6 +161,9 @@ func (i *Instance) pwWritable(t pwMapType) (http.Header, pwStatus) {
 			h = &i.x.Req.Trailer
 		}
 	case pwResponseHeaders, pwResponseTrailers:
+		if t == pwResponseHeaders && i.pw.respStream && !i.pw.respHeld {
+			return nil, pwBadArgument // sent: the body is streaming
+		}
 		h = &i.x.Resp.Header
 		if t == pwResponseTrailers {
 			h = &i.x.Resp.Trailer

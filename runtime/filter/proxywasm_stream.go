@@ -51,18 +51,21 @@ type pwInstance struct {
 	mu sync.Mutex
 
 	// The current stream; reset by beginStream.
-	ctxID     uint32 // 0 outside a stream
-	effective uint32
-	reqBody   []byte           // the request body the guest holds (Pause) and the current chunk
-	reqStream *pwRequestStream // the request body streaming through the guest; nil once detached
-	inReqBody bool             // in a body callback after the request went on: maps are read-only
-	bodyEOS   bool             // the current body callback's end_of_stream (buffer status flags)
-	local     *Response        // proxy_send_local_response's answer
-	continued bool             // proxy_continue_stream since the last callback
-	calls     []*pwCall        // http calls to send when the callback returns
-	callResp  *pwCallResponse
-	props     map[string][]byte
-	token     uint32
+	ctxID      uint32 // 0 outside a stream
+	effective  uint32
+	reqBody    []byte           // the request body the guest holds (Pause) and the current chunk
+	reqStream  *pwRequestStream // the request body streaming through the guest; nil once detached
+	inReqBody  bool             // in a body callback after the request went on: maps are read-only
+	respStream bool             // the response body streams through the guest (proxywasm_respbody.go)
+	respHeld   bool             // ... and its headers are not sent yet
+	respBody   []byte           // the response body the guest holds (Pause) and the current chunk
+	bodyEOS    bool             // the current body callback's end_of_stream (buffer status flags)
+	local      *Response        // proxy_send_local_response's answer
+	continued  bool             // proxy_continue_stream since the last callback
+	calls      []*pwCall        // http calls to send when the callback returns
+	callResp   *pwCallResponse
+	props      map[string][]byte
+	token      uint32
 	// lastError is the last error or critical proxy_log of the current
 	// call: the SDKs log why they abort, and a failure's error quotes it.
 	lastError string
@@ -91,6 +94,7 @@ func (p *pwInstance) beginStream() {
 	p.effective = p.ctxID
 	p.detachRequestStream()
 	p.reqBody = nil
+	p.respStream, p.respHeld, p.respBody = false, false, nil
 	p.local, p.continued = nil, false
 	p.calls, p.callResp = p.calls[:0], nil
 	p.props = nil
@@ -160,11 +164,6 @@ func (i *Instance) pwHandleRequest(ctx context.Context, x *Exchange) (next bool,
 	}
 	r := x.Req
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
-	if p.fns[pwOnResponseBody.name] != nil || p.fns[pwOnResponseTrailers.name] != nil {
-		// The response body reaches the guest whole; without those
-		// callbacks it streams past (headers run in the header hook).
-		i.reqFeatures |= FeatureBufferResponse
-	}
 	pairs, _ := i.pwPairs(pwRequestHeaders)
 	action, err := i.pwInvoke(ctx, pwOnRequestHeaders, timeout, p.ctxID, uint32(len(pairs)), b2u(!hasBody))
 	if err == nil {
@@ -196,9 +195,11 @@ func (i *Instance) pwHandleRequest(ctx context.Context, x *Exchange) (next bool,
 }
 
 // pwHandleResponse is HandleResponse for a proxy-wasm guest.
-func (i *Instance) pwHandleResponse(ctx context.Context, x *Exchange) error {
+func (i *Instance) pwHandleResponse(ctx context.Context, x *Exchange, isError bool) error {
 	p := i.pw
-	buffered := i.Features().Has(FeatureBufferResponse)
+	buffered := x.Resp.Buffered
+	// Without body or trailer callbacks the body streams past the guest.
+	streams := !buffered && !isError && (p.fns[pwOnResponseBody.name] != nil || p.fns[pwOnResponseTrailers.name] != nil)
 	p.local, p.continued = nil, false
 	timeout := i.m.opts.Timeout
 	pairs, _ := i.pwPairs(pwResponseHeaders)
@@ -207,6 +208,11 @@ func (i *Instance) pwHandleResponse(ctx context.Context, x *Exchange) error {
 	action, err := i.pwInvoke(ctx, pwOnResponseHeaders, timeout, p.ctxID, uint32(len(pairs)), b2u(buffered && len(x.Resp.Body) == 0 && trailers == 0))
 	if err == nil {
 		err = i.pwSendCalls(ctx)
+	}
+	if err == nil && p.local == nil && streams {
+		// The body follows chunk by chunk (ResponseChunk), then EndResponse.
+		p.respStream, p.respHeld, p.respBody = true, action != pwContinue && !p.continued, nil
+		return nil
 	}
 	if err == nil && p.local == nil && len(x.Resp.Body) > 0 {
 		op = pwOnResponseBody.name

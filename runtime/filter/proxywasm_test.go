@@ -121,13 +121,23 @@ func TestProxyWasmBodies(t *testing.T) {
 		t.Fatalf("next=%v err=%v", next, err)
 	}
 
+	// Buffered by the edge (for another filter): one call, the body written.
 	x = NewExchange(newRequest("GET", "/wrap", ""))
-	next, err = roundTrip(t, m, x, func(x *Exchange) { x.Resp.Body = []byte("inner") })
+	next, err = roundTrip(t, m, x, func(x *Exchange) { x.Resp.Body, x.Resp.Buffered = []byte("inner"), true })
 	if err != nil || !next {
 		t.Fatalf("next=%v err=%v", next, err)
 	}
 	if string(x.Resp.Body) != "[inner]" || !x.Resp.BodyWritten {
 		t.Fatalf("response body = %q (written %v), want [inner]", x.Resp.Body, x.Resp.BodyWritten)
+	}
+	// Streamed: the chunk the guest lets through is rewritten.
+	x = NewExchange(newRequest("GET", "/wrap", ""))
+	next, err = roundTrip(t, m, x, func(x *Exchange) { x.Resp.Body = []byte("inner") })
+	if err != nil || !next {
+		t.Fatalf("next=%v err=%v", next, err)
+	}
+	if string(x.Resp.Body) != "[inner]" {
+		t.Fatalf("streamed response body = %q, want [inner]", x.Resp.Body)
 	}
 }
 
@@ -143,7 +153,7 @@ func TestProxyWasmTrailers(t *testing.T) {
 		if got := x.Req.Header.Get("X-Pw-Request-Trailer"); got != "tv" {
 			t.Errorf("proxy_on_request_trailers saw X-T %q, want tv", got)
 		}
-		x.Resp.Body = []byte("resp")
+		x.Resp.Body, x.Resp.Buffered = []byte("resp"), true
 		x.Resp.Trailer = http.Header{"X-Up": {"1"}}
 	})
 	if err != nil || !next {
