@@ -179,3 +179,25 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [proxywasm]}]
 		t.Fatalf("/wrap: %d %q, want the chunks held and wrapped whole", resp.StatusCode, body)
 	}
 }
+
+// A guest that holds the response at its headers and pauses its body
+// until the end: the headers wait for it (still writable: it adds
+// X-Pw-Held at the end) and the body, known whole, gets its length.
+func TestProxyWasmResponseHeadersHeldUntilBodyEnds(t *testing.T) {
+	up := startUpstream(t, "chunks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, c := range []string{"one ", "two ", "three"} {
+			io.WriteString(w, c)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {held: {module: {{.Mod}}}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [held]}]
+`, map[string]string{"Up": up.url, "Mod": testkit.WATFile(t, "proxywasm_respheld")}))
+	resp, body := get(t, n.url+"/")
+	if resp.StatusCode != http.StatusOK || string(body) != "one two three" || resp.Header.Get("X-Pw-Held") != "1" || resp.ContentLength != int64(len(body)) {
+		t.Fatalf("%d %q X-Pw-Held=%q Content-Length %d; want the body whole, the header the guest added at its end and the length",
+			resp.StatusCode, body, resp.Header.Get("X-Pw-Held"), resp.ContentLength)
+	}
+}

@@ -139,3 +139,39 @@ func TestProxyWasmRequestBodyDetachedByResponse(t *testing.T) {
 		t.Fatalf("read %q, %v after the response phase with %d body calls; want the body unseen", b, err, get("calls"))
 	}
 }
+
+// Response headers are writable in a body callback only while the guest
+// holds them; once sent (it continued at the headers) the write is
+// refused with BadArgument, as in Envoy.
+func TestProxyWasmResponseHeadersReadOnlyOnceSent(t *testing.T) {
+	rt, _ := newTestRuntime(t, RuntimeOptions{})
+	m, err := rt.Load(context.Background(), testkit.WAT(t, "proxywasm_respheld"), ModuleOptions{Name: "held"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	for _, hold := range []bool{true, false} {
+		inst, err := m.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst.mod.ExportedGlobal("hold").(api.MutableGlobal).Set(uint64(b2u(hold)))
+		x := NewExchange(newRequest("GET", "/", ""))
+		if next, err := inst.HandleRequest(context.Background(), x); err != nil || !next {
+			t.Fatalf("next=%v err=%v", next, err)
+		}
+		if err := inst.HandleResponse(context.Background(), x, false); err != nil || !inst.ResponseBodyPending() || inst.ResponseHeadersHeld() != hold {
+			t.Fatalf("hold=%v: err=%v pending=%v held=%v", hold, err, inst.ResponseBodyPending(), inst.ResponseHeadersHeld())
+		}
+		out, err := inst.ResponseChunk(context.Background(), []byte("body"), true)
+		status := int32(inst.mod.ExportedGlobal("add_status").Get())
+		want := map[bool]int32{true: int32(pwOK), false: int32(pwBadArgument)}[hold]
+		if err != nil || string(out) != "body" || status != want || (x.Resp.Header.Get("X-Pw-Held") == "1") != hold {
+			t.Fatalf("hold=%v: out %q err %v, header write status %d (want %d), header %q", hold, out, err, status, want, x.Resp.Header.Get("X-Pw-Held"))
+		}
+		if err := inst.EndResponse(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		m.Release(inst)
+	}
+}
