@@ -1,9 +1,13 @@
 package edge
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/sluicegw/sluice/runtime/filter"
+	"github.com/sluicegw/sluice/runtime/httperr"
 )
 
 // A proxy-wasm filter with a response body callback sees the upstream's
@@ -53,6 +57,10 @@ func (run *filterRun) responseChunk(chunk []byte, eos bool) ([]byte, error) {
 		if err != nil {
 			// Also for fail_open: what the guest held is gone with it.
 			run.log.Error("filter failed on the response body; response cut", "filter", p.f.name, "error", err.Error())
+			if errors.Is(err, filter.ErrTooLarge) {
+				// As when the edge buffers a response too large (stage_origin.go).
+				return nil, httperr.Wrap(http.StatusBadGateway, "upstream response too large for the route's filters", err)
+			}
 			return nil, filterFailure(p.f.name, err)
 		}
 		chunk = out

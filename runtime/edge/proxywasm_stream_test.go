@@ -185,6 +185,10 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [proxywasm]}]
 // X-Pw-Held at the end) and the body, known whole, gets its length.
 func TestProxyWasmResponseHeadersHeldUntilBodyEnds(t *testing.T) {
 	up := startUpstream(t, "chunks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			w.Write(make([]byte, 16<<20+1))
+			return
+		}
 		for _, c := range []string{"one ", "two ", "three"} {
 			io.WriteString(w, c)
 			w.(http.Flusher).Flush()
@@ -199,5 +203,10 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [held]}]
 	if resp.StatusCode != http.StatusOK || string(body) != "one two three" || resp.Header.Get("X-Pw-Held") != "1" || resp.ContentLength != int64(len(body)) {
 		t.Fatalf("%d %q X-Pw-Held=%q Content-Length %d; want the body whole, the header the guest added at its end and the length",
 			resp.StatusCode, body, resp.Header.Get("X-Pw-Held"), resp.ContentLength)
+	}
+	// Held past the body limit, before anything was sent: 502, as for a
+	// response too large for a buffering filter.
+	if resp, body := get(t, n.url+"/big"); resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("a held response over 16 MiB: %d %.100q, want 502", resp.StatusCode, body)
 	}
 }

@@ -21,14 +21,12 @@ import (
 // proxy-wasm module is always pinned: its HTTP context lives in the
 // instance's memory from the request to the response.
 //
-// The request body streams chunk by chunk through proxy_on_request_body
-// (proxywasm_reqbody.go). The edge buffers the response
-// (FeatureBufferResponse) for one proxy_on_response_body when the guest
-// has a response body or trailers callback, and streams it past a guest
-// without one; either body's last call has end_of_stream set unless
-// trailers follow (proxy_on_*_trailers). A callback that returns anything
-// but Continue before the end of the stream waits for the body, as in
-// Envoy; at the end of the stream the stream stays stopped until the guest calls
+// Bodies stream chunk by chunk through proxy_on_request_body
+// (proxywasm_reqbody.go) and proxy_on_response_body
+// (proxywasm_respbody.go); the last call has end_of_stream set unless
+// trailers follow (proxy_on_*_trailers). A headers callback that returns
+// anything but Continue holds the headers until a body callback
+// continues, as in Envoy; at the end of the stream the stream stays stopped until the guest calls
 // proxy_continue_stream or proxy_send_local_response, which it may do from
 // proxy_on_http_call_response. http calls a callback made are sent when it
 // returns, one after the other, each answered by a
