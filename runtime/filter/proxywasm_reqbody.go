@@ -135,7 +135,7 @@ func (s *pwRequestStream) step() {
 		err = &StreamError{Filter: s.i.m.name, Err: err}
 	}
 	if err != nil || eos {
-		p.reqStream = nil
+		p.reqStream, p.reqBody = nil, nil // don't pin the array in an idle instance
 		s.done, s.err = true, err
 		if err == nil {
 			s.err = io.EOF
@@ -183,7 +183,9 @@ func (i *Instance) pwRequestChunk(ctx context.Context, chunk []byte, eos bool) (
 	case p.local != nil:
 		return nil, false, nil
 	case action == pwContinue || p.continued:
-		out, p.reqBody = p.reqBody, nil
+		// The next chunk reuses the array: out is read to its end (or
+		// is the whole body, at eos) before another chunk comes.
+		out, p.reqBody = p.reqBody, p.reqBody[:0]
 		return out, true, nil
 	case eos:
 		return nil, false, filterError(i.m.name, op.name, ErrTrap, "stopped the request at its end and nothing resumed it (proxy_continue_stream)")
@@ -233,6 +235,7 @@ func (i *Instance) pwHoldRequest(ctx context.Context) error {
 			return err
 		case eos:
 			setBody(r, out)
+			i.pw.reqBody = nil // out is the body now
 			return nil
 		case cont:
 			i.pwStreamRequest(ctx, r, out)

@@ -70,8 +70,10 @@ func (i *Instance) ResponseChunk(ctx context.Context, chunk []byte, eos bool) ([
 		// Envoy resets a stream whose response began; the edge fails it.
 		return nil, filterError(i.m.name, op.name, ErrTrap, "answered the request (proxy_send_local_response) after its response began")
 	case action == pwContinue || p.continued:
+		// The next chunk reuses the array: the edge writes out before it
+		// passes another chunk.
 		out := p.respBody
-		p.respBody, p.respHeld = nil, false
+		p.respBody, p.respHeld = p.respBody[:0], false
 		return out, nil
 	case eos:
 		return nil, filterError(i.m.name, op.name, ErrTrap, "stopped the response at its end and nothing resumed it (proxy_continue_stream)")
