@@ -210,3 +210,36 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [held]}]
 		t.Fatalf("a held response over 16 MiB: %d %.100q, want 502", resp.StatusCode, body)
 	}
 }
+
+// A body callback that runs after the request went on (the transport
+// pulls the body through it) still decides the answer: its local response
+// replaces the upstream's, and its trap is the filter's 500, not the
+// client's 400.
+func TestProxyWasmStreamedRequestBodyAnswersAndFails(t *testing.T) {
+	up := startUpstream(t, "reader", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return // the node gave up on the body
+		}
+		io.WriteString(w, "upstream")
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {act: {module: {{.Mod}}}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [act]}]
+`, map[string]string{"Up": up.url, "Mod": testkit.WATFile(t, "proxywasm_bodyact")}))
+	for _, c := range []struct {
+		first  string
+		status int
+		body   string
+	}{{"ok", 200, "upstream"}, {"L", 403, "denied by body"}, {"T", 500, ""}} {
+		resp, err := testClient.Post(n.url+"/", "text/plain", chunkedBody([]byte(c.first), []byte("rest")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || c.body != "" && string(body) != c.body {
+			t.Errorf("body starting %q: %d %q, want %d %q", c.first, resp.StatusCode, body, c.status, c.body)
+		}
+	}
+}
