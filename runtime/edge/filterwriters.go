@@ -109,6 +109,11 @@ func (h *headerHookWriter) WriteHeader(code int) {
 		writeFilterResponse(h.ResponseWriter, resp)
 		return
 	}
+	if h.run.streamsResponseBody() && (!bodyAllowed(resp.Status) || h.x.R.Method == http.MethodHead) {
+		// No body follows: the guests' streams end here, and the
+		// headers (a HEAD's Content-Length among them) go as they are.
+		h.run.endResponseBodies()
+	}
 	if h.run.streamsResponseBody() {
 		// A guest may resize the chunks it passes: the length is unknown.
 		h.ResponseWriter.Header().Del("Content-Length")

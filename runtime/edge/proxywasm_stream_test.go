@@ -243,3 +243,28 @@ routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [act]}]
 		}
 	}
 }
+
+// A response without a body (HEAD, 204, 304) keeps its headers as the
+// upstream sent them, Content-Length included, through a guest with body
+// callbacks: no body will stream through it.
+func TestProxyWasmBodilessResponseKeepsItsLength(t *testing.T) {
+	up := startUpstream(t, "head", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1234")
+		if r.Method != http.MethodHead {
+			w.Write(make([]byte, 1234))
+		}
+	}))
+	n := startNode(t, render(t, `
+upstreams: {u: {endpoints: ["{{.Up}}"]}}
+filters: {proxywasm: {module: {{.Mod}}}}
+routes: [{name: r, match: {path_prefix: /}, upstream: u, filters: [proxywasm]}]
+`, map[string]string{"Up": up.url, "Mod": pwGuestFile(t)}))
+	resp, err := testClient.Head(n.url + "/doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != 1234 || resp.Header.Get("X-Pw-Status") != "200" {
+		t.Fatalf("HEAD: %d, Content-Length %d, X-Pw-Status %q; want 200 with the upstream's length 1234", resp.StatusCode, resp.ContentLength, resp.Header.Get("X-Pw-Status"))
+	}
+}
