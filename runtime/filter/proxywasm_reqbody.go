@@ -155,7 +155,7 @@ func (i *Instance) pwRequestChunk(ctx context.Context, chunk []byte, eos bool) (
 		return nil, false, fmt.Errorf("filter %q: %s: %w: %w: the request body it holds is over %d bytes",
 			i.m.name, pwOnRequestBody.name, ErrClientBody, ErrTooLarge, maxBodyBytes)
 	}
-	p.reqBody = append(p.reqBody, chunk...)
+	p.reqBody = appendHeld(p.reqBody, chunk)
 	trailers := 0
 	if eos {
 		trailers = len(appendHeaderPairs(nil, i.x.Req.Trailer)) // known once the body is read
@@ -191,6 +191,18 @@ func (i *Instance) pwRequestChunk(ctx context.Context, chunk []byte, eos bool) (
 		return nil, false, filterError(i.m.name, op.name, ErrTrap, "stopped the request at its end and nothing resumed it (proxy_continue_stream)")
 	}
 	return nil, false, nil
+}
+
+// appendHeld appends chunk to a body a guest holds, doubling the array
+// when it must grow: append grows a large slice by about 1.25 times, which
+// would copy a held body many times over (BENCHMARKS.md, 2026-12-03).
+func appendHeld(held, chunk []byte) []byte {
+	if need := len(held) + len(chunk); need > cap(held) {
+		grown := make([]byte, len(held), max(need, 2*cap(held)))
+		copy(grown, held)
+		held = grown
+	}
+	return append(held, chunk...)
 }
 
 // pwHoldRequest runs the body callbacks in HandleRequest while the guest

@@ -41,7 +41,7 @@ func (i *Instance) ResponseChunk(ctx context.Context, chunk []byte, eos bool) ([
 	if len(p.respBody)+len(chunk) > maxBodyBytes {
 		return nil, filterError(i.m.name, pwOnResponseBody.name, ErrTooLarge, "the response body it holds is over the limit")
 	}
-	p.respBody = append(p.respBody, chunk...)
+	p.respBody = appendHeld(p.respBody, chunk)
 	trailers := 0
 	if eos {
 		trailers = len(appendHeaderPairs(nil, i.x.Resp.Trailer))
