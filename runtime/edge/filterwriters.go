@@ -159,15 +159,16 @@ func (h *headerHookWriter) writePrefix() error {
 }
 
 // finish completes a response whose upstream body did not carry the
-// request phase's body out: an empty one.
-func (h *headerHookWriter) finish() {
+// request phase's body out (an empty one), or whose body streams through
+// guests: they get its end, and a failure there cuts the response.
+func (h *headerHookWriter) finish() error {
 	if h.done && !h.swallow && h.run.streamsResponseBody() {
-		_ = h.endStreamedBody()
-		return
+		return h.endStreamedBody()
 	}
 	if h.done && !h.swallow {
 		_ = h.writePrefix() // a client gone away is nothing left to answer
 	}
+	return nil
 }
 
 func (h *headerHookWriter) Write(p []byte) (int, error) {

@@ -71,7 +71,10 @@ func (x *Exchange) forward() error {
 		_ = run.runResponseFilters(true)
 	}
 	if err == nil {
-		hw.finish()
+		err = hw.finish()
+		if hw.err != nil {
+			return nil // a guest failed at the end while it held the headers: its error is the answer
+		}
 	}
 	return err
 }
