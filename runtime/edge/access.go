@@ -3,10 +3,11 @@ package edge
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/attribute"
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/sluicegw/sluice/runtime/auth"
 	"github.com/sluicegw/sluice/runtime/httperr"

@@ -60,6 +60,9 @@ type pinnedFilter struct {
 	pending  filter.Pending
 	features filter.Features // in effect for the request (buffer_response)
 	owed     bool            // handle_response has yet to run
+	// streaming: the response body streams through the filter's guest,
+	// which holds inst until the body ends (filterbody.go).
+	streaming bool
 }
 
 // stageRequestFilters runs the request phase of the route's filters. A
@@ -73,6 +76,7 @@ func stageRequestFilters(x *Exchange) error {
 		return err
 	}
 	if run.answered {
+		run.x.Resp.Buffered = true // the answer is whole: no body streams
 		if err := run.runResponseFilters(false); err != nil {
 			return err
 		}
@@ -105,7 +109,7 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 				continue
 			}
 			endFilterSpan(span, filterFailed, err)
-			return run, filterFailure(f, err)
+			return run, filterFailure(f.name, err)
 		}
 		var saved savedExchange
 		if f.failOpen {
@@ -120,7 +124,7 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 				continue
 			}
 			endFilterSpan(span, filterFailed, err)
-			return run, filterFailure(f, err)
+			return run, filterFailure(f.name, err)
 		}
 		if !next {
 			f.module.Release(inst)
@@ -136,7 +140,7 @@ func runRequestFilters(ctx context.Context, chain []routeFilter, w http.Response
 			// as many instances as cores, not as requests in flight.
 			if p.pending, err = inst.Detach(); err != nil { // cannot fail for an unpinned module
 				f.module.Release(inst)
-				return run, filterFailure(f, err)
+				return run, filterFailure(f.name, err)
 			}
 			f.module.Release(inst)
 			p.inst = nil
@@ -198,7 +202,7 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 			}
 			endFilterSpan(span, filterFailed, err)
 			if first == nil {
-				first = filterFailure(p.f, err)
+				first = filterFailure(p.f.name, err)
 			}
 			continue
 		}
@@ -207,8 +211,13 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 			saved = save(run.x)
 		}
 		err = inst.HandleResponse(run.ctx, run.x, isError || first != nil)
-		p.f.module.Release(inst)
-		p.inst = nil
+		if err == nil && inst.ResponseBodyPending() {
+			// Held for the body's chunks (filterbody.go).
+			p.inst, p.streaming = inst, true
+		} else {
+			p.f.module.Release(inst)
+			p.inst = nil
+		}
 		switch {
 		case err == nil:
 			endFilterSpan(span, filterDone, nil)
@@ -218,7 +227,7 @@ func (run *filterRun) runResponseFilters(isError bool) error {
 		default:
 			endFilterSpan(span, filterFailed, err)
 			if first == nil {
-				first = filterFailure(p.f, err)
+				first = filterFailure(p.f.name, err)
 			}
 		}
 	}
@@ -255,6 +264,7 @@ func (run *filterRun) release() {
 	if run == nil {
 		return
 	}
+	run.endResponseBodies()
 	for i := range run.pinned {
 		if run.pinned[i].owed {
 			_ = run.runResponseFilters(true)
@@ -265,7 +275,7 @@ func (run *filterRun) release() {
 
 // filterFailure maps a filter error to the client's status. The detail
 // (trap message, guest log) stays in the node's log.
-func filterFailure(f *routeFilter, err error) error {
+func filterFailure(name string, err error) error {
 	if errors.Is(err, filter.ErrClientBody) {
 		// The connection's request body is unusable: close it after the
 		// answer (net/http would otherwise read the rest of the body first,
@@ -274,7 +284,7 @@ func filterFailure(f *routeFilter, err error) error {
 			Header: http.Header{"Connection": {"close"}}}
 		switch {
 		case errors.Is(err, filter.ErrTooLarge):
-			e.Status, e.Reason = http.StatusRequestEntityTooLarge, "request body too large for filter "+strconv.Quote(f.name)
+			e.Status, e.Reason = http.StatusRequestEntityTooLarge, "request body too large for filter "+strconv.Quote(name)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			e.Status, e.Reason = http.StatusRequestTimeout, "request body too slow"
 		case errors.Is(err, context.Canceled):
@@ -286,10 +296,31 @@ func filterFailure(f *routeFilter, err error) error {
 		return httperr.ClientClosed(err)
 	}
 	if errors.Is(err, filter.ErrBusy) {
-		return &httperr.Error{Status: http.StatusServiceUnavailable, Reason: "filter " + strconv.Quote(f.name) + " is at capacity", Err: err,
+		return &httperr.Error{Status: http.StatusServiceUnavailable, Reason: "filter " + strconv.Quote(name) + " is at capacity", Err: err,
 			Header: http.Header{"Retry-After": {"1"}}}
 	}
-	return httperr.Wrap(http.StatusInternalServerError, "filter "+strconv.Quote(f.name)+" failed", err)
+	return httperr.Wrap(http.StatusInternalServerError, "filter "+strconv.Quote(name)+" failed", err)
+}
+
+// requestBodyFailure is the answer when reading the request body for the
+// upstream failed with berr. A proxy-wasm filter sees the body as the
+// upstream's transport reads it (filter/proxywasm_reqbody.go), so the read
+// fails when its body callback fails (a filter failure's status: 500,
+// 413 for a body it held past its limit) or answers (its local response,
+// if the upstream's has not begun); otherwise the client's body was
+// malformed or cut short: 400.
+func (x *Exchange) requestBodyFailure(berr error) error {
+	var se *filter.StreamError
+	switch {
+	case !errors.As(berr, &se):
+		return httperr.Wrap(http.StatusBadRequest, "malformed request body", berr)
+	case se.Answer == nil:
+		return filterFailure(se.Filter, se.Err)
+	case x.rec.wroteHeader:
+		return httperr.Wrap(http.StatusBadGateway, "filter "+strconv.Quote(se.Filter)+" answered after the response began", berr)
+	}
+	writeFilterResponse(x.W, se.Answer)
+	return errAnswered
 }
 
 // writeFilterResponse sends the response a filter chain built.

@@ -70,6 +70,9 @@ type headerHookWriter struct {
 	// prefix is the body filters wrote in the request phase, still to be
 	// sent before the upstream's first byte (filter.TakeRequestPhaseBody).
 	prefix []byte
+	// heldStatus is the status of a response whose headers a proxy-wasm
+	// guest holds (filterbody.go); 0 once they are sent.
+	heldStatus int
 }
 
 // responsePhase runs the response filters on the upstream's status and
@@ -105,6 +108,19 @@ func (h *headerHookWriter) WriteHeader(code int) {
 		h.swallow = true
 		writeFilterResponse(h.ResponseWriter, resp)
 		return
+	}
+	if h.run.streamsResponseBody() && (!bodyAllowed(resp.Status) || h.x.R.Method == http.MethodHead) {
+		// No body follows: the guests' streams end here, and the
+		// headers (a HEAD's Content-Length among them) go as they are.
+		h.run.endResponseBodies()
+	}
+	if h.run.streamsResponseBody() {
+		// A guest may resize the chunks it passes: the length is unknown.
+		h.ResponseWriter.Header().Del("Content-Length")
+		if h.run.responseHeadersHeld() {
+			h.heldStatus = resp.Status // sent with the first chunk a guest lets go
+			return
+		}
 	}
 	if len(h.prefix) > 0 {
 		h.lengthenBy(len(h.prefix), resp.Status)
@@ -143,11 +159,16 @@ func (h *headerHookWriter) writePrefix() error {
 }
 
 // finish completes a response whose upstream body did not carry the
-// request phase's body out: an empty one.
-func (h *headerHookWriter) finish() {
+// request phase's body out (an empty one), or whose body streams through
+// guests: they get its end, and a failure there cuts the response.
+func (h *headerHookWriter) finish() error {
+	if h.done && !h.swallow && h.run.streamsResponseBody() {
+		return h.endStreamedBody()
+	}
 	if h.done && !h.swallow {
 		_ = h.writePrefix() // a client gone away is nothing left to answer
 	}
+	return nil
 }
 
 func (h *headerHookWriter) Write(p []byte) (int, error) {
@@ -159,6 +180,9 @@ func (h *headerHookWriter) Write(p []byte) (int, error) {
 		// nobody will see (an endless stream would never end otherwise).
 		return 0, errBodySwallowed
 	}
+	if h.run.streamsResponseBody() {
+		return h.writeStreamed(p)
+	}
 	if err := h.writePrefix(); err != nil {
 		return 0, err
 	}
@@ -166,7 +190,7 @@ func (h *headerHookWriter) Write(p []byte) (int, error) {
 }
 
 func (h *headerHookWriter) Flush() {
-	if h.swallow {
+	if h.swallow || h.heldStatus != 0 {
 		return
 	}
 	if h.writePrefix() != nil {
@@ -212,7 +236,11 @@ func (h *headerHookWriter) switching() error {
 		return nil
 	}
 	h.done = true
-	if err := h.responsePhase(http.StatusSwitchingProtocols); err != nil {
+	err := h.responsePhase(http.StatusSwitchingProtocols)
+	// No body follows a 101: a guest's body stream ends here, and its
+	// instance is not held for the session.
+	h.run.endResponseBodies()
+	if err != nil {
 		h.err, h.swallow = err, true
 		clear(h.ResponseWriter.Header())
 		h.x.writeError(h.ResponseWriter, err)
@@ -235,6 +263,9 @@ func (h *headerHookWriter) StreamBody(body io.ReadCloser, size int64, trailers f
 	if h.swallow {
 		body.Close()
 		return true
+	}
+	if h.run.streamsResponseBody() {
+		return false // the chunks go through the guests: Write
 	}
 	if len(h.prefix) == 0 {
 		return bs.StreamBody(body, size, trailers)
@@ -271,7 +302,7 @@ func fillFromBuffer(run *filterRun, b *bufferWriter) {
 	if resp.Status == 0 {
 		resp.Status = http.StatusOK
 	}
-	resp.Body = b.body.Bytes()
+	resp.Body, resp.Buffered = b.body.Bytes(), true
 	if len(prefix) > 0 && bodyAllowed(resp.Status) {
 		resp.Body = append(prefix, resp.Body...)
 	}

@@ -29,7 +29,7 @@ func stageOrigin(x *Exchange) error {
 		if v := x.guard.recheck(); !v.OK() {
 			err = httperr.New(v.Status, v.Reason)
 		} else if berr := body.failure(); berr != nil && err != nil {
-			err = httperr.Wrap(http.StatusBadRequest, "malformed request body", berr)
+			err = x.requestBodyFailure(berr)
 		}
 	}
 	return err
@@ -71,7 +71,10 @@ func (x *Exchange) forward() error {
 		_ = run.runResponseFilters(true)
 	}
 	if err == nil {
-		hw.finish()
+		err = hw.finish()
+		if hw.err != nil {
+			return nil // a guest failed at the end while it held the headers: its error is the answer
+		}
 	}
 	return err
 }

@@ -37,9 +37,9 @@ var (
 	// request fails; the guest saw an early end of body, got its
 	// handle_response, and its instance is kept.
 	ErrClientBody = errors.New("request body")
-	// ErrTooLarge joins ErrClientBody when a request body a filter must
-	// see whole (a proxy-wasm filter's) is over the limit. The edge
-	// answers 413.
+	// ErrTooLarge: a body a proxy-wasm guest holds (it paused on it) is
+	// over the limit. Joined with ErrClientBody for a request body (the
+	// edge answers 413); alone for a response body (502).
 	ErrTooLarge = errors.New("too large")
 )
 

@@ -53,6 +53,10 @@ type Response struct {
 	// BodyWritten reports that the guest wrote Body; the edge then sends
 	// Body with a Content-Length of len(Body) instead of the upstream body.
 	BodyWritten bool
+	// Buffered reports that Body is the whole upstream body, buffered by
+	// the edge (FeatureBufferResponse). Without it a proxy-wasm guest's
+	// response body streams (Instance.ResponseBodyPending).
+	Buffered bool
 }
 
 // NewExchange returns an Exchange for r with an empty 200 response, the

@@ -72,5 +72,14 @@ func roundTrip(t testing.TB, m *Module, x *Exchange, up upstream) (next bool, er
 	if up != nil {
 		up(x)
 	}
-	return true, i.HandleResponse(ctx, x, false)
+	if err = i.HandleResponse(ctx, x, false); err != nil || !i.ResponseBodyPending() {
+		return true, err
+	}
+	// A proxy-wasm guest's response body streams, as the edge's header
+	// hook passes it: here in one chunk, then the end of the stream.
+	x.Resp.Body, err = i.ResponseChunk(ctx, x.Resp.Body, true)
+	if eerr := i.EndResponse(ctx); err == nil {
+		err = eerr
+	}
+	return true, err
 }

@@ -93,8 +93,6 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 	i.handleResp = mod.ExportedFunction(exportResponse)
 	if m.abi == abiProxyWasm {
 		i.pw = newPWInstance(mod)
-		// Bodies reach proxy-wasm callbacks whole (proxywasm_stream.go).
-		i.base = FeatureBufferResponse
 	}
 	if m.interrupt {
 		flag, ok := mod.ExportedGlobal(exportInterrupt).(api.MutableGlobal)
@@ -207,6 +205,14 @@ func (i *Instance) HandleRequest(ctx context.Context, x *Exchange) (next bool, e
 // same x, or a Resume with the Pending of that request.
 func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool) error {
 	const op = exportResponse
+	if i.pw != nil {
+		// The request body's callbacks may still run on the transport's
+		// goroutine: the response phase waits for the one in progress and
+		// detaches the stream (proxywasm_reqbody.go).
+		i.pw.mu.Lock()
+		defer i.pw.mu.Unlock()
+		i.pw.detachRequestStream()
+	}
 	if i.poisoned {
 		return filterError(i.m.name, op, ErrClosed, "instance is poisoned")
 	}
@@ -219,7 +225,7 @@ func (i *Instance) HandleResponse(ctx context.Context, x *Exchange, isError bool
 	i.phase = phaseResponse
 	i.respRead, i.respWritten = 0, false
 	if i.pw != nil {
-		return i.pwHandleResponse(ctx, x)
+		return i.pwHandleResponse(ctx, x, isError)
 	}
 	i.stack[0] = uint64(i.reqCtx)
 	i.stack[1] = 0

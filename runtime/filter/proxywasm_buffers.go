@@ -4,8 +4,9 @@ import (
 	"context"
 )
 
-// Buffers as proxy-wasm guests see them: the request body (buffered whole
-// before proxy_on_request_body), the response body (buffered by the edge),
+// Buffers as proxy-wasm guests see them: the request body (what the guest
+// held with Pause plus the current chunk, proxywasm_reqbody.go), the
+// response body (buffered by the edge),
 // an http call's response body inside its callback, and the plugin
 // configuration (the filter's config). The VM configuration is empty.
 
@@ -17,6 +18,9 @@ func (i *Instance) pwBuffer(t pwBufferType) (b []byte, ok bool) {
 	case pwResponseBody:
 		if i.x == nil {
 			return nil, false
+		}
+		if i.pw.respStream {
+			return i.pw.respBody, true
 		}
 		return i.x.Resp.Body, true
 	case pwHTTPCallResponse:
@@ -46,8 +50,9 @@ func (i *Instance) pwGetBufferBytes(ctx context.Context, stack []uint64) pwStatu
 	return i.pwReturn(ctx, "proxy_get_buffer_bytes", b[start:end], uint32(stack[3]), uint32(stack[4]))
 }
 
-// proxy_get_buffer_status(type i32, length_ptr i32, flags_ptr i32): the
-// buffered bodies are always whole, so flags is end_of_stream (1).
+// proxy_get_buffer_status(type i32, length_ptr i32, flags_ptr i32): flags
+// is the current body callback's end_of_stream (1 outside one: the other
+// buffers are whole).
 func (i *Instance) pwGetBufferStatus(_ context.Context, stack []uint64) pwStatus {
 	const fn = "proxy_get_buffer_status"
 	b, ok := i.pwBuffer(pwBufferType(stack[0]))
@@ -55,20 +60,22 @@ func (i *Instance) pwGetBufferStatus(_ context.Context, stack []uint64) pwStatus
 		return pwNotFound
 	}
 	i.pwPutU32(fn, uint32(stack[1]), uint32(len(b)))
-	i.pwPutU32(fn, uint32(stack[2]), 1)
+	i.pwPutU32(fn, uint32(stack[2]), b2u(i.pw.bodyEOS))
 	return pwOK
 }
 
 // proxy_set_buffer_bytes(type i32, start i32, length i32, data i32, size i32):
 // replaces [start, start+length) of a body with data (start 0 and length
-// 0 prepends; a length past the end replaces to the end).
+// 0 prepends; a length past the end replaces to the end). On a streamed
+// request body that is the chunks the guest holds: what it rewrites is
+// what goes on when it continues.
 func (i *Instance) pwSetBufferBytes(_ context.Context, stack []uint64) pwStatus {
 	const fn = "proxy_set_buffer_bytes"
 	t := pwBufferType(stack[0])
 	if i.x == nil || t != pwRequestBody && t != pwResponseBody {
 		return pwBadArgument
 	}
-	if t == pwRequestBody && i.phase != phaseRequest {
+	if t == pwRequestBody && i.phase != phaseRequest && !i.pw.inReqBody {
 		return pwBadArgument // the request went on already
 	}
 	b, _ := i.pwBuffer(t)
@@ -83,9 +90,12 @@ func (i *Instance) pwSetBufferBytes(_ context.Context, stack []uint64) pwStatus 
 	}
 	out := make([]byte, 0, uint64(len(b))-(end-start)+uint64(len(data)))
 	out = append(append(append(out, b[:start]...), data...), b[end:]...)
-	if t == pwRequestBody {
-		i.pw.reqBody, i.pw.reqBodySet = out, true
-	} else {
+	switch {
+	case t == pwRequestBody:
+		i.pw.reqBody = out
+	case i.pw.respStream:
+		i.pw.respBody = out
+	default:
 		i.x.Resp.Body, i.x.Resp.BodyWritten = out, true
 	}
 	return pwOK

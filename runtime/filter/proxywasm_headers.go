@@ -89,7 +89,7 @@ func (i *Instance) pwPairs(t pwMapType) (pairs [][2]string, ok bool) {
 		pairs = [][2]string{{":authority", r.Host}, {":path", r.URL.RequestURI()}, {":method", r.Method}, {":scheme", scheme}}
 		return appendHeaderPairs(pairs, r.Header), true
 	case pwResponseHeaders:
-		if i.x == nil {
+		if i.x == nil || i.pw.inReqBody { // no response yet, and the edge's to write
 			return nil, false
 		}
 		status := i.x.Resp.Status
@@ -103,7 +103,7 @@ func (i *Instance) pwPairs(t pwMapType) (pairs [][2]string, ok bool) {
 		}
 		return appendHeaderPairs(nil, i.x.Req.Trailer), true
 	case pwResponseTrailers:
-		if i.x == nil {
+		if i.x == nil || i.pw.inReqBody {
 			return nil, false
 		}
 		return appendHeaderPairs(nil, i.x.Resp.Trailer), true
@@ -144,6 +144,12 @@ func (i *Instance) pwWritable(t pwMapType) (http.Header, pwStatus) {
 	if i.x == nil {
 		return nil, pwNotFound
 	}
+	if i.pw.inReqBody {
+		// A body callback after the request went on runs on the upstream
+		// transport's goroutine: the request's headers are sent and the
+		// response's belong to the edge. Envoy refuses such writes too.
+		return nil, pwBadArgument
+	}
 	var h *http.Header
 	switch t {
 	case pwRequestHeaders, pwRequestTrailers:
@@ -155,6 +161,9 @@ func (i *Instance) pwWritable(t pwMapType) (http.Header, pwStatus) {
 			h = &i.x.Req.Trailer
 		}
 	case pwResponseHeaders, pwResponseTrailers:
+		if t == pwResponseHeaders && i.pw.respStream && !i.pw.respHeld {
+			return nil, pwBadArgument // sent: the body is streaming
+		}
 		h = &i.x.Resp.Header
 		if t == pwResponseTrailers {
 			h = &i.x.Resp.Trailer

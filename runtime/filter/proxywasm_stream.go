@@ -3,10 +3,8 @@ package filter
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -23,21 +21,21 @@ import (
 // proxy-wasm module is always pinned: its HTTP context lives in the
 // instance's memory from the request to the response.
 //
-// Bodies are delivered whole: the request body is read (up to
-// maxBodyBytes) before one proxy_on_request_body, and the edge buffers the
-// response (FeatureBufferResponse) for one proxy_on_response_body; either
-// has end_of_stream set unless trailers follow (proxy_on_*_trailers). A callback that returns anything but Continue
-// before the end of the stream waits for the body, as in Envoy; at the end
-// of the stream the stream stays stopped until the guest calls
+// Bodies stream chunk by chunk through proxy_on_request_body
+// (proxywasm_reqbody.go) and proxy_on_response_body
+// (proxywasm_respbody.go); the last call has end_of_stream set unless
+// trailers follow (proxy_on_*_trailers). A headers callback that returns
+// anything but Continue holds the headers until a body callback
+// continues, as in Envoy; at the end of the stream the stream stays stopped until the guest calls
 // proxy_continue_stream or proxy_send_local_response, which it may do from
 // proxy_on_http_call_response. http calls a callback made are sent when it
 // returns, one after the other, each answered by a
 // proxy_on_http_call_response on the root context.
 
 // minBodyReadTimeout is the least time a client gets to send the body a
-// proxy-wasm filter buffers (its limits.timeout bounds guest calls, not the
-// network): 16 MiB at 1.6 MB/s. A slower client is answered 408 rather
-// than holding the instance longer.
+// proxy-wasm filter holds the request for (its limits.timeout bounds guest
+// calls, not the network): 16 MiB at 1.6 MB/s. A slower client is
+// answered 408 rather than holding the instance longer.
 const minBodyReadTimeout = 10 * time.Second
 
 // pwInstance is an instance's proxy-wasm state.
@@ -46,14 +44,23 @@ type pwInstance struct {
 	malloc api.Function
 	nextID uint32 // the next HTTP context id
 
+	// mu serialises the request body's callbacks, made by the upstream
+	// transport's goroutine (pwRequestStream), with the response phase.
+	mu sync.Mutex
+
 	// The current stream; reset by beginStream.
 	ctxID      uint32 // 0 outside a stream
 	effective  uint32
-	reqBody    []byte
-	reqBodySet bool      // the guest rewrote reqBody
-	local      *Response // proxy_send_local_response's answer
-	continued  bool      // proxy_continue_stream since the last callback
-	calls      []*pwCall // http calls to send when the callback returns
+	reqBody    []byte           // the request body the guest holds (Pause) and the current chunk
+	reqStream  *pwRequestStream // the request body streaming through the guest; nil once detached
+	inReqBody  bool             // in a body callback after the request went on: maps are read-only
+	respStream bool             // the response body streams through the guest (proxywasm_respbody.go)
+	respHeld   bool             // ... and its headers are not sent yet
+	respBody   []byte           // the response body the guest holds (Pause) and the current chunk
+	bodyEOS    bool             // the current body callback's end_of_stream (buffer status flags)
+	local      *Response        // proxy_send_local_response's answer
+	continued  bool             // proxy_continue_stream since the last callback
+	calls      []*pwCall        // http calls to send when the callback returns
 	callResp   *pwCallResponse
 	props      map[string][]byte
 	token      uint32
@@ -63,7 +70,7 @@ type pwInstance struct {
 }
 
 func newPWInstance(mod api.Module) *pwInstance {
-	p := &pwInstance{fns: map[string]api.Function{}, nextID: pwRootContext + 1}
+	p := &pwInstance{fns: map[string]api.Function{}, nextID: pwRootContext + 1, bodyEOS: true}
 	for _, e := range pwExports {
 		if fn := mod.ExportedFunction(e.name); fn != nil {
 			p.fns[e.name] = fn
@@ -83,7 +90,9 @@ func (p *pwInstance) beginStream() {
 		p.nextID = pwRootContext + 1
 	}
 	p.effective = p.ctxID
-	p.reqBody, p.reqBodySet = nil, false
+	p.detachRequestStream()
+	p.reqBody = nil
+	p.respStream, p.respHeld, p.respBody = false, false, nil
 	p.local, p.continued = nil, false
 	p.calls, p.callResp = p.calls[:0], nil
 	p.props = nil
@@ -138,6 +147,10 @@ func (i *Instance) pwStartRoot(ctx context.Context, timeout time.Duration) error
 
 // pwHandleRequest is HandleRequest for a proxy-wasm guest.
 func (i *Instance) pwHandleRequest(ctx context.Context, x *Exchange) (next bool, err error) {
+	// A stream of this instance's last request may still be read: it
+	// detaches under the lock (beginStream).
+	i.pw.mu.Lock()
+	defer i.pw.mu.Unlock()
 	i.begin(x)
 	i.phase = phaseRequest
 	p := i.pw
@@ -150,37 +163,20 @@ func (i *Instance) pwHandleRequest(ctx context.Context, x *Exchange) (next bool,
 	r := x.Req
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	pairs, _ := i.pwPairs(pwRequestHeaders)
-	op := pwOnRequestHeaders.name
 	action, err := i.pwInvoke(ctx, pwOnRequestHeaders, timeout, p.ctxID, uint32(len(pairs)), b2u(!hasBody))
 	if err == nil {
 		err = i.pwSendCalls(ctx)
 	}
-	if err == nil && p.local == nil && hasBody {
-		if err = i.pwReadRequestBody(); err == nil {
-			trailers := uint32(len(appendHeaderPairs(nil, r.Trailer))) // known once the body is read
-			op = pwOnRequestBody.name
-			p.continued = false
-			action, err = i.pwInvoke(ctx, pwOnRequestBody, timeout, p.ctxID, uint32(len(p.reqBody)), b2u(trailers == 0))
-			if err == nil {
-				err = i.pwSendCalls(ctx)
-			}
-			if err == nil && p.local == nil && trailers > 0 {
-				op = pwOnRequestTrailers.name
-				p.continued = false
-				action, err = i.pwInvoke(ctx, pwOnRequestTrailers, timeout, p.ctxID, trailers)
-				if err == nil {
-					err = i.pwSendCalls(ctx)
-				}
-			}
-		}
-		if i.clientErr == nil {
-			// What was read is the body the next handler gets, rewritten
-			// or not (also when the filter failed: fail_open goes on).
-			setBody(r, p.reqBody)
-		}
-	}
-	if err == nil && p.local == nil && action != pwContinue && !p.continued {
-		err = filterError(i.m.name, op, ErrTrap, "stopped the request at its end and nothing resumed it (proxy_continue_stream)")
+	seesBody := p.fns[pwOnRequestBody.name] != nil || p.fns[pwOnRequestTrailers.name] != nil
+	held := action != pwContinue && !p.continued
+	switch {
+	case err != nil || p.local != nil:
+	case hasBody && held:
+		err = i.pwHoldRequest(ctx)
+	case held:
+		err = filterError(i.m.name, pwOnRequestHeaders.name, ErrTrap, "stopped the request at its end and nothing resumed it (proxy_continue_stream)")
+	case hasBody && seesBody:
+		i.pwStreamRequest(ctx, r, nil)
 	}
 	if err == nil && p.local != nil {
 		applyLocal(x.Resp, p.local)
@@ -197,16 +193,24 @@ func (i *Instance) pwHandleRequest(ctx context.Context, x *Exchange) (next bool,
 }
 
 // pwHandleResponse is HandleResponse for a proxy-wasm guest.
-func (i *Instance) pwHandleResponse(ctx context.Context, x *Exchange) error {
+func (i *Instance) pwHandleResponse(ctx context.Context, x *Exchange, isError bool) error {
 	p := i.pw
+	buffered := x.Resp.Buffered
+	// Without body or trailer callbacks the body streams past the guest.
+	streams := !buffered && !isError && (p.fns[pwOnResponseBody.name] != nil || p.fns[pwOnResponseTrailers.name] != nil)
 	p.local, p.continued = nil, false
 	timeout := i.m.opts.Timeout
 	pairs, _ := i.pwPairs(pwResponseHeaders)
 	trailers := uint32(len(appendHeaderPairs(nil, x.Resp.Trailer)))
 	op := pwOnResponseHeaders.name
-	action, err := i.pwInvoke(ctx, pwOnResponseHeaders, timeout, p.ctxID, uint32(len(pairs)), b2u(len(x.Resp.Body) == 0 && trailers == 0))
+	action, err := i.pwInvoke(ctx, pwOnResponseHeaders, timeout, p.ctxID, uint32(len(pairs)), b2u(buffered && len(x.Resp.Body) == 0 && trailers == 0))
 	if err == nil {
 		err = i.pwSendCalls(ctx)
+	}
+	if err == nil && p.local == nil && streams {
+		// The body follows chunk by chunk (ResponseChunk), then EndResponse.
+		p.respStream, p.respHeld, p.respBody = true, action != pwContinue && !p.continued, nil
+		return nil
 	}
 	if err == nil && p.local == nil && len(x.Resp.Body) > 0 {
 		op = pwOnResponseBody.name
@@ -269,30 +273,6 @@ func applyLocal(resp, local *Response) {
 		resp.Header[k] = v
 	}
 	resp.Body, resp.BodyWritten = local.Body, true
-}
-
-// pwReadRequestBody reads the whole request body for proxy_on_request_body,
-// within maxBodyBytes and, when the edge can bound reads, the filter's
-// timeout: a slow client fails its own request, not the instance's.
-func (i *Instance) pwReadRequestBody() error {
-	const op = "proxy_on_request_body"
-	x := i.x
-	if set := x.SetReadDeadline; set != nil && i.m.opts.Timeout > 0 {
-		if set(time.Now().Add(max(i.m.opts.Timeout, minBodyReadTimeout))) == nil {
-			defer set(time.Time{})
-		}
-	}
-	b, err := io.ReadAll(io.LimitReader(x.Req.Body, maxBodyBytes+1))
-	if err != nil {
-		i.clientErr = err
-		return fmt.Errorf("filter %q: %s: %w: %w", i.m.name, op, ErrClientBody, err)
-	}
-	if len(b) > maxBodyBytes {
-		i.clientErr = errors.New("body too large")
-		return fmt.Errorf("filter %q: %s: %w: %w: the request body is over %d bytes", i.m.name, op, ErrClientBody, ErrTooLarge, maxBodyBytes)
-	}
-	i.pw.reqBody = b
-	return nil
 }
 
 // pwConfig is the plugin configuration a proxy-wasm guest reads: the

@@ -36,8 +36,8 @@ func loadPW(t testing.TB, rt *Runtime, opts ModuleOptions) *Module {
 func TestProxyWasmRequestAndResponseHeaders(t *testing.T) {
 	rt, logs := newTestRuntime(t, RuntimeOptions{})
 	m := loadPW(t, rt, ModuleOptions{})
-	if !m.Pinned() || !m.Features().Has(FeatureBufferResponse) {
-		t.Fatalf("a proxy-wasm module is pinned and buffers responses: pinned=%v features=%v", m.Pinned(), m.Features())
+	if !m.Pinned() {
+		t.Fatal("a proxy-wasm module is pinned")
 	}
 	r := newRequest("GET", "/x?a=1", "")
 	r.Header.Set("X-Pw-Remove", "gone")
@@ -112,35 +112,48 @@ func TestProxyWasmBodies(t *testing.T) {
 	x := NewExchange(newRequest("POST", "/upper", "make me loud"))
 	next, err := roundTrip(t, m, x, func(x *Exchange) {
 		b, _ := io.ReadAll(x.Req.Body)
-		if string(b) != "MAKE ME LOUD" || x.Req.ContentLength != int64(len(b)) {
-			t.Errorf("upstream got body %q (length %d), want it uppercased", b, x.Req.ContentLength)
+		// Streamed: the guest's rewrite makes the length unknown.
+		if string(b) != "MAKE ME LOUD" || x.Req.ContentLength != -1 {
+			t.Errorf("upstream got body %q (length %d), want it uppercased, length unknown", b, x.Req.ContentLength)
 		}
 	})
 	if err != nil || !next {
 		t.Fatalf("next=%v err=%v", next, err)
 	}
 
+	// Buffered by the edge (for another filter): one call, the body written.
 	x = NewExchange(newRequest("GET", "/wrap", ""))
-	next, err = roundTrip(t, m, x, func(x *Exchange) { x.Resp.Body = []byte("inner") })
+	next, err = roundTrip(t, m, x, func(x *Exchange) { x.Resp.Body, x.Resp.Buffered = []byte("inner"), true })
 	if err != nil || !next {
 		t.Fatalf("next=%v err=%v", next, err)
 	}
 	if string(x.Resp.Body) != "[inner]" || !x.Resp.BodyWritten {
 		t.Fatalf("response body = %q (written %v), want [inner]", x.Resp.Body, x.Resp.BodyWritten)
 	}
+	// Streamed: the chunk the guest lets through is rewritten.
+	x = NewExchange(newRequest("GET", "/wrap", ""))
+	next, err = roundTrip(t, m, x, func(x *Exchange) { x.Resp.Body = []byte("inner") })
+	if err != nil || !next {
+		t.Fatalf("next=%v err=%v", next, err)
+	}
+	if string(x.Resp.Body) != "[inner]" {
+		t.Fatalf("streamed response body = %q, want [inner]", x.Resp.Body)
+	}
 }
 
 func TestProxyWasmTrailers(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	m := loadPW(t, rt, ModuleOptions{})
-	r := newRequest("POST", "/x", "body")
+	// /hold: the guest holds the request at its headers, so its trailer
+	// callback still may write the request's headers.
+	r := newRequest("POST", "/hold", "body")
 	r.Trailer = http.Header{"X-T": {"tv"}}
 	x := NewExchange(r)
 	next, err := roundTrip(t, m, x, func(x *Exchange) {
 		if got := x.Req.Header.Get("X-Pw-Request-Trailer"); got != "tv" {
 			t.Errorf("proxy_on_request_trailers saw X-T %q, want tv", got)
 		}
-		x.Resp.Body = []byte("resp")
+		x.Resp.Body, x.Resp.Buffered = []byte("resp"), true
 		x.Resp.Trailer = http.Header{"X-Up": {"1"}}
 	})
 	if err != nil || !next {
@@ -195,7 +208,8 @@ func TestProxyWasmMetrics(t *testing.T) {
 	rt, _ := newTestRuntime(t, RuntimeOptions{})
 	m := loadPW(t, rt, ModuleOptions{})
 	for range 3 {
-		if _, err := roundTrip(t, m, NewExchange(newRequest("POST", "/upper", "abcd")), nil); err != nil {
+		// The upstream reads the body: that is what streams it through the guest.
+		if _, err := roundTrip(t, m, NewExchange(newRequest("POST", "/upper", "abcd")), readBody); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -359,3 +373,7 @@ func TestProxyWasmOldABIFailsLoad(t *testing.T) {
 		t.Fatalf("err = %v, want the unsupported version named", err)
 	}
 }
+
+// readBody is an upstream that reads the request body, as a transport
+// does: that is what pulls a streamed body through the guest.
+func readBody(x *Exchange) { _, _ = io.ReadAll(x.Req.Body) }

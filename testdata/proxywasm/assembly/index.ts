@@ -152,6 +152,11 @@ class Filter extends Context {
     if (this.path == "/local") {
       return answer(418, "short and stout");
     }
+    if (this.path.startsWith("/hold")) {
+      // Holds the request until the body (and trailers) are seen: request
+      // headers stay writable in the body and trailer callbacks.
+      return FilterHeadersStatusValues.StopIteration;
+    }
     if (this.path == "/props") {
       set_property("sluice\0note", String.UTF8.encode("kept"));
       return answer(200, [prop("request\0path"), prop("request\0method"), prop("request\0host"),
@@ -222,6 +227,9 @@ class Filter extends Context {
     return FilterHeadersStatusValues.Continue;
   }
   onRequestBody(size: usize, end_of_stream: bool): FilterDataStatusValues {
+    if (this.path.startsWith("/hold")) {
+      return FilterDataStatusValues.StopIterationAndBuffer; // until the trailers
+    }
     if (this.path != "/upper") {
       return FilterDataStatusValues.Continue;
     }
