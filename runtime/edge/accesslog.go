@@ -3,10 +3,11 @@ package edge
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluicegw/sluice/runtime/httperr"
 )
 
 // logFields are what the pipeline learned about a request, for its log line.
@@ -18,6 +19,9 @@ type logFields struct {
 	// of the request, copied: a streamed response is logged after the
 	// engine reused the request view (fasthttp)
 	method, host, proto, remote string
+	// what the exchange ended with (servedStatus), set when it is recorded
+	status     int
+	grpcStatus string
 }
 
 // accessLog writes one JSON line per request, in the shape slog's
@@ -47,11 +51,9 @@ func (n *Node) accessLog(rec *recorder, f logFields, elapsed time.Duration) {
 		b = appendJSONField(b, "decision_id", f.decisionID)
 	}
 	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(rec.status), 10)
-	if f.proto == "HTTP/2.0" { // gRPC is HTTP/2 only: HTTP/1.1 pays nothing
-		if code := grpcStatus(rec.Header()); code != "" {
-			b = appendJSONField(b, "grpc_status", code)
-		}
+	b = strconv.AppendInt(b, int64(f.status), 10)
+	if f.grpcStatus != "" {
+		b = appendJSONField(b, "grpc_status", f.grpcStatus)
 	}
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, rec.bytes, 10)
@@ -66,18 +68,32 @@ func (n *Node) accessLog(rec *recorder, f logFields, elapsed time.Duration) {
 	logLines.Put(bp)
 }
 
-// grpcStatus is the grpc-status a gRPC response ended with: in its headers
-// for a trailers-only answer (the node's own errors, an upstream's), in its
-// trailers otherwise; "" when the response is not gRPC. A gRPC call that
-// failed is an HTTP 200, so without it the log says nothing went wrong.
-func grpcStatus(h http.Header) string {
-	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/grpc") {
-		return ""
+// servedStatus is the status an exchange is counted and logged with, and
+// the gRPC status it ended with ("" if not gRPC). A gRPC call that failed
+// is an HTTP 200 on the wire, its error in grpc-status; counted as 200, an
+// upstream failing every call would be a healthy route to the metrics, the
+// dashboard and a metric-gated canary. Such a call counts as the HTTP
+// status its gRPC code stands for (UNAVAILABLE 503). The node's own
+// answers are counted by their HTTP status already (a 429 stays a 429,
+// though gRPC reads it as UNAVAILABLE).
+func servedStatus(rec *recorder, proto string) (int, string) {
+	if proto != "HTTP/2.0" { // gRPC is HTTP/2 only: HTTP/1.1 pays a compare
+		return rec.status, ""
 	}
-	if v := h.Get("Grpc-Status"); v != "" {
-		return v
+	h := rec.Header()
+	if !httperr.IsGRPCContentType(h.Get("Content-Type")) {
+		return rec.status, ""
 	}
-	return h.Get(http.TrailerPrefix + "Grpc-Status")
+	// In the headers of a trailers-only answer, else in the trailers.
+	code := h.Get("Grpc-Status")
+	if code == "" {
+		code = h.Get(http.TrailerPrefix + "Grpc-Status")
+	}
+	status := rec.status
+	if n, err := strconv.Atoi(code); err == nil && n != 0 && status < 300 {
+		status = httperr.HTTPStatusOfGRPC(n)
+	}
+	return status, code
 }
 
 var logLines = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

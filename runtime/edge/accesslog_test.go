@@ -23,7 +23,7 @@ func TestAccessLogMatchesSlog(t *testing.T) {
 			r := httptest.NewRequest("GET", "http://h\"ost/x", nil)
 			rec := &recorder{status: 502, bytes: 1234, err: failed}
 			f := logFields{route: "r\x7f", upstream: "u", path: path, requestID: "id-1",
-				method: r.Method, host: r.Host, proto: r.Proto, remote: r.RemoteAddr}
+				method: r.Method, host: r.Host, proto: r.Proto, remote: r.RemoteAddr, status: rec.status}
 			n.accessLog(rec, f, 1500*time.Microsecond)
 
 			var want bytes.Buffer

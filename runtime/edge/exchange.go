@@ -167,7 +167,8 @@ func (x *Exchange) end() {
 		routeName = x.route.name
 	}
 	r := x.R
-	x.log = logFields{routeName, x.upstream, x.logPath, x.rid, x.decisionID, r.Method, r.Host, r.Proto, r.RemoteAddr}
+	x.log = logFields{route: routeName, upstream: x.upstream, path: x.logPath, requestID: x.rid, decisionID: x.decisionID,
+		method: r.Method, host: r.Host, proto: r.Proto, remote: r.RemoteAddr}
 	if x.rec.handed && x.stream.endLater() {
 		return // streamedBody.Close records and releases x
 	}
@@ -186,7 +187,8 @@ func (x *Exchange) record() {
 			x.rec.err = x.stream.err
 		}
 	}
-	n.metrics.observe(x.log.route, x.rec.status, elapsed)
+	x.log.status, x.log.grpcStatus = servedStatus(&x.rec, x.log.proto)
+	n.metrics.observe(x.log.route, x.log.status, elapsed)
 	if n.opts.AccessLog != nil {
 		n.accessLog(&x.rec, x.log, elapsed)
 	}

@@ -131,11 +131,20 @@ routes:
 			}
 		})
 	}
-	// An HTTP 200 in the access log, with the status each call ended with.
-	testkit.WaitFor(t, 5*time.Second, "the calls' gRPC statuses in the access log", func() bool {
+	// An HTTP 200 on the wire, counted and logged as the failure its gRPC
+	// status stands for, so route metrics and canary gates see it.
+	testkit.WaitFor(t, 5*time.Second, "the calls' statuses in the access log", func() bool {
 		logs := n.logs.String()
-		return strings.Count(logs, `"grpc_status":"14"`) == 3 && strings.Count(logs, `"grpc_status":"4"`) == 1
+		return strings.Count(logs, `"status":503,"grpc_status":"14"`) == 3 && strings.Count(logs, `"status":504,"grpc_status":"4"`) == 1
 	})
+	var failed int64
+	stats := n.RouteStats()
+	for _, route := range []string{"timeout", "closing", "grpc-go", "reset"} {
+		failed += stats[route].Errors5xx
+	}
+	if failed != 4 {
+		t.Errorf("route stats %+v: want the 4 calls cut short counted as 5xx", stats)
+	}
 }
 
 // stallingService sends two messages of a server stream, says so on sent,

@@ -176,6 +176,11 @@ routes:
 		if st, _ := status.FromError(err); st.Code() != codes.NotFound || st.Message() != "no such thing" {
 			t.Errorf("got %v, want NotFound: no such thing", err)
 		}
+		// The service's status, an HTTP 200 on the wire, is what the call
+		// is counted and logged as.
+		testkit.WaitFor(t, 5*time.Second, "the call logged as its gRPC status", func() bool {
+			return strings.Contains(n.logs.String(), `"status":404,"grpc_status":"5"`)
+		})
 	})
 	t.Run("server streaming", func(t *testing.T) {
 		stream, err := client.StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 10}, {Size: 20000}, {Size: 30}}})

@@ -47,6 +47,38 @@ func GRPCCode(status int) int {
 	return 2 // UNKNOWN
 }
 
+// HTTPStatusOfGRPC is the HTTP status a gRPC status code stands for, as
+// gateways translate them (grpc-gateway's table: NOT_FOUND 404,
+// UNAVAILABLE 503, INTERNAL 500, ...): how the node counts a gRPC call
+// that ended in an error behind an HTTP 200.
+func HTTPStatusOfGRPC(code int) int {
+	switch code {
+	case 0: // OK
+		return http.StatusOK
+	case 1: // CANCELLED
+		return StatusClientClosedRequest
+	case 3, 9, 11: // INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE
+		return http.StatusBadRequest
+	case 4: // DEADLINE_EXCEEDED
+		return http.StatusGatewayTimeout
+	case 5: // NOT_FOUND
+		return http.StatusNotFound
+	case 6, 10: // ALREADY_EXISTS, ABORTED
+		return http.StatusConflict
+	case 7: // PERMISSION_DENIED
+		return http.StatusForbidden
+	case 8: // RESOURCE_EXHAUSTED
+		return http.StatusTooManyRequests
+	case 12: // UNIMPLEMENTED
+		return http.StatusNotImplemented
+	case 14: // UNAVAILABLE
+		return http.StatusServiceUnavailable
+	case 16: // UNAUTHENTICATED
+		return http.StatusUnauthorized
+	}
+	return http.StatusInternalServerError // UNKNOWN, INTERNAL, DATA_LOSS, and codes gRPC has not defined
+}
+
 // WriteGRPCError answers a gRPC call with err as a trailers-only response
 // (the gRPC over HTTP/2 protocol): status 200, content type
 // application/grpc, grpc-status from err's HTTP status and grpc-message

@@ -80,3 +80,14 @@ func TestEndGRPCStream(t *testing.T) {
 		t.Errorf("a deadline: grpc-status %q, want 4 (DEADLINE_EXCEEDED)", got)
 	}
 }
+
+// TestHTTPStatusOfGRPC: a call that failed behind an HTTP 200 counts as a
+// client error or a server error as its code means; every code gRPC has
+// not defined counts as a server error.
+func TestHTTPStatusOfGRPC(t *testing.T) {
+	for code, want := range map[int]int{0: 200, 1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 7: 403, 8: 429, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401, 17: 500, -1: 500} {
+		if got := HTTPStatusOfGRPC(code); got != want {
+			t.Errorf("gRPC code %d counts as %d, want %d", code, got, want)
+		}
+	}
+}
