@@ -133,14 +133,17 @@ func runDev(ctx context.Context, out io.Writer, f devFlags) error {
 	access, accessBuf := newAccessLog()
 	defer accessBuf.Close()
 	// The node's own NATS identity, minted in this process: its seed is
-	// never sent anywhere.
+	// never sent anywhere. Kept across restarts while still valid, so the
+	// publisher's key ledger does not grow by a key a start.
 	credsFile := filepath.Join(f.data, "dev-node.creds")
-	nodeCreds, err := pub.Auth.NodeCreds("dev", nil, 0)
-	if err == nil {
-		err = fleet.WriteAtomic(credsFile, nodeCreds)
-	}
-	if err != nil {
-		return fmt.Errorf("dev: node credentials: %w", err)
+	if kept, err := os.ReadFile(credsFile); err != nil || !pub.Auth.StillValidNodeCreds("dev", kept) {
+		nodeCreds, err := pub.Auth.NodeCreds("dev", nil, 0)
+		if err == nil {
+			err = fleet.WriteAtomic(credsFile, nodeCreds)
+		}
+		if err != nil {
+			return fmt.Errorf("dev: node credentials: %w", err)
+		}
 	}
 	creds, err := natsCreds(credsFile)
 	if err != nil {

@@ -1,6 +1,7 @@
 package fleet_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -534,4 +535,55 @@ func TestSharedNodeCredsServeAnyNodeButPublishNoSnapshot(t *testing.T) {
 		_, err := b.Config.Put(ctx, fleet.StableKey, []byte(`{"revision": 999}`))
 		return err
 	})
+}
+
+// TestStillValidNodeCreds: credentials made for a node stay usable for it
+// until revoked, and serve no other node, account or changed file.
+func TestStillValidNodeCreds(t *testing.T) {
+	auth, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := auth.NodeCreds("dev", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !auth.StillValidNodeCreds("dev", creds) {
+		t.Fatal("fresh credentials not taken as still valid")
+	}
+	other, err := auth.NodeCreds("other", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	announcing, err := auth.NodeCreds("dev", []string{"users"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiring, err := auth.NodeCreds("dev", nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := fleet.LoadOrCreateNATSAuth(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := stranger.NodeCreds("dev", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seed of another node's file under this node's JWT.
+	swapped := append(bytes.Clone(creds[:bytes.Index(creds, []byte("-----BEGIN USER NKEY SEED"))]),
+		other[bytes.Index(other, []byte("-----BEGIN USER NKEY SEED")):]...)
+	for name, c := range map[string][]byte{"another node's": other, "announcing": announcing, "expiring": expiring,
+		"another account's": foreign, "swapped seed": swapped, "garbage": []byte("not creds")} {
+		if auth.StillValidNodeCreds("dev", c) {
+			t.Errorf("%s credentials taken as dev's", name)
+		}
+	}
+	if _, err := auth.RevokeNode("dev", ""); err != nil {
+		t.Fatal(err)
+	}
+	if auth.StillValidNodeCreds("dev", creds) {
+		t.Error("revoked credentials taken as still valid")
+	}
 }

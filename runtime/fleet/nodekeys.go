@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/nats-io/jwt/v2"
 )
 
 // The node-key ledger (NodeKeysFile): every user key the publisher signed
@@ -145,4 +147,43 @@ func (k *nodeKeys) revocations() map[string]time.Time {
 		}
 	}
 	return out
+}
+
+// StillValidNodeCreds reports whether creds (a .creds file) would still
+// serve node id as what NodeCreds makes now: signed by this account for
+// id, its seed the key the JWT names, that key in the ledger and not
+// revoked, not expiring, with today's permissions for a node that
+// announces nothing. `sluice dev` keeps such credentials across restarts
+// instead of minting a new key each start, which grew the ledger by one
+// entry a start.
+func (a *NATSAuth) StillValidNodeCreds(id string, creds []byte) bool {
+	token, err := jwt.ParseDecoratedJWT(creds)
+	if err != nil {
+		return false
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil || uc.Issuer != a.Account || uc.Name != id || uc.Expires != 0 {
+		return false
+	}
+	kp, err := jwt.ParseDecoratedNKey(creds)
+	if err != nil {
+		return false
+	}
+	if key, err := kp.PublicKey(); err != nil || key != uc.Subject {
+		return false
+	}
+	pub, sub := NodePermissions(id, nil)
+	if !sameSubjects(uc.Pub.Allow, pub) || !sameSubjects(uc.Sub.Allow, sub) {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.keys.revoked(uc.Subject) && slices.ContainsFunc(a.keys.Nodes[id], func(k NodeKey) bool { return k.Key == uc.Subject })
+}
+
+func sameSubjects(a jwt.StringList, b []string) bool {
+	x, y := slices.Clone([]string(a)), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }
