@@ -45,6 +45,34 @@ func readExactly(t *testing.T, r io.Reader, want string) {
 	}
 }
 
+// The upstream's trailers, from HTTP/1.1 chunked and from HTTP/2, reach a
+// guest streaming the response body in proxy_on_response_trailers; the
+// one it rewrites is the one the client gets.
+func TestProxyWasmStreamedResponseTrailers(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Up-Trailer")
+		io.WriteString(w, "body")
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Up-Trailer", "v1")
+	})
+	h2URL, _ := h2cServer(t, h)
+	for _, c := range []struct{ name, url, protocol string }{
+		{"http1 chunked", startUpstream(t, "trailers", h).url, ""},
+		{"h2c", h2URL, "h2c"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := markNode(t, c.url, c.protocol, map[string]string{"mark": "A"}, "mark")
+			resp, body := get(t, n.url+"/")
+			// The last body call has end_of_stream unset (trailers follow)
+			// and is empty: the guest marks the one chunk only.
+			if resp.StatusCode != http.StatusOK || string(body) != "bodyA" || resp.Trailer.Get("X-Up-Trailer") != "v1A" {
+				t.Fatalf("%d %q trailers %v; want 200 \"bodyA\" with X-Up-Trailer: v1A (the upstream's v1, rewritten by the guest)",
+					resp.StatusCode, body, resp.Trailer)
+			}
+		})
+	}
+}
+
 // lockstepUpstream sends the response body's chunks one at a time, each
 // once the test took the previous one from next (the client read what came
 // of it), so every chunk is one read, one guest call.
