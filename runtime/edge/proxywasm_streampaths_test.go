@@ -165,3 +165,73 @@ func TestProxyWasmStreamedResponseLocalAnswerFails(t *testing.T) {
 		}
 	})
 }
+
+// Two streaming guests on one route both see every chunk, in order: the
+// request's chunks go through the first filter, then the second; the
+// response's through the last filter first. Each appends its marker, so
+// the bodies show the order exactly.
+func TestProxyWasmTwoStreamingFiltersChain(t *testing.T) {
+	send := make(chan string) // the request's chunks, one at a time
+	got := make(chan string, 1)
+	next := make(chan struct{})
+	up := startUpstream(t, "chain", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read each chunk as it came out of the chain before the client
+		// sends the next: one client chunk is one guest call.
+		var seen strings.Builder
+		for _, want := range []string{"oneAB", "twoAB"} {
+			b := make([]byte, len(want))
+			if _, err := io.ReadFull(r.Body, b); err != nil {
+				got <- seen.String() + "<" + err.Error() + ">"
+				return
+			}
+			seen.Write(b)
+			select {
+			case send <- "":
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rest, _ := io.ReadAll(r.Body)
+		seen.Write(rest)
+		got <- seen.String()
+		io.WriteString(w, "uno")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "dos")
+	}))
+	n := markNode(t, up.url, "", map[string]string{"a": "A", "b": "B"}, "a", "b")
+	pr, pw := io.Pipe()
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for _, c := range []string{"one", "two"} {
+			pw.Write([]byte(c))
+			select {
+			case <-send:
+			case <-stop:
+				pw.CloseWithError(errors.New("test over"))
+				return
+			}
+		}
+		pw.Close() // the end of the body, a call of its own
+	}()
+	resp, err := testClient.Post(n.url+"/", "text/plain", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// The last call (empty, end_of_stream) is marked too: "A", then "AB".
+	if s := <-got; s != "oneABtwoABAB" {
+		t.Fatalf("the upstream got %q, want \"oneABtwoABAB\" (a before b on every chunk)", s)
+	}
+	readExactly(t, resp.Body, "unoBA")
+	next <- struct{}{}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != "dosBABA" {
+		t.Fatalf("then %q (%v), want \"dosBABA\" (b before a on every chunk)", rest, err)
+	}
+}
