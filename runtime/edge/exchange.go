@@ -113,7 +113,8 @@ func (x *Exchange) run(stages []stage) error {
 // finish answers a failed request. It is the pipeline's one failure exit:
 // the error's status and reason go to the client unless the client left
 // (499, logged only) or the response has already begun; a 400 then cuts
-// the connection, since its framing can no longer be trusted.
+// the connection, since its framing can no longer be trusted, and so does
+// a responseCut, whose body is incomplete.
 func (x *Exchange) finish(err error) {
 	if err == nil || err == errAnswered {
 		return
@@ -125,7 +126,8 @@ func (x *Exchange) finish(err error) {
 		return
 	}
 	if x.rec.wroteHeader {
-		if status == http.StatusBadRequest {
+		var cut responseCut
+		if status == http.StatusBadRequest || errors.As(err, &cut) {
 			panic(http.ErrAbortHandler)
 		}
 		return
@@ -135,6 +137,13 @@ func (x *Exchange) finish(err error) {
 	}
 	x.writeError(x.W, err)
 }
+
+// responseCut is a failure after the response's headers were sent that
+// leaves its body incomplete (a streaming guest failed): finish cuts the
+// connection or stream, so the client cannot take the body for a whole one.
+type responseCut struct{ error }
+
+func (c responseCut) Unwrap() error { return c.error }
 
 // writeError answers err on w, which writes to the client through x.rec:
 // as the JSON error body, or, for a gRPC call, as a gRPC status its client

@@ -166,6 +166,12 @@ func (w *fastWriter) endDirect() {
 	if w.chunked {
 		_, _ = w.direct.WriteString("0\r\n")
 		resp := &w.ctx.Response
+		// Trailers not announced with the headers (an HTTP/2 upstream's,
+		// whose response has no Trailer field) are known only now; the
+		// chunked framing carries them all the same.
+		for _, k := range declaredTrailers(w.header) {
+			_ = resp.Header.AddTrailer(k)
+		}
 		setTrailers(resp, w.header)
 		_, _ = w.direct.Write(resp.Header.TrailerHeader())
 	}

@@ -132,7 +132,7 @@ func (h *headerHookWriter) endStreamedBody() error {
 
 // passChunk writes what the guests let through of chunk, first the held
 // headers when they let those go. A failure before the headers were sent
-// is the answer; after, it cuts the response.
+// is the answer; after, it cuts the response (h.cut).
 func (h *headerHookWriter) passChunk(chunk []byte, eos bool) error {
 	out, err := h.run.responseChunk(chunk, eos)
 	if err != nil {
@@ -143,7 +143,11 @@ func (h *headerHookWriter) passChunk(chunk []byte, eos bool) error {
 			h.x.writeError(h.ResponseWriter, err)
 			return errBodySwallowed
 		}
-		return err // the forwarder stops; the request ends failed
+		// The headers went out: the response can only be cut, never end
+		// as if whole (Exchange.finish aborts it, as the forwarder aborts
+		// an upstream body that broke off). The guests see no more of it.
+		h.cut, h.swallow = err, true
+		return err // the forwarder stops
 	}
 	if h.heldStatus != 0 && (len(out) > 0 || eos) && !h.run.responseHeadersHeld() {
 		if eos && len(h.run.x.Resp.Trailer) == 0 {

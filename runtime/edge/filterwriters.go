@@ -73,6 +73,9 @@ type headerHookWriter struct {
 	// heldStatus is the status of a response whose headers a proxy-wasm
 	// guest holds (filterbody.go); 0 once they are sent.
 	heldStatus int
+	// cut is a streaming guest's failure after the headers were sent:
+	// the response must be cut (responseCut).
+	cut error
 }
 
 // responsePhase runs the response filters on the upstream's status and

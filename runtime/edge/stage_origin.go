@@ -76,6 +76,9 @@ func (x *Exchange) forward() error {
 			return nil // a guest failed at the end while it held the headers: its error is the answer
 		}
 	}
+	if hw.cut != nil {
+		return responseCut{hw.cut}
+	}
 	return err
 }
 

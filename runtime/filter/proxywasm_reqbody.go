@@ -99,6 +99,12 @@ func (s *pwRequestStream) Read(b []byte) (int, error) {
 	}
 	n := copy(b, s.out)
 	s.out = s.out[n:]
+	if len(s.out) == 0 && s.done && s.err == io.EOF {
+		// The end comes with the last bytes, so a guest reading this
+		// stream (the next proxy-wasm filter's) sees them with
+		// end_of_stream, as Envoy passes it on, not an empty call after.
+		return n, io.EOF
+	}
 	return n, nil
 }
 
