@@ -82,9 +82,12 @@ func TestProxyWasmLargeBodiesStream(t *testing.T) {
 	}))
 	n := startNode(t, render(t, `
 upstreams: {u: {endpoints: ["{{.Up}}"]}}
+# Thousands of body calls per transfer: under -race on two shared cores one
+# of them can wait longer than the default 50 ms for a CPU (a reset upload,
+# seen once); the deadline is not what is tested.
 filters:
-  headers: {module: {{.Headers}}}
-  proxywasm: {module: {{.AS}}}
+  headers: {module: {{.Headers}}, limits: {timeout: 5s}}
+  proxywasm: {module: {{.AS}}, limits: {timeout: 5s}}
 routes:
   - {name: as, match: {path_prefix: /as}, upstream: u, filters: [proxywasm]}
   - {name: hdr, match: {path_prefix: /}, upstream: u, filters: [headers]}
