@@ -168,21 +168,7 @@ func (i *Instance) pwRequestChunk(ctx context.Context, chunk []byte, eos bool) (
 	}
 	p.inReqBody, p.bodyEOS = i.phase != phaseRequest, eos && trailers == 0
 	defer func() { p.inReqBody, p.bodyEOS = false, true }()
-	timeout := i.m.opts.Timeout
-	op := pwOnRequestBody
-	p.continued = false
-	action, err := i.pwInvoke(ctx, op, timeout, p.ctxID, uint32(len(p.reqBody)), b2u(p.bodyEOS))
-	if err == nil {
-		err = i.pwSendCalls(ctx)
-	}
-	if err == nil && p.local == nil && trailers > 0 {
-		op = pwOnRequestTrailers
-		p.continued = false
-		action, err = i.pwInvoke(ctx, op, timeout, p.ctxID, uint32(trailers))
-		if err == nil {
-			err = i.pwSendCalls(ctx)
-		}
-	}
+	op, action, err := i.pwBodyCall(ctx, pwOnRequestBody, pwOnRequestTrailers, len(p.reqBody), trailers)
 	switch {
 	case err != nil:
 		return nil, false, err
@@ -197,6 +183,31 @@ func (i *Instance) pwRequestChunk(ctx context.Context, chunk []byte, eos bool) (
 		return nil, false, filterError(i.m.name, op.name, ErrTrap, "stopped the request at its end and nothing resumed it (proxy_continue_stream)")
 	}
 	return nil, false, nil
+}
+
+// pwBodyCall calls a body callback with the size of the body the guest
+// sees and whether it ended (p.bodyEOS), then, when it ended with trailers
+// and the guest did not answer, the trailers callback: what one chunk of a
+// request or a response costs the guest. It returns the last callback
+// called and its action.
+func (i *Instance) pwBodyCall(ctx context.Context, body, trailersOp pwExport, size, trailers int) (pwExport, uint32, error) {
+	p := i.pw
+	timeout := i.m.opts.Timeout
+	op := body
+	p.continued = false
+	action, err := i.pwInvoke(ctx, op, timeout, p.ctxID, uint32(size), b2u(p.bodyEOS))
+	if err == nil {
+		err = i.pwSendCalls(ctx)
+	}
+	if err == nil && p.local == nil && trailers > 0 {
+		op = trailersOp
+		p.continued = false
+		action, err = i.pwInvoke(ctx, op, timeout, p.ctxID, uint32(trailers))
+		if err == nil {
+			err = i.pwSendCalls(ctx)
+		}
+	}
+	return op, action, err
 }
 
 // appendHeld appends chunk to a body a guest holds, doubling the array

@@ -48,21 +48,7 @@ func (i *Instance) ResponseChunk(ctx context.Context, chunk []byte, eos bool) ([
 	}
 	p.bodyEOS = eos && trailers == 0
 	defer func() { p.bodyEOS = true }()
-	timeout := i.m.opts.Timeout
-	op := pwOnResponseBody
-	p.continued = false
-	action, err := i.pwInvoke(ctx, op, timeout, p.ctxID, uint32(len(p.respBody)), b2u(p.bodyEOS))
-	if err == nil {
-		err = i.pwSendCalls(ctx)
-	}
-	if err == nil && p.local == nil && trailers > 0 {
-		op = pwOnResponseTrailers
-		p.continued = false
-		action, err = i.pwInvoke(ctx, op, timeout, p.ctxID, uint32(trailers))
-		if err == nil {
-			err = i.pwSendCalls(ctx)
-		}
-	}
+	op, action, err := i.pwBodyCall(ctx, pwOnResponseBody, pwOnResponseTrailers, len(p.respBody), trailers)
 	switch {
 	case err != nil:
 		return nil, err
