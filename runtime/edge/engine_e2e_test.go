@@ -127,6 +127,53 @@ func streamsWithinBudget(t *testing.T, what string, transfer func()) {
 	}
 }
 
+// uploadWithinBudget sends req, whose body is bigBody bytes, through the
+// node to an upstream that answers how many bytes it read: it must have
+// read them all, and the transfer must stay within the heap budget.
+func uploadWithinBudget(t *testing.T, what string, req *http.Request) {
+	t.Helper()
+	var got string
+	var status int
+	streamsWithinBudget(t, what, func() {
+		resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got, status = string(b), resp.StatusCode
+	})
+	if status != http.StatusOK || got != strconv.Itoa(bigBody) {
+		t.Fatalf("upstream answered %d %q, want 200 %d", status, got, bigBody)
+	}
+}
+
+// downloadWithinBudget gets url, a bigBody-byte response, through the
+// node: all of it must arrive, within the heap budget. The response is
+// returned (its body read) for its headers.
+func downloadWithinBudget(t *testing.T, what, url string) *http.Response {
+	t.Helper()
+	var got int64
+	var resp *http.Response
+	streamsWithinBudget(t, what, func() {
+		var err error
+		if resp, err = (&http.Client{Timeout: 2 * time.Minute}).Get(url); err != nil {
+			t.Error(err)
+			return
+		}
+		got, err = io.Copy(io.Discard, resp.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		resp.Body.Close()
+	})
+	if resp == nil || resp.StatusCode != http.StatusOK || got != bigBody {
+		t.Fatalf("client got %v with %d bytes, want 200 with %d", resp, got, bigBody)
+	}
+	return resp
+}
+
 // A 1 GiB request body streams through the node to the upstream without
 // the node holding it: the process's heap grows by far less than the body.
 func TestLargeUploadStreams(t *testing.T) {
@@ -143,25 +190,11 @@ routes: [{name: up, match: {path_prefix: /}, upstream: u}]
 `, up.url))
 	for _, chunked := range []bool{false, true} {
 		t.Run(map[bool]string{false: "content-length", true: "chunked"}[chunked], func(t *testing.T) {
-			var got string
-			var status int
-			streamsWithinBudget(t, "upload", func() {
-				req, _ := http.NewRequest(http.MethodPost, n.url+"/up", io.NopCloser(&patternReader{bigBody}))
-				if !chunked {
-					req.ContentLength = bigBody
-				}
-				resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				got, status = string(b), resp.StatusCode
-			})
-			if status != http.StatusOK || got != strconv.Itoa(bigBody) {
-				t.Fatalf("upstream answered %d %q, want 200 %d", status, got, bigBody)
+			req, _ := http.NewRequest(http.MethodPost, n.url+"/up", io.NopCloser(&patternReader{bigBody}))
+			if !chunked {
+				req.ContentLength = bigBody
 			}
+			uploadWithinBudget(t, "upload", req)
 		})
 	}
 }
@@ -181,28 +214,11 @@ routes: [{name: down, match: {path_prefix: /}, upstream: u}]
 `, up.url))
 	for _, length := range []bool{true, false} {
 		t.Run(map[bool]string{true: "content-length", false: "chunked"}[length], func(t *testing.T) {
-			var got int64
-			var status int
-			streamsWithinBudget(t, "download", func() {
-				url := n.url + "/down"
-				if length {
-					url += "?length=1"
-				}
-				resp, err := (&http.Client{Timeout: 2 * time.Minute}).Get(url)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				got, err = io.Copy(io.Discard, resp.Body)
-				if err != nil {
-					t.Error(err)
-				}
-				resp.Body.Close()
-				status = resp.StatusCode
-			})
-			if status != http.StatusOK || got != bigBody {
-				t.Fatalf("client got %d with %d bytes, want 200 with %d", status, got, bigBody)
+			url := n.url + "/down"
+			if length {
+				url += "?length=1"
 			}
+			downloadWithinBudget(t, "download", url)
 		})
 	}
 }

@@ -92,45 +92,16 @@ routes:
   - {name: as, match: {path_prefix: /as}, upstream: u, filters: [proxywasm]}
   - {name: hdr, match: {path_prefix: /}, upstream: u, filters: [headers]}
 `, map[string]string{"Up": up.url, "Headers": testkit.WATFile(t, "proxywasm_headers"), "AS": pwGuestFile(t)}))
-	client := &http.Client{Timeout: 2 * time.Minute}
 	for _, path := range []string{"/up", "/as"} {
 		t.Run("upload "+path, func(t *testing.T) {
-			var got string
-			var status int
-			streamsWithinBudget(t, "upload through proxy-wasm", func() {
-				resp, err := client.Post(n.url+path, "application/octet-stream", &patternReader{bigBody})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				got, status = string(b), resp.StatusCode
-			})
-			if status != http.StatusOK || got != strconv.Itoa(bigBody) {
-				t.Fatalf("upstream answered %d %q, want 200 %d", status, got, bigBody)
-			}
+			req, _ := http.NewRequest(http.MethodPost, n.url+path, &patternReader{bigBody})
+			req.Header.Set("Content-Type", "application/octet-stream")
+			uploadWithinBudget(t, "upload through proxy-wasm", req)
 		})
 	}
 	for _, path := range []string{"/down", "/as/down"} {
 		t.Run("download "+path, func(t *testing.T) {
-			var got int64
-			var resp *http.Response
-			streamsWithinBudget(t, "download through proxy-wasm", func() {
-				var err error
-				if resp, err = client.Get(n.url + path); err != nil {
-					t.Error(err)
-					return
-				}
-				got, err = io.Copy(io.Discard, resp.Body)
-				if err != nil {
-					t.Error(err)
-				}
-				resp.Body.Close()
-			})
-			if resp == nil || resp.StatusCode != http.StatusOK || got != bigBody {
-				t.Fatalf("client got %v with %d bytes, want 200 with %d", resp, got, bigBody)
-			}
+			resp := downloadWithinBudget(t, "download through proxy-wasm", n.url+path)
 			if path == "/down" && (resp.Header.Get("X-Pw-Seen") != "1" || resp.Header.Get("X-Up-Seen") != "1") {
 				t.Fatalf("the guest's headers did not pass: response %q, upstream saw %q", resp.Header.Get("X-Pw-Seen"), resp.Header.Get("X-Up-Seen"))
 			}
