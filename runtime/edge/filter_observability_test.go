@@ -53,7 +53,7 @@ routes: [{name: api, match: {path_prefix: /}, upstream: svc, filters: [counted]}
 		{"sluice_filter_call_duration_seconds", map[string]string{"filter": "counted", "phase": "response"}},
 		{"sluice_filter_instances_created_total", map[string]string{"filter": "counted"}},
 	} {
-		if v, ok := familyValue(fams[tc.name], tc.labels); !ok || v < 1 {
+		if v, ok := testkit.SeriesValue(fams[tc.name], tc.labels); !ok || v < 1 {
 			t.Errorf("%s%v = %v (present %v), want at least 1", tc.name, tc.labels, v, ok)
 		}
 	}

@@ -30,31 +30,8 @@ func gathered(t *testing.T, rt *Runtime) []*dto.MetricFamily {
 // and whether it exists.
 func sample(fams []*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
 	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range f.Metric {
-			got := map[string]string{}
-			for _, l := range m.Label {
-				got[l.GetName()] = l.GetValue()
-			}
-			if len(got) != len(labels) {
-				continue
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue(), true
-			case m.Gauge != nil:
-				return m.Gauge.GetValue(), true
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount()), true
-			}
+		if f.GetName() == name {
+			return testkit.SeriesValue(f, labels)
 		}
 	}
 	return 0, false
