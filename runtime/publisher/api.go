@@ -220,7 +220,7 @@ func (p *Publisher) Handler() http.Handler {
 		reply(w, http.StatusOK, summary(rec))
 	}))
 	mux.HandleFunc("POST /v1/rollout/abort", need(RoleDeploy, func(w http.ResponseWriter, r *http.Request) {
-		rec, err := p.AbortCanary(r.Context(), "aborted by "+caller(r).Name)
+		rec, err := p.AbortCanary(r.Context())
 		p.audit(r.Context(), entry(r, ActionAbort, rec, err))
 		if err != nil {
 			fail(w, statusOf(err), err)

@@ -168,7 +168,7 @@ func (p *Publisher) judge(ctx context.Context, run *gateRun) (*gateRun, error) {
 		Numbers: n.history()}
 	if why != "" {
 		entry.Action, entry.Detail = ActionAbort, why
-		if _, err := p.abortRevision(ctx, canary.Revision, why); err != nil {
+		if _, err := p.abortRevision(ctx, canary.Revision); err != nil {
 			if errors.Is(err, fleet.ErrNoCanary) {
 				return nil, nil // decided by hand meanwhile
 			}

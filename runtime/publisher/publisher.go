@@ -368,10 +368,10 @@ func (p *Publisher) Promote(ctx context.Context) (*Revision, error) {
 	return p.promoteRevision(ctx, 0)
 }
 
-// promoteRevision promotes the canary if it is revision rev (0: any).
-func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, error) {
-	p.lock()
-	defer p.mu.Unlock()
+// canaryAt returns the canary's envelope if it is revision rev (0: any);
+// fleet.ErrNoCanary when there is none, or another. p.mu is held: a gated
+// canary's decision must be about the canary it watched.
+func (p *Publisher) canaryAt(ctx context.Context, rev int64) (*fleet.Envelope, error) {
 	canary, err := p.envelope(ctx, fleet.CanaryKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fleet.ErrNoCanary
@@ -381,6 +381,17 @@ func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, 
 	}
 	if rev != 0 && canary.Revision != rev {
 		return nil, fmt.Errorf("revision %d: %w (revision %d is)", rev, fleet.ErrNoCanary, canary.Revision)
+	}
+	return canary, nil
+}
+
+// promoteRevision promotes the canary if it is revision rev (0: any).
+func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, error) {
+	p.lock()
+	defer p.mu.Unlock()
+	canary, err := p.canaryAt(ctx, rev)
+	if err != nil {
+		return nil, err
 	}
 	doc, err := canary.UnverifiedDocument()
 	if err != nil {
@@ -393,7 +404,7 @@ func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, 
 	if _, err := p.b.Config.Put(ctx, fleet.StableKey, env.Marshal()); err != nil {
 		return nil, fmt.Errorf("promote %d: %w", canary.Revision, err)
 	}
-	if err := p.deleteCanary(ctx); err != nil {
+	if err := p.removeCanary(ctx); err != nil { // read above, under the lock
 		return nil, err
 	}
 	rec, err := p.updateRevision(ctx, canary.Revision, func(r *Revision) { r.Stable = true })
@@ -403,48 +414,29 @@ func (p *Publisher) promoteRevision(ctx context.Context, rev int64) (*Revision, 
 	return rec, nil
 }
 
-// Abort ends the canary: canary nodes return to the stable revision.
-func (p *Publisher) Abort(ctx context.Context, reason string) (int64, error) {
-	rec, err := p.AbortCanary(ctx, reason)
-	if err != nil {
-		return 0, err
-	}
-	return rec.Revision, nil
-}
-
-// AbortCanary is Abort, returning the aborted revision's record.
-func (p *Publisher) AbortCanary(ctx context.Context, reason string) (*Revision, error) {
+// AbortCanary ends the canary: canary nodes return to the stable
+// revision. It returns the aborted revision's record; who and why go in the
+// caller's history entry.
+func (p *Publisher) AbortCanary(ctx context.Context) (*Revision, error) {
 	p.lock()
 	defer p.mu.Unlock()
-	return p.abort(ctx, reason)
+	return p.abort(ctx, 0)
 }
 
 // abortRevision aborts the canary if it is revision rev.
-func (p *Publisher) abortRevision(ctx context.Context, rev int64, reason string) (*Revision, error) {
+func (p *Publisher) abortRevision(ctx context.Context, rev int64) (*Revision, error) {
 	p.lock()
 	defer p.mu.Unlock()
-	canary, err := p.envelope(ctx, fleet.CanaryKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fleet.ErrNoCanary
-	}
-	if err != nil {
-		return nil, err
-	}
-	if canary.Revision != rev {
-		return nil, fmt.Errorf("revision %d: %w (revision %d is)", rev, fleet.ErrNoCanary, canary.Revision)
-	}
-	return p.abort(ctx, reason)
+	return p.abort(ctx, rev)
 }
 
-func (p *Publisher) abort(ctx context.Context, reason string) (*Revision, error) {
-	canary, err := p.envelope(ctx, fleet.CanaryKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fleet.ErrNoCanary
-	}
+// abort removes the canary if it is revision rev (0: any). p.mu is held.
+func (p *Publisher) abort(ctx context.Context, rev int64) (*Revision, error) {
+	canary, err := p.canaryAt(ctx, rev)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.deleteCanary(ctx); err != nil {
+	if err := p.removeCanary(ctx); err != nil {
 		return nil, err
 	}
 	rec := &Revision{Revision: canary.Revision, Digest: canary.Digest, Selector: canary.Selector, Aborted: true}
@@ -619,7 +611,7 @@ func (p *Publisher) abortIfCanary(ctx context.Context, st fleet.NodeStatus) {
 	reason := fmt.Sprintf("node %s failed to apply it: %s", st.ID, firstLine(st.Error))
 	e := HistoryEntry{Action: ActionAbort, Who: PublisherWho, Revision: canary.Revision, Digest: canary.Digest,
 		Selector: canary.Selector, Outcome: OutcomeAborted, Detail: reason}
-	if _, err := p.abort(ctx, reason); err != nil {
+	if _, err := p.abort(ctx, canary.Revision); err != nil {
 		p.log.Error("canary auto-abort failed", "revision", canary.Revision, "error", err)
 		e.Outcome, e.Detail = OutcomeFailed, reason+"; abort failed: "+err.Error()
 		p.audit(ctx, e)
@@ -635,13 +627,6 @@ func (p *Publisher) envelope(ctx context.Context, key string) (*fleet.Envelope, 
 		return nil, err
 	}
 	return fleet.ParseEnvelope(e.Value())
-}
-
-func (p *Publisher) deleteCanary(ctx context.Context) error {
-	if !p.hasCanary(ctx) {
-		return nil
-	}
-	return p.removeCanary(ctx)
 }
 
 // hasCanary reports whether the canary key holds a revision. A delete is a
