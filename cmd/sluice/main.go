@@ -58,6 +58,18 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// oneArg is the Args of a command taking exactly one argument, named what
+// in the error ("node-creds revoke: one NODE-ID is required"); prefix is
+// the command's path below sluice.
+func oneArg(prefix, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%s: one %s is required", prefix, what)
+		}
+		return nil
+	}
+}
+
 // needSubcommand is the RunE of a command that only groups subcommands: a
 // missing or unknown one is a failure (exit 1 with a reason), not help and 0.
 func needSubcommand(want string) func(*cobra.Command, []string) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -27,12 +26,7 @@ func newNodeCredsCmd() *cobra.Command {
 			"services named with --announce. The seed never leaves this machine. Start the node with\n" +
 			"sluice edge --nats-creds FILE (its node ID comes from the file). Without --expires they never\n" +
 			"expire; sluice node-creds revoke cuts a node off (a node cannot be named \"revoke\").",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return errors.New("node-creds: one NODE-ID is required")
-			}
-			return nil
-		},
+		Args: oneArg("node-creds", "NODE-ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if !fleet.ValidNodeID(id) {
@@ -101,12 +95,7 @@ func newNodeRevokeCmd() *cobra.Command {
 			"nats-auth.conf) close the node's connections and refuse it from then on; reload an external\n" +
 			"cluster with the rewritten nats-auth.conf so a restarted server keeps refusing it. Credentials\n" +
 			"signed for the node afterwards (a new key) work.",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return errors.New("node-creds revoke: one NODE-ID is required")
-			}
-			return nil
-		},
+		Args: oneArg("node-creds revoke", "NODE-ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if !fleet.ValidNodeID(id) {

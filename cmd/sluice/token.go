@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -29,12 +28,7 @@ func newTokenCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create NAME --role read|deploy|admin",
 		Short: "Issue a token; prints it once, on stdout (the publisher keeps only its hash)",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return errors.New("token create: one NAME is required")
-			}
-			return nil
-		},
+		Args:  oneArg("token create", "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !publisher.ValidRole(role) {
 				return fmt.Errorf("token create: --role %q: want read, deploy or admin", role)
@@ -105,12 +99,7 @@ func newTokenRevokeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "revoke NAME",
 		Short: "Revoke a token: the publisher refuses it from then on",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return errors.New("token revoke: one NAME is required")
-			}
-			return nil
-		},
+		Args:  oneArg("token revoke", "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {
